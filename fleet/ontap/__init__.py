@@ -1,0 +1,1 @@
+"""Async ONTAP REST client (aiohttp) and the shared error-code table."""

@@ -1,0 +1,293 @@
+"""ONTAP error codes fleet knows, their HTTP status and what each means for an orchestrator.
+
+One table, shared by the client (to classify failures), the engine (to decide the next step), the
+report (to say what to do next) and the simulator (to answer exactly as ONTAP does). Messages for
+codes seen live (65536139, 65536150) are the live wording, because clients match on them; the rest
+follow NetApp's published error tables. HTTP statuses: endpoint-specific codes come back as 400
+(ontap-notes §2.3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class CodeClass(StrEnum):
+    """How an orchestrator should treat a failure."""
+
+    RETRYABLE = "retryable"  # transient: back off and send again (never a mutation of unknown outcome)
+    PERMANENT = "permanent"  # the request is wrong for this cluster; retrying will not help
+    PARTIAL = "partial"  # partially applied: find the nodes, sync, verify
+    NEEDS_HUMAN = "needs_human"  # state fleet must not guess about (wrong passphrase, lockout)
+
+
+@dataclass(frozen=True, slots=True)
+class CodeInfo:
+    code: int
+    message: str
+    http_status: int
+    klass: CodeClass
+    next_step: str = ""
+
+
+# Named codes the engine and the simulator refer to.
+DUPLICATE = 1
+INVALID_FIELD = 2
+NOT_SUPPORTED = 3
+NOT_FOUND = 4
+PERMISSION_DENIED = 6
+RESOURCE_LIMIT = 7
+RESOURCE_IN_USE = 8
+RPC_TIMEOUT = 65541
+UNEXPECTED_EXCEPTION = 262145
+TOO_MANY_REQUESTS = 262160
+MISSING_VALUE = 262177
+UNEXPECTED_ARGUMENT = 262179
+INVALID_VALUE = 262197
+NO_VALUES = 262190
+FIELD_NOT_SETTABLE = 262196
+SECRET_IN_URL = 262202
+INVALID_JSON = 262199
+USER_NOT_AUTHORIZED = 6691623
+UUID_NOT_FOUND = 8586226
+
+PASSPHRASE_INCORRECT = 65536139
+PASSPHRASE_SAME_AS_OLD = 65536150
+PASSPHRASE_LENGTH = 65536404
+PASSPHRASE_CHANGE_FAILED = 65536406
+PASSPHRASE_FAILED_SOME_NODES = 65536407
+PASSPHRASE_LENGTH_CC = 65536802
+CERTIFICATE_NOT_INSTALLED = 65536821
+EXTERNAL_NOT_ENABLED = 65536828
+OKM_FAILED_SOME_NODES = 65536903
+OKM_ALREADY_AT_PARTNER = 65536906
+PASSPHRASE_BOTH_NEEDED = 65536917
+OKM_PASSPHRASE_LENGTH = 65536920
+POST_SYNC_NEEDS_PASSPHRASE = 65537240
+POST_SYNC_NO_EXISTING = 65537241
+PATCH_SYNC_NEEDS_EXISTING = 65537242
+PATCH_SYNC_NO_PASSPHRASE = 65537243
+SYNC_OKM_ALREADY_LOCAL = 65537244
+SYNC_OKM_NOT_ON_PARTNER = 65537245
+SYNC_NOT_METROCLUSTER = 65537246
+OKM_ALREADY_CONFIGURED_USE_PATCH = 65539706
+KEY_MANAGER_ALREADY_CONFIGURED = 65536823
+MAX_PRIMARY_KEY_SERVERS = 65536038
+KEY_SERVERS_ALREADY_EXIST = 65536870
+DUPLICATE_KEY_SERVERS = 65536871
+KEY_SERVER_NOT_CONFIGURED = 65536843
+KEY_SERVER_NO_FIELDS = 65536880
+TLS_BAD_SERVER_CA = 66060338
+TLS_BAD_CLIENT_CERT = 66060339
+TLS_CRYPTSOFT = 66060340
+NOT_A_KEY_MANAGER = 65537125
+METROCLUSTER_PEER_UNHEALTHY = 65539221
+
+_R, _P, _X, _H = CodeClass.RETRYABLE, CodeClass.PERMANENT, CodeClass.PARTIAL, CodeClass.NEEDS_HUMAN
+
+_TABLE: tuple[CodeInfo, ...] = (
+    CodeInfo(1, "An entry with the same identifiers already exists.", 409, _P),
+    CodeInfo(2, "A field has an invalid value, is missing, or an extra field was provided.", 400, _P),
+    CodeInfo(3, "The operation is not supported.", 405, _P),
+    CodeInfo(4, "An entry with the specified identifiers was not found.", 404, _P),
+    CodeInfo(
+        6, "Permission denied.", 403, _H, "Grant the inventory's user the security role on this cluster."
+    ),
+    CodeInfo(7, "Resource limit exceeded.", 429, _R),
+    CodeInfo(8, "Resource in use.", 409, _R),
+    CodeInfo(65541, "RPC timed out.", 500, _R),
+    CodeInfo(65552, "Generic RPC failure.", 500, _R),
+    CodeInfo(65562, "Internal RPC error", 500, _R),
+    CodeInfo(262145, "Application code returned an unexpected exception.", 500, _R),
+    CodeInfo(
+        262160, "There are too many requests already being processed. Retry after a short delay.", 429, _R
+    ),
+    CodeInfo(262177, "Missing value.", 400, _P),
+    CodeInfo(262179, "Unexpected argument.", 400, _P),
+    CodeInfo(262190, "You must provide one or more values to apply your changes.", 400, _P),
+    CodeInfo(262196, "Field cannot be set in this operation.", 400, _P),
+    CodeInfo(262197, "Invalid value provided for field.", 400, _P),
+    CodeInfo(262199, "Invalid JSON.", 400, _P),
+    CodeInfo(262202, "Field is considered secret and should not be provided in the URL.", 400, _P),
+    CodeInfo(6691623, "User is not authorized for this operation.", 400, _H),
+    CodeInfo(8586226, "Specified UUID not found.", 400, _P),
+    CodeInfo(
+        PASSPHRASE_INCORRECT,
+        "Cluster-wide passphrase is incorrect.",
+        400,
+        _H,
+        "The --current passphrase is not this cluster's passphrase. Find the right one (the secret "
+        "store's previous/pending entry, the journal's fingerprints) before another attempt: Common "
+        "Criteria mode locks the cluster after repeated wrong passphrases.",
+    ),
+    CodeInfo(
+        PASSPHRASE_SAME_AS_OLD,
+        "New passphrase cannot be same as the old passphrase.",
+        400,
+        _P,
+        "The cluster already has this passphrase; nothing to change.",
+    ),
+    CodeInfo(
+        PASSPHRASE_LENGTH,
+        "The passphrase does not match the accepted length.",
+        400,
+        _P,
+        "Use a passphrase of 32 to 256 ASCII characters.",
+    ),
+    CodeInfo(PASSPHRASE_CHANGE_FAILED, "The change of passphrase failed.", 400, _P),
+    CodeInfo(
+        PASSPHRASE_FAILED_SOME_NODES,
+        "The passphrase update failed on some nodes.",
+        400,
+        _X,
+        "The passphrase changed but some nodes keep stale keys: run `fleet sync` with the NEW "
+        "passphrase on the listed clusters, then check that no node reports restored=false keys.",
+    ),
+    CodeInfo(
+        PASSPHRASE_LENGTH_CC,
+        "The passphrase does not match the accepted length in common criteria mode.",
+        400,
+        _P,
+        "Common Criteria mode needs a passphrase of 64 to 256 ASCII characters.",
+    ),
+    CodeInfo(CERTIFICATE_NOT_INSTALLED, "The certificate is not installed.", 400, _P),
+    CodeInfo(EXTERNAL_NOT_ENABLED, "External key management is not enabled for the SVM.", 400, _P),
+    CodeInfo(KEY_MANAGER_ALREADY_CONFIGURED, "The SVM has key manager already configured.", 400, _P),
+    CodeInfo(
+        OKM_FAILED_SOME_NODES,
+        "The Onboard Key Manager has failed to configure on some nodes in the cluster. Use the CLI to "
+        "sync the Onboard Key Manager configuration on failed nodes.",
+        400,
+        _X,
+        "Run `fleet sync` with the same passphrase on the listed clusters.",
+    ),
+    CodeInfo(
+        OKM_ALREADY_AT_PARTNER,
+        "The Onboard Key Manager has already been configured at the partner site. Use the CLI to sync "
+        "the Onboard Key Manager with the same passphrase.",
+        400,
+        _P,
+    ),
+    CodeInfo(
+        PASSPHRASE_BOTH_NEEDED,
+        "Updating an onboard passhrase requires both new and existing cluster passphrase.",
+        400,
+        _P,
+    ),
+    CodeInfo(OKM_PASSPHRASE_LENGTH, "The Onboard Key Manager passphrase length is incorrect.", 400, _P),
+    CodeInfo(
+        POST_SYNC_NEEDS_PASSPHRASE,
+        "The Onboard Key Manager passphrase must be provided when performing a POST/synchronize operation.",
+        400,
+        _P,
+    ),
+    CodeInfo(
+        POST_SYNC_NO_EXISTING,
+        "The Onboard Key Manager existing_passphrase must not be provided when performing a "
+        "POST/synchronize operation.",
+        400,
+        _P,
+    ),
+    CodeInfo(
+        PATCH_SYNC_NEEDS_EXISTING,
+        "The Onboard Key Manager existing_passphrase must be provided when performing a "
+        "PATCH/synchronize operation.",
+        400,
+        _P,
+    ),
+    CodeInfo(
+        PATCH_SYNC_NO_PASSPHRASE,
+        "The Onboard Key Manager passphrase must not be provided when performing a PATCH/synchronize "
+        "operation.",
+        400,
+        _P,
+    ),
+    CodeInfo(
+        SYNC_OKM_ALREADY_LOCAL,
+        "Unable to sync/create Onboard Key Manager on the local cluster; Onboard Key Manager is already "
+        "configured on the cluster.",
+        400,
+        _P,
+    ),
+    CodeInfo(
+        SYNC_OKM_NOT_ON_PARTNER,
+        "Unable to sync/create Onboard Key Manager on the local cluster; Onboard Key Manager is not "
+        "configured on the partner cluster.",
+        400,
+        _P,
+    ),
+    CodeInfo(
+        SYNC_NOT_METROCLUSTER,
+        "Unable to sync/create Onboard Key Manager on local cluster. This cluster is not part of a "
+        "MetroCluster configuration.",
+        400,
+        _P,
+    ),
+    CodeInfo(
+        OKM_ALREADY_CONFIGURED_USE_PATCH,
+        "The Onboard Key Manager is already configured. Use the PATCH to sync all nodes with the Onboard "
+        "Key Manager configuration.",
+        400,
+        _P,
+    ),
+    CodeInfo(
+        METROCLUSTER_PEER_UNHEALTHY,
+        "Failed to configure the Onboard Key Manager because the MetroCluster peer cluster is unhealthy. "
+        "Verify that the peer cluster is online and healthy.",
+        400,
+        _R,
+    ),
+    CodeInfo(MAX_PRIMARY_KEY_SERVERS, "A maximum of 4 active primary key servers are allowed.", 400, _P),
+    CodeInfo(KEY_SERVERS_ALREADY_EXIST, "Key management servers already configured.", 400, _P),
+    CodeInfo(DUPLICATE_KEY_SERVERS, "Duplicate key management servers exist.", 400, _P),
+    CodeInfo(KEY_SERVER_NOT_CONFIGURED, "The key server is not configured.", 400, _P),
+    CodeInfo(KEY_SERVER_NO_FIELDS, "No fields to modify were given for the key server.", 400, _P),
+    CodeInfo(
+        TLS_BAD_SERVER_CA,
+        "Failed to establish secure connection for a key management server due to incorrect server_ca "
+        "certificates.",
+        400,
+        _H,
+    ),
+    CodeInfo(
+        TLS_BAD_CLIENT_CERT,
+        "Failed to establish secure connection for a key management server due to incorrect client "
+        "certificates.",
+        400,
+        _H,
+    ),
+    CodeInfo(
+        TLS_CRYPTSOFT,
+        "Failed to establish secure connection for a key management server due to Cryptsoft error.",
+        400,
+        _H,
+    ),
+    CodeInfo(NOT_A_KEY_MANAGER, "The specified UUID is not a key manager.", 400, _P),
+)
+
+CODES: dict[int, CodeInfo] = {entry.code: entry for entry in _TABLE}
+
+RETRYABLE_HTTP_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+def code_info(code: int | None) -> CodeInfo | None:
+    """The table entry for an ONTAP code, or None for a code fleet has no entry for."""
+    return CODES.get(code) if code is not None else None
+
+
+def classify(code: int | None, http_status: int | None = None) -> CodeClass:
+    """Classify a failure by ONTAP code first, then by HTTP status; unknown codes are permanent."""
+    entry = code_info(code)
+    if entry is not None:
+        return entry.klass
+    if http_status in RETRYABLE_HTTP_STATUSES:
+        return CodeClass.RETRYABLE
+    if http_status in (401, 403):
+        return CodeClass.NEEDS_HUMAN
+    return CodeClass.PERMANENT
+
+
+def message_for(code: int) -> str:
+    """ONTAP's message for a code the table knows (KeyError otherwise: the simulator must not invent)."""
+    return CODES[code].message

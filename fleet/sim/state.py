@@ -1,0 +1,190 @@
+"""The simulator's model of a cluster: plain data, no HTTP, no clock, no randomness.
+
+This module is the contract between the simulator's parts: ``rules`` (ONTAP's behaviour as pure
+functions over this state), ``app`` (HTTP over the rules), ``faults`` (failure injection),
+``generate`` (fleets of N clusters) and ``persist`` (save/reload). Add fields freely; renaming one
+breaks saved state files, so bump ``STATE_VERSION`` when a change is not backward compatible.
+Passphrases are held in clear here on purpose: the simulator's secrets are test data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+STATE_VERSION = 1
+
+KeyManagerKind = Literal["onboard", "external"]
+JobState = Literal["queued", "running", "paused", "success", "failure"]
+McConfigState = Literal[
+    "configuration_error", "configured", "not_configured", "not_reachable", "partially_configured", "unknown"
+]
+McMode = Literal[
+    "normal",
+    "not_configured",
+    "not_reachable",
+    "partial_switchback",
+    "partial_switchover",
+    "switchover",
+    "unknown",
+    "waiting_for_switchback",
+]
+
+
+@dataclass(slots=True)
+class KeyId:
+    """One key as ``…/keys/{node.uuid}/key-ids`` lists it; ``restored`` False = missing on the node."""
+
+    key_id: str
+    key_type: str = "nse_ak"  # nse_ak | aek | vek | nek | svm_kek | mroot_ak
+    key_tag: str = ""
+    restored: bool = True
+
+
+@dataclass(slots=True)
+class Node:
+    name: str
+    uuid: str
+    keys: list[KeyId] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class CertRef:
+    name: str
+    uuid: str
+
+
+@dataclass(slots=True)
+class KeyServer:
+    server: str  # "ip:port"
+    timeout: int = 25
+    username: str | None = None
+    secondary_key_servers: list[str] = field(default_factory=list)
+    # per-node reachability as connectivity.node_states reports it (9.13+): node name -> state
+    node_states: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class KeyManager:
+    uuid: str
+    kind: KeyManagerKind
+    passphrase: str | None = None  # onboard only; the truth ONTAP never returns
+    key_generation: int = 1  # bumped whenever the key hierarchy changes; drives key_backup
+    servers: list[KeyServer] = field(default_factory=list)  # external only
+    client_certificate: CertRef | None = None
+    server_ca_certificates: list[CertRef] = field(default_factory=list)
+    enabled: bool = True
+
+
+@dataclass(slots=True)
+class MetroCluster:
+    """This site's view of its MetroCluster configuration (``GET /api/cluster/metrocluster``)."""
+
+    partner: str  # the partner cluster's name (its state lives in the same Fleet)
+    configuration_state: McConfigState = "configured"
+    mode: McMode = "normal"
+    partner_reachable: bool = True
+
+
+@dataclass(slots=True)
+class Job:
+    uuid: str
+    description: str
+    state: JobState = "running"
+    code: int = 0
+    message: str = ""
+    start_time: float = 0.0  # simulator clock, seconds
+    ends_at: float = 0.0  # when the job reaches its terminal state
+    end_time: float | None = None
+    # outcome to apply when the job ends: None = success, else (code, message)
+    failure: tuple[int, str] | None = None
+
+
+@dataclass(slots=True)
+class Counters:
+    """What tests and benchmarks read back through ``/_sim/``."""
+
+    requests: int = 0
+    by_method: dict[str, int] = field(default_factory=dict)
+    mutations: int = 0  # POST/PATCH/DELETE under /api/security
+    rotations: int = 0  # passphrase changes applied
+    syncs: int = 0  # synchronize operations applied (PATCH or POST)
+    inflight: int = 0
+    max_inflight: int = 0
+    mutations_inflight: int = 0
+    max_mutations_inflight: int = 0
+
+
+@dataclass(slots=True)
+class ClusterFaults:
+    """Per-cluster behaviours drawn from the fault spec (or set at run time)."""
+
+    partial_nodes: list[str] = field(default_factory=list)  # nodes that fail the next change/sync
+    partial_once: bool = True  # only the first passphrase change or sync fails on those nodes
+    jobs: bool = False  # answer mutations with 202 + job
+    job_seconds: float = 0.5
+    job_fail: tuple[int, str] | None = None  # next job ends in failure with this code/message
+    auth_fail: bool = False  # reject the inventory's credentials with 401
+    latency_ms: float = 0.0
+    jitter_ms: float = 0.0
+    slow_rate: float = 0.0
+    slow_seconds: float = 0.0
+    hang_rate: float = 0.0
+    reset_rate: float = 0.0
+    http500_rate: float = 0.0
+    http502_rate: float = 0.0
+    http503_rate: float = 0.0
+    inflight_limit: int = 0  # above this many requests in flight: 429 + Retry-After (0 = off)
+
+
+@dataclass(slots=True)
+class Cluster:
+    name: str
+    uuid: str
+    version: tuple[int, int, int]  # (generation, major, minor), e.g. (9, 14, 1)
+    username: str
+    password: str
+    port: int = 0  # its own management address: 127.0.0.1:port
+    nodes: list[Node] = field(default_factory=list)
+    key_manager: KeyManager | None = None
+    cc_mode: bool = False
+    metrocluster: MetroCluster | None = None
+    # set on a site whose partner changed its passphrase: the passphrase it must be synced with
+    pending_partner_sync: str | None = None
+    wrong_passphrase_streak: int = 0  # consecutive wrong passphrases (Common Criteria lockout)
+    wrong_passphrase_total: int = 0
+    lockout_threshold: int = 5
+    locked: bool = False
+    jobs: dict[str, Job] = field(default_factory=dict)
+    counters: Counters = field(default_factory=Counters)
+    faults: ClusterFaults = field(default_factory=ClusterFaults)
+
+    @property
+    def version_full(self) -> str:
+        generation, major, minor = self.version
+        return f"NetApp Release {generation}.{major}.{minor}: simulated"
+
+    def at_least(self, major: int, minor: int = 0) -> bool:
+        """Feature gate: is this cluster at ONTAP 9.<major>.<minor> or later?"""
+        return self.version[1:] >= (major, minor)
+
+
+@dataclass(slots=True)
+class SimSettings:
+    """Fleet-wide knobs, all configurable because ontap-notes marks these UNCONFIRMED."""
+
+    job_retention_seconds: float = 300.0  # jobs disappear this long after they end
+    lockout_threshold: int = 5  # Common Criteria: consecutive wrong passphrases before lockout
+    retry_after_seconds: int = 1  # Retry-After sent with 429
+
+
+@dataclass(slots=True)
+class Fleet:
+    clusters: dict[str, Cluster] = field(default_factory=dict)  # by name
+    settings: SimSettings = field(default_factory=SimSettings)
+    seed: int = 0
+
+    def partner_of(self, cluster: Cluster) -> Cluster | None:
+        if cluster.metrocluster is None:
+            return None
+        return self.clusters.get(cluster.metrocluster.partner)
