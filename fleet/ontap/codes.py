@@ -83,6 +83,16 @@ TLS_BAD_CLIENT_CERT = 66060339
 TLS_CRYPTSOFT = 66060340
 NOT_A_KEY_MANAGER = 65537125
 METROCLUSTER_PEER_UNHEALTHY = 65539221
+EXTERNAL_NEEDS_CERTS_AND_SERVERS = 65536876
+EXTERNAL_PARTNER_HAS_OKM = 65536895
+OKM_PARTNER_HAS_EXTERNAL = 65536900
+OKM_NOT_ENABLED = 65537301
+# The status a MetroCluster site shows (and the refusal it answers) while its pair waits for the partner
+# sync. 346758 is the spec's example status code (probably a placeholder, UNCONFIRMED; ontap-notes §4.1).
+MCC_SYNC_PENDING = 346758
+# ONTAP documents no REST code for the Common Criteria passphrase lockout; this one is the simulator's
+# choice (absent from NetApp's published tables), so fleet can tell a locked cluster from a wrong passphrase.
+PASSPHRASE_LOCKOUT = 65536808
 
 _R, _P, _X, _H = CodeClass.RETRYABLE, CodeClass.PERMANENT, CodeClass.PARTIAL, CodeClass.NEEDS_HUMAN
 
@@ -110,7 +120,14 @@ _TABLE: tuple[CodeInfo, ...] = (
     CodeInfo(262197, "Invalid value provided for field.", 400, _P),
     CodeInfo(262199, "Invalid JSON.", 400, _P),
     CodeInfo(262202, "Field is considered secret and should not be provided in the URL.", 400, _P),
-    CodeInfo(6691623, "User is not authorized for this operation.", 400, _H),
+    CodeInfo(
+        USER_NOT_AUTHORIZED,
+        "User is not authorized for this operation.",
+        400,
+        _H,
+        "Check the inventory's username and password (secret reference) for these clusters, and that "
+        "the account has the security role.",
+    ),
     CodeInfo(8586226, "Specified UUID not found.", 400, _P),
     CodeInfo(
         PASSPHRASE_INCORRECT,
@@ -264,6 +281,47 @@ _TABLE: tuple[CodeInfo, ...] = (
         _H,
     ),
     CodeInfo(NOT_A_KEY_MANAGER, "The specified UUID is not a key manager.", 400, _P),
+    CodeInfo(
+        EXTERNAL_NEEDS_CERTS_AND_SERVERS,
+        "External key management requires client and server CA certificates installed and with one or "
+        "more key servers provided.",
+        400,
+        _P,
+    ),
+    CodeInfo(
+        EXTERNAL_PARTNER_HAS_OKM,
+        "External key manager cannot be configured because this cluster is part of a MetroCluster "
+        "configuration and the partner site of this MetroCluster configuration has Onboard Key Manager "
+        "configured.",
+        400,
+        _P,
+    ),
+    CodeInfo(
+        OKM_PARTNER_HAS_EXTERNAL,
+        "The Onboard Key Manager cannot be configured because this cluster is part of a MetroCluster "
+        "configuration and the partner site has the external key manager configured.",
+        400,
+        _P,
+    ),
+    CodeInfo(OKM_NOT_ENABLED, "The Onboard Key Manager is not enabled.", 400, _P),
+    CodeInfo(
+        MCC_SYNC_PENDING,
+        "This cluster is part of a MetroCluster configuration. Use the REST API POST method "
+        "security/key_managers/ with the synchronize option and the same passphrase on the partner cluster "
+        "before proceeding with any key manager operations. Failure to do so could lead to switchover or "
+        "switchback failure.",
+        400,
+        _H,
+        "Sync the partner site with the NEW passphrase (`fleet sync`), then re-check both sites' status.",
+    ),
+    CodeInfo(
+        PASSPHRASE_LOCKOUT,
+        "Key manager operations are locked after too many consecutive incorrect passphrase attempts in "
+        "Common Criteria mode. Wait 24 hours or reboot the node.",
+        400,
+        _H,
+        "Do not retry: find the right passphrase, then wait out the lockout or reboot the node.",
+    ),
 )
 
 CODES: dict[int, CodeInfo] = {entry.code: entry for entry in _TABLE}

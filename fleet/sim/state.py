@@ -10,12 +10,13 @@ Passphrases are held in clear here on purpose: the simulator's secrets are test 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 STATE_VERSION = 1
 
 KeyManagerKind = Literal["onboard", "external"]
 JobState = Literal["queued", "running", "paused", "success", "failure"]
+PartnerSyncMethod = Literal["patch", "post", "either"]
 McConfigState = Literal[
     "configuration_error", "configured", "not_configured", "not_reachable", "partially_configured", "unknown"
 ]
@@ -98,6 +99,10 @@ class Job:
     end_time: float | None = None
     # outcome to apply when the job ends: None = success, else (code, message)
     failure: tuple[int, str] | None = None
+    # the deferred change the job applies when it ends (rules.apply_change): data, so it persists
+    operation: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    error_code: int = 0  # the ONTAP code the job ended with (0 = success)
 
 
 @dataclass(slots=True)
@@ -124,6 +129,8 @@ class ClusterFaults:
     jobs: bool = False  # answer mutations with 202 + job
     job_seconds: float = 0.5
     job_fail: tuple[int, str] | None = None  # next job ends in failure with this code/message
+    job_http_status: int = 202  # 202 + job (ONTAP's async answer) or 200 + job (what ANS has seen)
+    kmip_tls_fail: int | None = None  # 66060338/9/40: external key-server operations fail with this code
     auth_fail: bool = False  # reject the inventory's credentials with 401
     latency_ms: float = 0.0
     jitter_ms: float = 0.0
@@ -156,6 +163,9 @@ class Cluster:
     lockout_threshold: int = 5
     locked: bool = False
     jobs: dict[str, Job] = field(default_factory=dict)
+    job_seq: int = 0  # makes job and key-manager uuids deterministic (uuid5 of the cluster uuid)
+    # certificates installed on the cluster (security certificates): what external key managers may name
+    certificates: list[CertRef] = field(default_factory=list)
     counters: Counters = field(default_factory=Counters)
     faults: ClusterFaults = field(default_factory=ClusterFaults)
 
@@ -176,6 +186,17 @@ class SimSettings:
     job_retention_seconds: float = 300.0  # jobs disappear this long after they end
     lockout_threshold: int = 5  # Common Criteria: consecutive wrong passphrases before lockout
     retry_after_seconds: int = 1  # Retry-After sent with 429
+    # How the partner site takes a rotated passphrase (UNCONFIRMED, ontap-notes §4.1): "patch" = PATCH
+    # synchronize with existing_passphrase = NEW (the default); "post" = POST synchronize with passphrase =
+    # NEW (what the status message literally says); "either" accepts both.
+    partner_sync_method: PartnerSyncMethod = "patch"
+    pending_sync_accepts_old: bool = False  # True: the partner's sync also accepts its OLD passphrase
+    # The status a site shows while its pair is out of sync. 346758 is the spec's example value (probably a
+    # placeholder; UNCONFIRMED), the message is the seed's. Shown on the rotated site too unless False.
+    pending_sync_status_code: int = 346758
+    pending_status_on_both_sites: bool = True
+    healthy_status_code: int = 0  # the spec says 0 when setup is complete; PYLIB shows 65537200
+    lockout_all_modes: bool = False  # False: only Common Criteria clusters lock after wrong passphrases
 
 
 @dataclass(slots=True)

@@ -1,0 +1,142 @@
+"""``fleet demo``: rehearse a fleet-wide rotation against a simulated estate, end to end.
+
+It starts the ONTAP simulator in its own process (about 200 clusters, MetroCluster pairs, a few
+partial-node failures, some slow and 5xx clusters), rotates every cluster to a freshly generated
+passphrase kept in a secret store, prints the summary and the report path, and stops the simulator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from fleet.cli.app import main
+from fleet.cli.run_support import drive, http_settings
+from fleet.engine.context import RunOptions
+from fleet.engine.plans import build_rotation_plan
+from fleet.engine.rotate_work import rotate_work
+from fleet.errors import FleetError
+from fleet.journal import Journal
+from fleet.logs import configure_logging
+from fleet.report import render_summary
+
+DEMO_FAULTS = "partial=0.04,slow=0.02:1s,http503=0.01,http500=0.005,jobs=0.1,limit=3"
+READY_PREFIX = "fleet-sim ready"
+
+
+class SimulatorProcess:
+    """``fleet sim serve`` in a child process; ``start`` returns once it prints its ready line."""
+
+    def __init__(self, args: list[str], *, timeout: float = 60.0) -> None:
+        self.args = args
+        self.timeout = timeout
+        self.process: subprocess.Popen[str] | None = None
+        self.ready_line = ""
+
+    def start(self) -> str:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "fleet", "sim", "serve", *self.args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        deadline = time.monotonic() + self.timeout
+        assert self.process.stdout is not None
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line:
+                break
+            if line.startswith(READY_PREFIX):
+                self.ready_line = line.strip()
+                return self.ready_line
+        self.stop()
+        raise FleetError("the simulator did not become ready")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@main.command()
+@click.option("--clusters", default=200, show_default=True, type=click.IntRange(2, 20000))
+@click.option("--mcc-pairs", default=10, show_default=True, type=click.IntRange(0, 10000))
+@click.option("--seed", default=7, show_default=True, type=int)
+@click.option("--faults", default=DEMO_FAULTS, show_default=True, help="Simulator fault spec.")
+@click.option(
+    "--workdir",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="Keep the simulator's inventory, secrets, store and journal here (default: a temp dir).",
+)
+@click.option("--report", "report_path", default=None, type=click.Path(path_type=Path))
+def demo(
+    clusters: int, mcc_pairs: int, seed: int, faults: str, workdir: Path | None, report_path: Path | None
+) -> None:
+    """Start a simulated fleet, rotate every cluster, print the summary and the report path."""
+    configure_logging(fmt="json" if not sys.stderr.isatty() else "console", level="warning")
+    console = Console()
+    with tempfile.TemporaryDirectory(prefix="fleet-demo-") as tmp:
+        base = workdir or Path(tmp)
+        base.mkdir(parents=True, exist_ok=True)
+        inventory = base / "inventory.yml"
+        sim = SimulatorProcess(
+            [
+                "--clusters",
+                str(clusters),
+                "--mcc-pairs",
+                str(mcc_pairs),
+                "--seed",
+                str(seed),
+                "--faults",
+                faults,
+                "--inventory-out",
+                str(inventory),
+                "--secrets-dir",
+                str(base / "secrets"),
+                "--tls-dir",
+                str(base / "tls"),
+            ]
+        )
+        console.print(
+            f"[bold]fleet demo[/]: starting {clusters} simulated clusters ({mcc_pairs} MetroCluster pairs)"
+        )
+        console.print(sim.start())
+        try:
+            report, path = asyncio.run(_rotate(inventory, base, report_path, console))
+        finally:
+            sim.stop()
+    render_summary(report, console, path=path)
+    sys.exit(report.run.exit_code)
+
+
+async def _rotate(inventory: Path, base: Path, report_path: Path | None, console: Console):
+    options = {"inventory": str(inventory), "new": "generate", "store": str(base / "store"), "demo": True}
+
+    async def build_plan(journal: Journal):
+        return await build_rotation_plan(
+            journal,
+            inventory_path=inventory,
+            limit=None,
+            current_ref=None,
+            new_ref="generate",
+            store_spec=str(base / "store"),
+            options=RunOptions(concurrency=64, backup_dir=base / "backups", generated=True),
+            http=http_settings(64, 2, 30.0, None, False),
+            report_options=options,
+        )
+
+    return await drive(
+        build_plan, rotate_work, journal_path=base / "journal.db", report_path=report_path, console=console
+    )

@@ -1,0 +1,56 @@
+"""Read-only checks shared by every step machine: per-node keys, status, key-backup capture."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from pathlib import Path
+
+from fleet.engine.observe import HEALTHY_STATUS_CODES, Observed, read_status, status_of
+from fleet.engine.recorder import ClusterRecorder
+from fleet.ontap import OntapClient
+
+
+async def missing_keys_by_node(
+    client: OntapClient, km: str, observed: Observed, rec: ClusterRecorder
+) -> list[tuple[str, str, int]]:
+    """(node name, uuid, keys with restored=false) per node; empty before 9.12 (no such query)."""
+    if not observed.at_least(12):
+        return []
+    async with rec.step("check_node_keys") as step:
+        counts = []
+        for node in await client.nodes():
+            counts.append((node["name"], node["uuid"], await client.missing_keys(km, node["uuid"])))
+        step.detail = f"{sum(1 for *_, n in counts if n)} of {len(counts)} node(s) missing keys"
+    return counts
+
+
+async def verify_and_backup(
+    client: OntapClient, km: str, rec: ClusterRecorder, backup_dir: Path | None
+) -> str | None:
+    """Re-read status and the key backup; keep the backup. Returns the problem, or None if healthy."""
+    async with rec.step("verify") as step:
+        record = await read_status(client, km, with_backup=True)
+        code, message = status_of(record)
+        step.detail = f"status {code}: {message}" if code is not None else None
+    backup = (record.get("onboard") or {}).get("key_backup")
+    if backup:
+        rec.key_backup_sha256 = hashlib.sha256(backup.encode()).hexdigest()
+        if backup_dir is not None:
+            await asyncio.to_thread(write_private, backup_dir / f"{rec.cluster.name}.okm-backup", backup)
+    if code is not None and code not in HEALTHY_STATUS_CODES:
+        return f"the key manager reports status {code}: {message}"
+    return None
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read, atomically (key backups are sensitive)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)

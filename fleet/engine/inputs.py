@@ -1,0 +1,131 @@
+"""Resolve and check every secret a run needs, before any cluster is contacted.
+
+Bad input must cost nothing: a missing file, a passphrase ONTAP would refuse, a pair with two
+different new passphrases — each is an InputError (exit 2) naming the cluster and the field, and
+not one request has been sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from fleet.engine.context import ClusterSecrets
+from fleet.errors import InputError
+from fleet.inventory import Cluster
+from fleet.secrets import Secret, SecretRequest, SecretResolver, check_passphrase, check_rotation_pair
+from fleet.secrets.generate import generate_passphrase
+
+PASSPHRASE_VAR = "okm_passphrase"
+GENERATE = "generate"
+_TRUE = frozenset({"true", "yes", "1", "on"})
+
+
+def declared_cc_mode(cluster: Cluster) -> bool:
+    """Common Criteria mode as the inventory declares it (label or var ``cc_mode``): 64+ characters."""
+    value = cluster.labels.get("cc_mode") or cluster.vars.get("cc_mode") or ""
+    return value.lower() in _TRUE
+
+
+def _password_request(cluster: Cluster) -> SecretRequest:
+    return SecretRequest(
+        cluster.password, cluster.name, "password", base_dir=cluster.source.parent, source=cluster.source
+    )
+
+
+def _passphrase_request(cluster: Cluster, cli_ref: str | None, option: str) -> SecretRequest:
+    if cli_ref:
+        return SecretRequest(cli_ref, cluster.name, option, base_dir=Path.cwd())
+    ref = cluster.vars.get(PASSPHRASE_VAR)
+    if not ref:
+        raise InputError(
+            f"cluster {cluster.name}: no current passphrase: give {option} or set vars.{PASSPHRASE_VAR}",
+            file=str(cluster.source),
+            field=f"vars.{PASSPHRASE_VAR}",
+        )
+    return SecretRequest(ref, cluster.name, f"vars.{PASSPHRASE_VAR}", cluster.source.parent, cluster.source)
+
+
+async def resolve_passwords(clusters: Sequence[Cluster], resolver: SecretResolver) -> list[Secret]:
+    return await resolver.resolve_many(_password_request(cluster) for cluster in clusters)
+
+
+def has_passphrase_source(cluster: Cluster, cli_ref: str | None) -> bool:
+    """Does the run know where this cluster's passphrase comes from (CLI option or inventory var)?"""
+    return bool(cli_ref) or bool(cluster.vars.get(PASSPHRASE_VAR))
+
+
+async def rotation_secrets(
+    clusters: Sequence[Cluster],
+    *,
+    current_ref: str | None,
+    new_ref: str,
+    resolver: SecretResolver,
+) -> dict[str, ClusterSecrets]:
+    """Passwords, current and new passphrases for every cluster, checked as ONTAP would check them.
+
+    A cluster with no passphrase reference at all (no ``--current``, no ``vars.okm_passphrase``)
+    gets no passphrases: the engine reports it ``skipped`` without contacting it.
+    """
+    passwords = await resolve_passwords(clusters, resolver)
+    known = [cluster for cluster in clusters if has_passphrase_source(cluster, current_ref)]
+    currents = await resolver.resolve_many(
+        _passphrase_request(cluster, current_ref, "--current") for cluster in known
+    )
+    if new_ref == GENERATE:
+        news = _generated_per_unit(known)
+    else:
+        news = await resolver.resolve_many(
+            SecretRequest(new_ref, cluster.name, "--new", base_dir=Path.cwd()) for cluster in known
+        )
+    by_name = {cluster.name: index for index, cluster in enumerate(known)}
+    for cluster, current, new in zip(known, currents, news, strict=True):
+        cc_mode = declared_cc_mode(cluster)
+        problem = check_passphrase(new, cc_mode=cc_mode) or check_rotation_pair(current, new)
+        if problem:
+            raise InputError(f"cluster {cluster.name}: new passphrase: {problem}", field="--new")
+        partner = by_name.get(cluster.metrocluster_partner or "")
+        if partner is not None and news[partner] != new:
+            raise InputError(
+                f"MetroCluster pair {cluster.name}/{cluster.metrocluster_partner}: both sites need the same "
+                "new passphrase (the --new reference resolves differently for the two sites)",
+                field="--new",
+            )
+    secrets = {
+        cluster.name: ClusterSecrets(password=password)
+        for cluster, password in zip(clusters, passwords, strict=True)
+    }
+    for cluster, current, new in zip(known, currents, news, strict=True):
+        secrets[cluster.name] = ClusterSecrets(
+            password=secrets[cluster.name].password, current=current, new=new
+        )
+    return secrets
+
+
+def _generated_per_unit(clusters: Sequence[Cluster]) -> list[Secret]:
+    """A fresh passphrase per unit: both sites of a MetroCluster pair share one."""
+    chosen: dict[str, Secret] = {}
+    for cluster in clusters:
+        partner = cluster.metrocluster_partner
+        chosen[cluster.name] = chosen.get(partner or "") or generate_passphrase()
+    return [chosen[cluster.name] for cluster in clusters]
+
+
+async def sync_secrets(
+    clusters: Sequence[Cluster], *, passphrase_ref: str | None, resolver: SecretResolver
+) -> dict[str, ClusterSecrets]:
+    """Passwords and the passphrase each cluster is synced with (``current`` in ClusterSecrets)."""
+    passwords = await resolve_passwords(clusters, resolver)
+    known = [cluster for cluster in clusters if has_passphrase_source(cluster, passphrase_ref)]
+    passphrases = await resolver.resolve_many(
+        _passphrase_request(cluster, passphrase_ref, "--passphrase") for cluster in known
+    )
+    for cluster, passphrase in zip(known, passphrases, strict=True):
+        problem = check_passphrase(passphrase, cc_mode=declared_cc_mode(cluster))
+        if problem:
+            raise InputError(f"cluster {cluster.name}: passphrase: {problem}", field="--passphrase")
+    by_cluster = dict(zip((cluster.name for cluster in known), passphrases, strict=True))
+    return {
+        cluster.name: ClusterSecrets(password=password, current=by_cluster.get(cluster.name))
+        for cluster, password in zip(clusters, passwords, strict=True)
+    }

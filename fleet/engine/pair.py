@@ -1,0 +1,222 @@
+"""MetroCluster pairs: one unit, site A changes, then site B is synced with the NEW passphrase.
+
+Order is the whole point (ontap-notes §4.1): update the passphrase on one site, then, before any
+other key-manager operation, sync the partner with the new passphrase, then verify both. A pair
+where A moved and B did not is ``split``: the report says which site has which passphrase (by
+journal fingerprint) and the exact command that heals it; A is never changed again. The two sites
+are worked strictly one after the other, so they are never in flight at the same time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fleet.engine.checks import missing_keys_by_node, verify_and_backup
+from fleet.engine.context import RunContext
+from fleet.engine.observe import Observed, observe
+from fleet.engine.recorder import ClusterRecorder, error_info
+from fleet.engine.rotate import ClusterRotation, Outcome
+from fleet.engine.rotate_unit import NO_PASSPHRASE, failure_reason
+from fleet.errors import OntapError, OntapTransportError
+from fleet.inventory import Cluster
+from fleet.ontap import codes as C
+from fleet.report import NodeRecord, PairRecord
+
+
+@dataclass(frozen=True, slots=True)
+class PairResult:
+    pair: PairRecord
+    outcomes: dict[str, Outcome]
+
+
+def order_sites(first: Cluster, second: Cluster, first_site: str | None) -> tuple[Cluster, Cluster]:
+    """Site A is the inventory's first-named site, unless ``--first-site key=value`` picks by label."""
+    if first_site:
+        key, _, value = first_site.partition("=")
+        if second.labels.get(key) == value and first.labels.get(key) != value:
+            return second, first
+    return first, second
+
+
+def pairing_problem(a: Cluster, oa: Observed, b: Cluster, ob: Observed) -> str | None:
+    """Does ONTAP agree with the inventory that these two clusters are MetroCluster partners?"""
+    for site, seen, other, other_seen in ((a, oa, b, ob), (b, ob, a, oa)):
+        mcc = seen.metrocluster
+        if mcc is None:
+            return f"{site.name} runs ONTAP {seen.version_text}: MetroCluster state needs 9.8 or later"
+        if not mcc.configured:
+            return (
+                f"the inventory pairs {site.name} with {other.name}, "
+                f"but ONTAP says {site.name} is not in a MetroCluster"
+            )
+        if mcc.remote_uuid != other_seen.uuid or (mcc.remote_name and mcc.remote_name != other_seen.name):
+            return (
+                f"{site.name} reports MetroCluster partner {mcc.remote_name or mcc.remote_uuid}, "
+                f"but the inventory names {other.name}"
+            )
+    return None
+
+
+def precheck_problem(site: Cluster, seen: Observed) -> str | None:
+    """Both sites must be configured, normal, reachable, on OKM and not already waiting for a sync."""
+    mcc = seen.metrocluster
+    assert mcc is not None
+    if mcc.configuration_state != "configured":
+        return f"{site.name}: MetroCluster configuration_state is {mcc.configuration_state}, not configured"
+    if mcc.mode != "normal":
+        return f"{site.name}: MetroCluster mode is {mcc.mode}, not normal"
+    if not mcc.partner_reachable:
+        return f"{site.name}: the MetroCluster partner cluster is not reachable"
+    if seen.km_uuid is None or not seen.onboard:
+        return f"{site.name}: onboard key management is not enabled"
+    if not seen.healthy:
+        return f"{site.name}: key manager not healthy (status {seen.status_code}: {seen.status_message})"
+    return None
+
+
+class PairRotation:
+    """Rotate a pair: A's step machine, then B's partner sync, then verify both."""
+
+    def __init__(self, ctx: RunContext, unit_id: str, a: Cluster, b: Cluster) -> None:
+        self.ctx = ctx
+        self.unit_id = unit_id
+        self.a, self.b = a, b
+        self.rec_a = ClusterRecorder(a)
+        self.rec_b = ClusterRecorder(b)
+
+    async def run(self) -> PairResult:
+        a, b = self.a, self.b
+        if any(self.ctx.secrets[site.name].current is None for site in (a, b)):
+            return self._refused("skipped", NO_PASSPHRASE)
+        try:
+            seen_a = await observe(self.ctx.client(a), self.rec_a)
+            seen_b = await observe(self.ctx.client(b), self.rec_b)
+        except OntapError as exc:
+            return self._refused("failed", f"could not read both sites: {failure_reason(exc)}")
+        problem = pairing_problem(a, seen_a, b, seen_b)
+        if problem is not None:
+            return self._refused("failed", f"pairing mismatch: {problem}; nothing was changed")
+        problem = precheck_problem(a, seen_a) or precheck_problem(b, seen_b)
+        if problem is not None:
+            return self._refused("skipped", f"pre-check failed: {problem}; nothing was changed")
+
+        rotation = ClusterRotation(self.ctx, a, self.rec_a, self.unit_id)
+        try:
+            outcome_a = await rotation.run(seen_a)
+        except OntapError as exc:
+            outcome_a = Outcome("failed", failure_reason(exc))
+        if not rotation.verified:
+            reason = f"site A ({a.name}) was not rotated: {outcome_a.reason}; {b.name} was not touched"
+            return self._result("failed", reason, outcome_a, Outcome("skipped", f"partner {a.name} failed"))
+        outcome_b = await self._sync_partner(seen_b)
+        if outcome_b.outcome == "failed":
+            return self._split(outcome_a, outcome_b)
+        return self._result("rotated", None, outcome_a, outcome_b)
+
+    # -- site B ------------------------------------------------------------------------------
+    async def _sync_partner(self, seen_b: Observed) -> Outcome:
+        """Sync B with the NEW passphrase (PATCH synchronize, existing_passphrase = new).
+
+        ontap-notes §4.1 marks this REST form UNCONFIRMED: the CLI's `onboard sync` maps to the
+        PATCH; a POST synchronize would be refused because B already has OKM (65537244/65539706).
+        A sync changes no passphrase, so retrying it once after a lost answer is safe.
+        """
+        b, km = self.b, seen_b.km_uuid
+        assert km is not None
+        new = self.ctx.secrets[self.a.name].new
+        assert new is not None
+        journal = self.ctx.journal
+        new_fp = journal.fingerprint(new)
+        client = self.ctx.client(b)
+        for attempt in (1, 2):
+            step_id = await journal.begin_step(
+                self.ctx.run_id, self.unit_id, b.name, "partner_sync", to_fp=new_fp
+            )
+            try:
+                async with self.rec_b.step("partner_sync") as step:
+                    step.detail = f"sync with the new passphrase set on {self.a.name}"
+                    reply = await client.synchronize(km, passphrase=new)
+                    step.http_status = reply.status
+            except OntapTransportError as exc:
+                await journal.end_step(step_id, status="unknown", detail=type(exc).__name__)
+                if attempt == 1:
+                    continue
+                return Outcome("failed", f"partner sync got no answer twice: {exc.message}")
+            except OntapError as exc:
+                await journal.end_step(step_id, status="failed", error_code=exc.code)
+                if exc.code == C.PASSPHRASE_FAILED_SOME_NODES:
+                    return await self._partner_partial(km, seen_b, exc, new_fp)
+                return Outcome("failed", f"partner sync refused: {failure_reason(exc)}")
+            await journal.end_step(step_id, status="ok")
+            break
+        await journal.mark_verified(b.name, new_fp, self.ctx.run_id)
+        self.rec_b.passphrase_fingerprint = new_fp
+        return await self._verify_site(b, km, self.rec_b)
+
+    async def _partner_partial(self, km: str, seen_b: Observed, exc: OntapError, new_fp: str) -> Outcome:
+        """B accepted the new passphrase but some of its nodes kept stale keys: sync once more."""
+        await self.ctx.journal.mark_verified(self.b.name, new_fp, self.ctx.run_id)
+        self.rec_b.passphrase_fingerprint = new_fp
+        client = self.ctx.client(self.b)
+        missing = await missing_keys_by_node(client, km, seen_b, self.rec_b)
+        self.rec_b.nodes = [
+            NodeRecord(name=name, uuid=uuid, keys_missing=n, error=error_info(exc) if n else None)
+            for name, uuid, n in missing
+        ]
+        if not self.ctx.options.remediate:
+            return Outcome("partial", f"{exc.message} Remediation disabled (--no-remediate).")
+        new = self.ctx.secrets[self.a.name].new
+        assert new is not None
+        try:
+            async with self.rec_b.step("remediate_sync"):
+                await client.synchronize(km, passphrase=new)
+        except OntapError as sync_exc:
+            return Outcome("partial", f"{exc.message} The remediation sync failed: {sync_exc.message}")
+        self.rec_b.remediated = True
+        return await self._verify_site(self.b, km, self.rec_b)
+
+    async def _verify_site(self, site: Cluster, km: str, rec: ClusterRecorder) -> Outcome:
+        problem = await verify_and_backup(self.ctx.client(site), km, rec, self.ctx.options.backup_dir)
+        return Outcome("partial", f"synced, but {problem}") if problem else Outcome("succeeded")
+
+    # -- results -----------------------------------------------------------------------------
+    def _refused(self, outcome: str, reason: str) -> PairResult:
+        for rec in (self.rec_a, self.rec_b):
+            rec.note("precheck", "skipped" if outcome == "skipped" else "failed", reason)
+        both = Outcome(outcome, reason)
+        return self._result(outcome, reason, both, both)
+
+    def _split(self, outcome_a: Outcome, outcome_b: Outcome) -> PairResult:
+        a, b = self.a, self.b
+        reason = (
+            f"SPLIT: {a.name} has the new passphrase, {b.name} does not ({outcome_b.reason}). "
+            f"{a.name} will not be changed again."
+        )
+        return self._result("split", reason, outcome_a, Outcome("split", outcome_b.reason))
+
+    def _result(self, outcome: str, reason: str | None, oa: Outcome, ob: Outcome) -> PairResult:
+        journal = self.ctx.journal
+        current = self.ctx.secrets[self.b.name].current
+        fingerprints = {
+            self.a.name: self.rec_a.passphrase_fingerprint,
+            self.b.name: self.rec_b.passphrase_fingerprint,
+        }
+        if outcome == "split" and current is not None:
+            fingerprints[self.b.name] = journal.fingerprint(current)
+        remediation = None
+        if outcome == "split":
+            remediation = (
+                f"fleet sync -i <inventory> --passphrase <the NEW passphrase reference> --limit {self.b.name}"
+                f"  (syncs {self.b.name} with the passphrase {self.a.name} now has; never rotate "
+                f"{self.a.name} again first)"
+            )
+        pair = PairRecord(
+            name=self.unit_id,
+            sites=(self.a.name, self.b.name),
+            first=self.a.name,
+            outcome=outcome,
+            reason=reason,
+            remediation=remediation,
+            fingerprints=fingerprints,
+        )
+        return PairResult(pair, {self.a.name: oa, self.b.name: ob})

@@ -1,0 +1,78 @@
+"""Turn a run request (inventory, selection, secret references) into a validated RunPlan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fleet.engine.context import RunOptions
+from fleet.engine.inputs import GENERATE, rotation_secrets, sync_secrets
+from fleet.engine.run import RunPlan
+from fleet.errors import InputError
+from fleet.inventory import load_any
+from fleet.journal import Journal
+from fleet.ontap import HttpSettings
+from fleet.secrets import SecretResolver
+from fleet.secrets.store import open_store
+
+
+async def build_rotation_plan(
+    journal: Journal,
+    *,
+    inventory_path: Path,
+    limit: str | None,
+    current_ref: str | None,
+    new_ref: str,
+    store_spec: str | None,
+    options: RunOptions,
+    http: HttpSettings,
+    report_options: dict[str, Any],
+) -> RunPlan:
+    """Everything checked before the first request: inventory, selection, secrets, passphrase rules."""
+    if new_ref == GENERATE and not store_spec:
+        raise InputError(
+            "--new generate needs --store DIR|cmd:... to keep the generated passphrases", field="--store"
+        )
+    store = open_store(store_spec) if store_spec else None
+    inventory = load_any(inventory_path)
+    clusters = inventory.select(limit)
+    secrets = await rotation_secrets(
+        clusters, current_ref=current_ref, new_ref=new_ref, resolver=SecretResolver()
+    )
+    return RunPlan(
+        kind="rotate",
+        inventory=inventory,
+        clusters=clusters,
+        secrets=secrets,
+        options=options,
+        http=http,
+        journal=journal,
+        report_options=report_options,
+        store=store,
+    )
+
+
+async def build_sync_plan(
+    journal: Journal,
+    *,
+    inventory_path: Path,
+    limit: str | None,
+    passphrase_ref: str | None,
+    options: RunOptions,
+    http: HttpSettings,
+    report_options: dict[str, Any],
+) -> RunPlan:
+    """A sync needs each cluster's password and the passphrase to sync with (checked, not tried)."""
+    inventory = load_any(inventory_path)
+    clusters = inventory.select(limit)
+    secrets = await sync_secrets(clusters, passphrase_ref=passphrase_ref, resolver=SecretResolver())
+    return RunPlan(
+        kind="sync",
+        inventory=inventory,
+        clusters=clusters,
+        secrets=secrets,
+        options=options,
+        http=http,
+        journal=journal,
+        report_options=report_options,
+    )

@@ -1,0 +1,112 @@
+"""Turns what happens to one cluster into its report row, step by step, as it happens."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from fleet.errors import OntapError, OntapTimeout, OntapTransportError
+from fleet.inventory import Cluster
+from fleet.report import ClusterRecord, ErrorInfo, NodeRecord, StepRecord
+
+
+def error_info(exc: BaseException) -> ErrorInfo:
+    """The report's view of an error: ONTAP's code and message, or what went wrong on the wire."""
+    if isinstance(exc, OntapTimeout):
+        return ErrorInfo(code=None, message=str(exc), kind="timeout")
+    if isinstance(exc, OntapTransportError):
+        return ErrorInfo(code=None, message=str(exc), kind="transport")
+    if isinstance(exc, OntapError):
+        kind = "auth" if exc.http_status == 401 else "ontap"
+        return ErrorInfo(
+            code=exc.code, message=exc.message, target=exc.target, http_status=exc.http_status, kind=kind
+        )
+    return ErrorInfo(code=None, message=f"{type(exc).__name__}: {exc}", kind="internal")
+
+
+@dataclass(slots=True)
+class StepHandle:
+    """What a step may add while it runs: a short detail, or the HTTP status it ended with."""
+
+    detail: str | None = None
+    http_status: int | None = None
+    status: str = "ok"
+
+
+@dataclass(slots=True)
+class ClusterRecorder:
+    cluster: Cluster
+    steps: list[StepRecord] = field(default_factory=list)
+    nodes: list[NodeRecord] = field(default_factory=list)
+    ontap_version: str | None = None
+    key_backup_sha256: str | None = None
+    passphrase_fingerprint: str | None = None
+    remediated: bool = False
+    wave: int | None = None
+
+    @asynccontextmanager
+    async def step(self, name: str) -> AsyncIterator[StepHandle]:
+        """Time a step; an exception is recorded as the step's error and re-raised."""
+        handle = StepHandle()
+        started_at = datetime.now(UTC)
+        started = time.perf_counter()
+        try:
+            yield handle
+        except OntapError as exc:
+            self._add(name, "failed", started_at, started, handle, error_info(exc), exc.http_status)
+            raise
+        except Exception as exc:
+            self._add(name, "failed", started_at, started, handle, error_info(exc), None)
+            raise
+        self._add(name, handle.status, started_at, started, handle, None, handle.http_status)
+
+    def note(self, name: str, status: str, detail: str | None = None, error: ErrorInfo | None = None) -> None:
+        """Record a step that sends nothing (a decision, a skip)."""
+        now = datetime.now(UTC)
+        self.steps.append(
+            StepRecord(name=name, status=status, started_at=now, duration_ms=0, detail=detail, error=error)
+        )
+
+    def _add(
+        self,
+        name: str,
+        status: str,
+        started_at: datetime,
+        started: float,
+        handle: StepHandle,
+        error: ErrorInfo | None,
+        http_status: int | None,
+    ) -> None:
+        self.steps.append(
+            StepRecord(
+                name=name,
+                status=status,
+                started_at=started_at,
+                duration_ms=int((time.perf_counter() - started) * 1000),
+                http_status=http_status,
+                error=error,
+                detail=handle.detail,
+            )
+        )
+
+    def finish(
+        self, outcome: str, reason: str | None, *, partner: str | None = None, requests: int = 0
+    ) -> ClusterRecord:
+        return ClusterRecord(
+            name=self.cluster.name,
+            address=self.cluster.address,
+            outcome=outcome,
+            reason=reason,
+            ontap_version=self.ontap_version,
+            partner=partner if partner is not None else self.cluster.metrocluster_partner,
+            steps=self.steps,
+            nodes=self.nodes,
+            key_backup_sha256=self.key_backup_sha256,
+            passphrase_fingerprint=self.passphrase_fingerprint,
+            remediated=self.remediated,
+            requests=requests,
+            wave=self.wave,
+        )

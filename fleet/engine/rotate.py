@@ -1,0 +1,218 @@
+"""The passphrase-rotation step machine for one cluster.
+
+ONTAP never returns a passphrase, so every branch here is about knowing, not guessing:
+the journal records the intent before the PATCH; an answer we did not get is reconciled by reading
+and by one synchronize probe with the new passphrase (it validates without changing anything);
+a wrong existing passphrase is never followed by another guess (Common Criteria mode locks a
+cluster after a few wrong passphrases).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import structlog
+
+from fleet.engine.checks import missing_keys_by_node, verify_and_backup
+from fleet.engine.context import RunContext
+from fleet.engine.observe import Observed, read_status
+from fleet.engine.recorder import ClusterRecorder, error_info
+from fleet.errors import OntapError, OntapTransportError
+from fleet.inventory import Cluster
+from fleet.ontap import OntapClient
+from fleet.ontap import codes as C
+from fleet.report import NodeRecord
+from fleet.secrets import Secret
+
+log = structlog.get_logger("fleet.rotate")
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    outcome: str  # a ClusterRecord outcome word
+    reason: str | None = None
+
+
+class ClusterRotation:
+    """Rotate one cluster's OKM passphrase from ``current`` to ``new`` and prove the result."""
+
+    def __init__(self, ctx: RunContext, cluster: Cluster, rec: ClusterRecorder, unit_id: str) -> None:
+        self.ctx = ctx
+        self.cluster = cluster
+        self.rec = rec
+        self.unit_id = unit_id
+        self.client: OntapClient = ctx.client(cluster)
+        secrets = ctx.secrets[cluster.name]
+        assert secrets.current is not None and secrets.new is not None
+        self.current: Secret = secrets.current
+        self.new: Secret = secrets.new
+        self.new_fp = ctx.journal.fingerprint(self.new)
+        self.current_fp = ctx.journal.fingerprint(self.current)
+        self.probed = False  # at most one extra passphrase attempt per cluster per run
+        self.verified = False
+
+    # -- the whole machine -------------------------------------------------------------------
+    async def run(self, observed: Observed) -> Outcome:
+        """Rotate on a cluster whose pre-checks passed (``observed`` is its fresh state)."""
+        km = observed.km_uuid
+        assert km is not None
+        known = await self.ctx.journal.cluster_state(self.cluster.name)
+        if known is not None and known.current_fp == self.new_fp:
+            # The journal saw this cluster verified on the new passphrase: prove it, don't re-send.
+            return await self._probe_already_rotated(km, observed, why="the journal records it as rotated")
+        if self.ctx.store is not None:
+            await self.ctx.store.put_pending(self.cluster.name, self.new)
+        step_id = await self.ctx.journal.begin_step(
+            self.ctx.run_id,
+            self.unit_id,
+            self.cluster.name,
+            "change_passphrase",
+            from_fp=self.current_fp,
+            to_fp=self.new_fp,
+        )
+        await self.ctx.journal.mark_sent(self.cluster.name, self.new_fp, self.ctx.run_id)
+        try:
+            async with self.rec.step("change_passphrase") as step:
+                reply = await self.client.change_passphrase(km, existing=self.current, new=self.new)
+                step.http_status = reply.status
+        except OntapTransportError as exc:
+            await self.ctx.journal.end_step(step_id, status="unknown", detail=type(exc).__name__)
+            return await self._reconcile_unknown(km, observed)
+        except OntapError as exc:
+            await self.ctx.journal.end_step(step_id, status="failed", error_code=exc.code)
+            return await self._on_change_error(exc, km, observed, known_pending=known)
+        await self.ctx.journal.end_step(step_id, status="ok")
+        return await self._verify_and_finish(km, observed)
+
+    # -- outcomes of the change PATCH --------------------------------------------------------
+    async def _on_change_error(self, exc: OntapError, km: str, observed: Observed, known_pending) -> Outcome:
+        if exc.code == C.PASSPHRASE_SAME_AS_OLD:
+            await self._verified()
+            self.rec.note("already_current", "ok", "ONTAP says the new passphrase is already in place")
+            return await self._verify_and_finish(km, observed, outcome="already_current")
+        if exc.code == C.PASSPHRASE_FAILED_SOME_NODES:
+            # The passphrase did change; some nodes kept stale keys. ONTAP confirmed the change.
+            await self._verified()
+            return await self._partial(km, observed, exc)
+        if exc.code == C.PASSPHRASE_INCORRECT:
+            sent_before = known_pending is not None and self.new_fp in (
+                known_pending.pending_fp,
+                known_pending.current_fp,
+            )
+            if sent_before:
+                return await self._probe_already_rotated(
+                    km, observed, why="the journal records a change to the new passphrase as sent"
+                )
+            return Outcome(
+                "failed",
+                "the current passphrase was refused (65536139); no further attempt was made "
+                "(Common Criteria lockout risk)",
+            )
+        return Outcome("failed", f"passphrase change refused: {exc.message}")
+
+    async def _reconcile_unknown(self, km: str, observed: Observed) -> Outcome:
+        """The PATCH may or may not have been applied: read, then probe once; never re-send blindly."""
+        try:
+            async with self.rec.step("reread_after_unknown"):
+                await read_status(self.client, km, with_backup=False)
+        except OntapError:
+            return Outcome("failed", "outcome unknown: the cluster did not answer after the change was sent")
+        outcome = await self._probe_already_rotated(km, observed, why="the change's answer was lost")
+        if outcome.outcome != "failed" or outcome.reason != _NOT_ROTATED:
+            return outcome
+        # Proven not applied: sending the change once more is no longer blind.
+        step_id = await self.ctx.journal.begin_step(
+            self.ctx.run_id,
+            self.unit_id,
+            self.cluster.name,
+            "change_passphrase_retry",
+            from_fp=self.current_fp,
+            to_fp=self.new_fp,
+        )
+        try:
+            async with self.rec.step("change_passphrase_retry") as step:
+                reply = await self.client.change_passphrase(km, existing=self.current, new=self.new)
+                step.http_status = reply.status
+        except OntapTransportError:
+            await self.ctx.journal.end_step(step_id, status="unknown")
+            return Outcome("failed", "outcome unknown after a proven-safe retry; resume will reconcile")
+        except OntapError as exc:
+            await self.ctx.journal.end_step(step_id, status="failed", error_code=exc.code)
+            if exc.code == C.PASSPHRASE_FAILED_SOME_NODES:
+                await self._verified()
+                return await self._partial(km, observed, exc)
+            return Outcome("failed", f"passphrase change refused on retry: {exc.message}")
+        await self.ctx.journal.end_step(step_id, status="ok")
+        return await self._verify_and_finish(km, observed)
+
+    async def _probe_already_rotated(self, km: str, observed: Observed, *, why: str) -> Outcome:
+        """One synchronize with the new passphrase: success proves the cluster already has it."""
+        if self.probed:
+            return Outcome("failed", "a second passphrase probe was not attempted (lockout risk)")
+        self.probed = True
+        try:
+            async with self.rec.step("probe_new_passphrase") as step:
+                step.detail = why
+                reply = await self.client.synchronize(km, passphrase=self.new)
+                step.http_status = reply.status
+        except OntapError as exc:
+            if exc.code == C.PASSPHRASE_INCORRECT:
+                return Outcome("failed", _NOT_ROTATED)
+            if exc.code == C.PASSPHRASE_FAILED_SOME_NODES:
+                await self._verified()
+                return await self._partial(km, observed, exc)
+            return Outcome("failed", f"probe with the new passphrase failed: {exc.message}")
+        await self._verified()
+        return await self._verify_and_finish(km, observed, outcome="already_current")
+
+    # -- partial-node failure ----------------------------------------------------------------
+    async def _partial(self, km: str, observed: Observed, exc: OntapError) -> Outcome:
+        """65536407: find the nodes that kept stale keys, sync them with the new passphrase, recheck."""
+        missing = await missing_keys_by_node(self.client, km, observed, self.rec)
+        self.rec.nodes = [
+            NodeRecord(
+                name=name,
+                uuid=uuid,
+                keys_missing=count,
+                error=error_info(exc) if count else None,
+            )
+            for name, uuid, count in missing
+        ]
+        if not self.ctx.options.remediate:
+            return Outcome("partial", f"{exc.message} Remediation disabled (--no-remediate).")
+        try:
+            async with self.rec.step("remediate_sync") as step:
+                reply = await self.client.synchronize(km, passphrase=self.new)
+                step.http_status = reply.status
+        except OntapError as sync_exc:
+            return Outcome("partial", f"{exc.message} The remediation sync failed: {sync_exc.message}")
+        still = await missing_keys_by_node(self.client, km, observed, self.rec)
+        if any(count for _, _, count in still):
+            stale = ", ".join(name for name, _, count in still if count)
+            return Outcome("partial", f"nodes still missing keys after sync: {stale}")
+        if not observed.at_least(12) and not missing:
+            # Before 9.12 ONTAP has no per-node key query; the status is all we can check.
+            self.rec.note("per_node_check", "skipped", "per-node key state needs ONTAP 9.12 or later")
+        self.rec.remediated = True
+        return await self._verify_and_finish(km, observed)
+
+    # -- success path ------------------------------------------------------------------------
+    async def _verify_and_finish(self, km: str, observed: Observed, outcome: str = "succeeded") -> Outcome:
+        problem = await verify_and_backup(self.client, km, self.rec, self.ctx.options.backup_dir)
+        await self._verified()
+        if problem is not None:
+            return Outcome("partial", f"passphrase changed, but {problem}")
+        return Outcome(outcome)
+
+    async def _verified(self) -> None:
+        """The cluster is proven to have the new passphrase: journal it, promote it in the store."""
+        if self.verified:
+            return
+        self.verified = True
+        self.rec.passphrase_fingerprint = self.new_fp
+        await self.ctx.journal.mark_verified(self.cluster.name, self.new_fp, self.ctx.run_id)
+        if self.ctx.store is not None:
+            await self.ctx.store.promote(self.cluster.name)
+
+
+_NOT_ROTATED = "the new passphrase is not in place (probe refused it): the rotation was not applied"

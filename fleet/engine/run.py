@@ -1,0 +1,198 @@
+"""One run from start to report: admit units, run their step machines, account for every cluster.
+
+The CLI resolves input (inventory, secrets) and hands a ``RunPlan`` here; this module never reads
+the command line and never prints. Every selected cluster ends in the report with an outcome:
+finished, refused, never started, or interrupted mid-flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from fleet import __version__
+from fleet.engine.context import ClusterSecrets, RunContext, RunOptions
+from fleet.engine.recorder import ClusterRecorder
+from fleet.engine.runner import RunObserver, run_units
+from fleet.engine.units import Unit, build_units
+from fleet.inventory import Cluster, Inventory
+from fleet.journal import Journal
+from fleet.ontap import HttpSettings, open_http
+from fleet.report import ClusterRecord, PairRecord, Report, RunInfo, build_report
+from fleet.secrets.store import SecretStore
+
+log = structlog.get_logger("fleet.run")
+
+FAILED_OUTCOMES = frozenset({"failed", "partial", "split", "interrupted"})
+INTERRUPT_GRACE_SECONDS = 10.0
+
+
+@dataclass(slots=True)
+class RunPlan:
+    """Everything a run needs, validated: which clusters, their secrets, and how to run."""
+
+    kind: str
+    inventory: Inventory
+    clusters: list[Cluster]
+    secrets: dict[str, ClusterSecrets]
+    options: RunOptions
+    http: HttpSettings
+    journal: Journal
+    report_options: dict[str, Any] = field(default_factory=dict)
+    store: SecretStore | None = None
+
+
+@dataclass(slots=True)
+class RunState:
+    """Records as they are produced; what an interrupted run still knows."""
+
+    recorders: dict[str, ClusterRecorder] = field(default_factory=dict)
+    records: dict[str, ClusterRecord] = field(default_factory=dict)
+    pairs: dict[str, PairRecord] = field(default_factory=dict)
+
+    def recorder(self, cluster: Cluster) -> ClusterRecorder:
+        rec = ClusterRecorder(cluster)
+        self.recorders[cluster.name] = rec
+        return rec
+
+
+UnitWork = Callable[[RunContext, Unit, RunState], Awaitable[None]]
+
+
+async def execute(
+    plan: RunPlan,
+    work: UnitWork,
+    *,
+    observers: Sequence[RunObserver] = (),
+    stop: asyncio.Event | None = None,
+) -> Report:
+    """Run ``work`` over every unit of the plan and return the report (the caller writes it)."""
+    stop = stop or asyncio.Event()
+    started_at = datetime.now(UTC)
+    started = time.perf_counter()
+    units = build_units(plan.clusters)
+    run_id = await plan.journal.create_run(
+        kind=plan.kind,
+        options=plan.report_options,
+        inventory_path=";".join(str(path) for path in plan.inventory.sources),
+        inventory_digest=plan.inventory.digest,
+    )
+    await plan.journal.add_units(run_id, [(unit.id, list(unit.names), None) for unit in units])
+    structlog.contextvars.bind_contextvars(run_id=run_id)
+    state = RunState()
+    interrupted = False
+    async with open_http(plan.http) as pool:
+        ctx = RunContext(
+            run_id=run_id,
+            kind=plan.kind,
+            pool=pool,
+            journal=plan.journal,
+            options=plan.options,
+            secrets=plan.secrets,
+            store=plan.store,
+        )
+
+        async def run_one(unit: Unit) -> str:
+            await plan.journal.set_unit(run_id, unit.id, status="running")
+            await work(ctx, unit, state)
+            outcome = unit_outcome(unit, state)
+            await plan.journal.set_unit(run_id, unit.id, status=outcome)
+            return outcome
+
+        def on_error(unit: Unit, exc: Exception) -> str:
+            log.error("unit crashed", unit=unit.id, error=f"{type(exc).__name__}: {exc}")
+            for cluster in unit.clusters:
+                rec = state.recorders.get(cluster.name) or state.recorder(cluster)
+                state.records[cluster.name] = rec.finish("failed", f"internal error: {type(exc).__name__}")
+            return "failed"
+
+        runner = asyncio.create_task(
+            run_units(
+                units,
+                run_one,
+                concurrency=plan.options.concurrency,
+                on_error=on_error,
+                observers=observers,
+                stop=stop,
+            )
+        )
+        stopper = asyncio.create_task(stop.wait())
+        await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if not runner.done():
+            interrupted = True
+            log.warning("stop requested: admitting no more units, letting in-flight ones finish")
+            done, _ = await asyncio.wait({runner}, timeout=INTERRUPT_GRACE_SECONDS)
+            if not done:
+                runner.cancel()
+                await asyncio.gather(runner, return_exceptions=True)
+        stopper.cancel()
+        if runner.done() and not runner.cancelled() and runner.exception() is not None:
+            raise runner.exception()  # type: ignore[misc]
+        interrupted = interrupted or stop.is_set()
+    records = account_for_every_cluster(plan.clusters, state, interrupted=interrupted)
+    finished_at = datetime.now(UTC)
+    outcome, exit_code = run_outcome(records, interrupted=interrupted)
+    run = RunInfo(
+        id=run_id,
+        kind=plan.kind,
+        started_at=started_at,
+        finished_at=finished_at,
+        outcome=outcome,
+        exit_code=exit_code,
+        fleet_version=__version__,
+        inventory=";".join(str(path) for path in plan.inventory.sources),
+        options=plan.report_options,
+        stop_reason="interrupted by signal" if interrupted else None,
+    )
+    report = build_report(run, records, list(state.pairs.values()))
+    log.info("run finished", outcome=outcome, seconds=round(time.perf_counter() - started, 3))
+    return report
+
+
+def unit_outcome(unit: Unit, state: RunState) -> str:
+    """A unit's outcome: its pair's, or its single cluster's."""
+    pair = state.pairs.get(unit.id)
+    if pair is not None:
+        return pair.outcome
+    record = state.records.get(unit.clusters[0].name)
+    return record.outcome if record is not None else "failed"
+
+
+def account_for_every_cluster(
+    clusters: Sequence[Cluster], state: RunState, *, interrupted: bool
+) -> list[ClusterRecord]:
+    """One record per selected cluster, in inventory order: nothing silently dropped."""
+    records = []
+    for cluster in clusters:
+        record = state.records.get(cluster.name)
+        if record is None:
+            rec = state.recorders.get(cluster.name)
+            if rec is not None:
+                record = rec.finish(
+                    "interrupted",
+                    "the run stopped while this cluster was in flight; `fleet resume` reconciles it",
+                )
+            else:
+                reason = "the run stopped before this cluster was started" if interrupted else None
+                record = ClusterRecorder(cluster).finish("not_started", reason)
+        records.append(record)
+    return records
+
+
+def run_outcome(records: Sequence[ClusterRecord], *, interrupted: bool) -> tuple[str, int]:
+    if interrupted:
+        return "interrupted", 130
+    if any(record.outcome in FAILED_OUTCOMES for record in records):
+        return "failed", 1
+    return "succeeded", 0
+
+
+def backup_dir_option(path: str | None) -> Path | None:
+    return Path(path) if path else None

@@ -1,0 +1,140 @@
+"""``fleet sync``: push OKM keys to nodes that miss them, and set up a MetroCluster partner site.
+
+Two flows, as ONTAP defines them (ontap-notes §1.4, §4.1): a PATCH synchronize on a cluster whose
+nodes miss keys (or whose partner changed the passphrase), and the partner POST with
+``synchronize`` on a MetroCluster site that has no onboard key manager yet. A sync changes no
+passphrase, but a wrong one still counts toward Common Criteria lockout: one attempt per cluster.
+"""
+
+from __future__ import annotations
+
+from fleet.engine.checks import missing_keys_by_node, verify_and_backup
+from fleet.engine.context import RunContext
+from fleet.engine.observe import Observed, observe
+from fleet.engine.recorder import ClusterRecorder, error_info
+from fleet.engine.rotate import Outcome
+from fleet.engine.rotate_unit import NO_PASSPHRASE, failure_reason
+from fleet.engine.run import RunState
+from fleet.engine.units import Unit
+from fleet.errors import OntapError
+from fleet.inventory import Cluster
+from fleet.ontap import codes as C
+from fleet.report import NodeRecord
+
+
+async def sync_work(ctx: RunContext, unit: Unit, state: RunState) -> None:
+    """Sync each site of the unit in turn (a pair's sites are never in flight together)."""
+    for cluster in unit.clusters:
+        rec = state.recorder(cluster)
+        if ctx.secrets[cluster.name].current is None:
+            rec.note("precheck", "skipped", NO_PASSPHRASE)
+            state.records[cluster.name] = rec.finish("skipped", NO_PASSPHRASE)
+            continue
+        try:
+            seen = await observe(ctx.client(cluster), rec)
+            outcome = await sync_cluster(ctx, unit, cluster, seen, rec)
+        except OntapError as exc:
+            outcome = Outcome("failed", failure_reason(exc))
+        state.records[cluster.name] = rec.finish(
+            outcome.outcome, outcome.reason, requests=ctx.requests_sent(cluster.name)
+        )
+
+
+async def sync_cluster(
+    ctx: RunContext,
+    unit: Unit,
+    cluster: Cluster,
+    seen: Observed,
+    rec: ClusterRecorder,
+) -> Outcome:
+    if seen.km_uuid is None or not seen.onboard:
+        return await _partner_create(ctx, unit, cluster, seen, rec)
+    client = ctx.client(cluster)
+    missing = await missing_keys_by_node(client, seen.km_uuid, seen, rec)
+    needs_sync = not seen.healthy or any(n for *_, n in missing) or not seen.at_least(12)
+    if not needs_sync:
+        rec.note("sync", "skipped", "every node has its keys and the key manager is healthy")
+        return Outcome("already_current", "nothing to sync")
+    return await _local_sync(ctx, unit, cluster, seen, rec, missing)
+
+
+async def _local_sync(
+    ctx: RunContext,
+    unit: Unit,
+    cluster: Cluster,
+    seen: Observed,
+    rec: ClusterRecorder,
+    missing: list[tuple[str, str, int]],
+) -> Outcome:
+    km = seen.km_uuid
+    assert km is not None
+    passphrase = ctx.secrets[cluster.name].current
+    assert passphrase is not None
+    fp = ctx.journal.fingerprint(passphrase)
+    client = ctx.client(cluster)
+    step_id = await ctx.journal.begin_step(ctx.run_id, unit.id, cluster.name, "sync", to_fp=fp)
+    try:
+        async with rec.step("sync") as step:
+            reply = await client.synchronize(km, passphrase=passphrase)
+            step.http_status = reply.status
+    except OntapError as exc:
+        await ctx.journal.end_step(step_id, status="failed", error_code=exc.code)
+        if exc.code == C.PASSPHRASE_FAILED_SOME_NODES:
+            await ctx.journal.mark_verified(cluster.name, fp, ctx.run_id)
+            rec.passphrase_fingerprint = fp
+            after = await missing_keys_by_node(client, km, seen, rec)
+            rec.nodes = _node_records(after or missing, exc)
+            return Outcome("partial", f"{exc.message} Nodes still missing keys are listed.")
+        if exc.code == C.PASSPHRASE_INCORRECT:
+            return Outcome("failed", "the passphrase was refused (65536139); no further attempt was made")
+        return Outcome("failed", failure_reason(exc))
+    await ctx.journal.end_step(step_id, status="ok")
+    await ctx.journal.mark_verified(cluster.name, fp, ctx.run_id)
+    rec.passphrase_fingerprint = fp
+    rec.nodes = _node_records(missing, None)
+    after = await missing_keys_by_node(client, km, seen, rec)
+    stale = [name for name, _, n in after if n]
+    if stale:
+        return Outcome("partial", f"nodes still missing keys after sync: {', '.join(stale)}")
+    problem = await verify_and_backup(client, km, rec, ctx.options.backup_dir)
+    if problem:
+        return Outcome("partial", f"synced, but {problem}")
+    rec.remediated = any(n for *_, n in missing)
+    return Outcome("succeeded")
+
+
+async def _partner_create(
+    ctx: RunContext, unit: Unit, cluster: Cluster, seen: Observed, rec: ClusterRecorder
+) -> Outcome:
+    """A MetroCluster site without OKM whose partner has it: the POST with ``synchronize``."""
+    mcc = seen.metrocluster
+    if seen.external:
+        return Outcome("skipped", "the cluster uses an external key manager; nothing to sync")
+    if mcc is None or not mcc.configured or not cluster.metrocluster_partner:
+        return Outcome("skipped", "no onboard key manager, and no MetroCluster partner to sync from")
+    passphrase = ctx.secrets[cluster.name].current
+    assert passphrase is not None
+    fp = ctx.journal.fingerprint(passphrase)
+    step_id = await ctx.journal.begin_step(ctx.run_id, unit.id, cluster.name, "partner_create_sync", to_fp=fp)
+    try:
+        async with rec.step("partner_create_sync") as step:
+            step.detail = f"create the onboard key manager from partner {cluster.metrocluster_partner}"
+            reply = await ctx.client(cluster).create_onboard(passphrase=passphrase, synchronize=True)
+            step.http_status = reply.status
+    except OntapError as exc:
+        await ctx.journal.end_step(step_id, status="failed", error_code=exc.code)
+        if exc.code == C.OKM_FAILED_SOME_NODES:
+            await ctx.journal.mark_verified(cluster.name, fp, ctx.run_id)
+            return Outcome("partial", f"{exc.message}")
+        return Outcome("failed", failure_reason(exc))
+    await ctx.journal.end_step(step_id, status="ok")
+    await ctx.journal.mark_verified(cluster.name, fp, ctx.run_id)
+    rec.passphrase_fingerprint = fp
+    return Outcome("succeeded")
+
+
+def _node_records(counts: list[tuple[str, str, int]], exc: OntapError | None) -> list[NodeRecord]:
+    return [
+        NodeRecord(name=name, uuid=uuid, keys_missing=n, error=error_info(exc) if exc and n else None)
+        for name, uuid, n in counts
+    ]

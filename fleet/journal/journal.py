@@ -1,0 +1,420 @@
+"""The durable run record: every mutating step is written before its request and after its outcome.
+
+ONTAP never returns a passphrase, so what fleet knows about a cluster's passphrase is what this
+journal recorded (as a keyed fingerprint) plus what a probe proves. A run can be killed at any
+moment; ``begin_step`` returns only once the intent is committed, so a request is never in flight
+without a row saying so, and ``fleet resume`` reconciles every intent that has no outcome.
+
+Durability. SQLite in WAL mode with ``synchronous=FULL`` (the default here): every COMMIT fsyncs
+the WAL, so a committed intent survives a process kill *and* a power loss or kernel panic. The
+cost is one fsync per commit, which group commit (see ``writer``) shares among every caller queued
+at that moment. ``synchronous="NORMAL"`` is accepted for tests and scratch runs: in WAL mode a
+COMMIT still ``write()``s the frames to the WAL file, so it lands in the OS page cache and survives
+SIGKILL of the process (the kernel owns the data), but the last commits can vanish on power loss.
+A rotation journal that forgets a sent passphrase after a power cut is the exact failure this
+module exists to prevent, hence FULL by default.
+
+Files: ``<journal>`` (+ ``-wal``, ``-shm``) and ``<journal>.key``, the HMAC key, mode 0600.
+Text fields (``detail``, ``reason``, ``stop_reason``, options) pass the value-based scrubber.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import sqlite3
+import warnings
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar
+
+from fleet.journal.errors import JournalError
+from fleet.journal.keys import (
+    FINGERPRINT_HEX_CHARS,
+    FINGERPRINT_PREFIX,
+    fingerprint_value,
+    key_id,
+    load_or_create_key,
+    read_key,
+)
+from fleet.journal.paths import key_path_for
+from fleet.journal.rows import ClusterFp, RunRow, StepRow, UnitRow
+from fleet.journal.schema import migrate
+from fleet.journal.writer import JournalWriter
+from fleet.secrets.scrub import SCRUBBER
+
+if TYPE_CHECKING:
+    from fleet.secrets.secret import Secret
+
+T = TypeVar("T")
+Synchronous = Literal["FULL", "NORMAL"]
+Clock = Callable[[], datetime]
+UnitSpec = tuple[str, Sequence[str], int | None]
+
+#: Unit statuses that mean "not finished"; any other status stamps ``ended_at``.
+UNIT_OPEN_STATUSES = frozenset({"pending", "running"})
+BUSY_TIMEOUT_MS = 10_000
+_FINGERPRINT = re.compile(re.escape(FINGERPRINT_PREFIX) + f"[0-9a-f]{{{FINGERPRINT_HEX_CHARS}}}")
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _scrub(text: str | None) -> str | None:
+    return None if text is None else SCRUBBER.scrub(text)
+
+
+class Journal:
+    """An async facade over the journal's one writer thread. Use ``await Journal.open(path)``.
+
+    Every method is awaited and returns after its transaction committed; concurrent calls from
+    many tasks are batched into one transaction (group commit). Close with ``await close()`` or
+    ``async with``; a closed journal refuses further calls.
+    """
+
+    def __init__(self, path: Path, writer: JournalWriter, key: bytes, clock: Clock) -> None:
+        self.path = path
+        self._writer = writer
+        self._key = key
+        self._clock = clock
+        self._closed = False
+
+    @classmethod
+    async def open(
+        cls, path: str | os.PathLike[str], *, synchronous: Synchronous = "FULL", clock: Clock = _utc_now
+    ) -> Journal:
+        """Open (creating, migrating) the journal at ``path`` and its key file beside it."""
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ValueError(f"synchronous must be 'FULL' or 'NORMAL', not {synchronous!r}")
+        db_path = Path(path)
+        writer = JournalWriter(lambda: _connect(db_path, synchronous))
+        await writer.start()
+        try:
+            key = await writer.submit(lambda conn: _bind_key(conn, key_path_for(db_path)))
+        except BaseException:
+            await writer.stop()
+            raise
+        return cls(db_path, writer, key, clock)
+
+    async def close(self) -> None:
+        """Commit what is queued and close. Idempotent."""
+        self._closed = True
+        await self._writer.stop()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    def __del__(self) -> None:
+        if not getattr(self, "_closed", True):
+            warnings.warn(f"journal {self.path} was not closed", ResourceWarning, stacklevel=1)
+
+    def __repr__(self) -> str:
+        return f"<Journal {str(self.path)!r}{' closed' if self._closed else ''}>"
+
+    @property
+    def commits(self) -> int:
+        """Transactions committed so far by this handle (group commit makes it far below the calls)."""
+        return self._writer.batches
+
+    def fingerprint(self, secret: Secret) -> str:
+        """``hmac-sha256:<32 hex>`` of the passphrase under this journal's key; never a plain hash."""
+        return fingerprint_value(self._key, secret.reveal())
+
+    # --- runs and units --------------------------------------------------------------------------
+
+    async def create_run(
+        self, *, kind: str, options: dict[str, Any], inventory_path: str, inventory_digest: str
+    ) -> str:
+        """Record a new run; return its id (``20261129-051500-3fa2``: UTC start, then random hex)."""
+        options_json = _scrub(json.dumps(options, sort_keys=True, default=_refuse_in_options))
+        started = self._clock()
+
+        def insert(conn: sqlite3.Connection) -> str:
+            while True:
+                run_id = f"{started.astimezone(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+                if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
+                    break
+            conn.execute(
+                "INSERT INTO runs (id, kind, started_at, options, inventory_path, inventory_digest)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (run_id, kind, _iso(started), options_json, inventory_path, inventory_digest),
+            )
+            return run_id
+
+        return await self._write(insert)
+
+    async def add_units(self, run_id: str, units: Sequence[UnitSpec]) -> None:
+        """Record the run's units: ``(unit_id, clusters in step order, wave or None)``."""
+        rows = [(run_id, unit_id, json.dumps(list(clusters)), wave) for unit_id, clusters, wave in units]
+
+        def insert(conn: sqlite3.Connection) -> None:
+            conn.executemany("INSERT INTO units (run_id, unit_id, clusters, wave) VALUES (?, ?, ?, ?)", rows)
+
+        await self._write(insert)
+
+    async def set_unit(self, run_id: str, unit_id: str, *, status: str, reason: str | None = None) -> None:
+        """Set a unit's status; the first non-pending one stamps ``started_at``, a final one ``ended_at``."""
+        now = _iso(self._clock())
+        started = None if status == "pending" else now
+        ended = None if status in UNIT_OPEN_STATUSES else now
+
+        def update(conn: sqlite3.Connection) -> None:
+            cursor = conn.execute(
+                "UPDATE units SET status = ?, reason = ?, started_at = COALESCE(started_at, ?), ended_at = ?"
+                " WHERE run_id = ? AND unit_id = ?",
+                (status, _scrub(reason), started, ended, run_id, unit_id),
+            )
+            if cursor.rowcount == 0:
+                raise JournalError(f"run {run_id} has no unit {unit_id!r}")
+
+        await self._write(update)
+
+    async def finish_run(
+        self,
+        run_id: str,
+        *,
+        outcome: str,
+        exit_code: int,
+        report_path: str | None,
+        stop_reason: str | None = None,
+    ) -> None:
+        """Record how the run ended. A resumed run finishes again: the latest outcome wins."""
+        now = _iso(self._clock())
+
+        def update(conn: sqlite3.Connection) -> None:
+            cursor = conn.execute(
+                "UPDATE runs SET finished_at = ?, outcome = ?, exit_code = ?, report_path = ?,"
+                " stop_reason = ? WHERE id = ?",
+                (now, outcome, exit_code, report_path, _scrub(stop_reason), run_id),
+            )
+            if cursor.rowcount == 0:
+                raise JournalError(f"no run {run_id!r} in the journal")
+
+        await self._write(update)
+
+    # --- steps -----------------------------------------------------------------------------------
+
+    async def begin_step(
+        self,
+        run_id: str,
+        unit_id: str,
+        cluster: str,
+        name: str,
+        *,
+        from_fp: str | None = None,
+        to_fp: str | None = None,
+    ) -> int:
+        """Record the intent to run a step; returns its id once the intent is durably committed.
+
+        Call it *before* sending the request. If the caller is cancelled while waiting, the intent
+        may still be committed: it then shows up in ``open_intents`` and is reconciled on resume.
+        """
+        _check_fingerprint(from_fp)
+        _check_fingerprint(to_fp)
+        now = _iso(self._clock())
+
+        def insert(conn: sqlite3.Connection) -> int:
+            cursor = conn.execute(
+                "INSERT INTO steps (run_id, unit_id, cluster, name, intent_at, from_fp, to_fp)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (run_id, unit_id, cluster, name, now, from_fp, to_fp),
+            )
+            return int(cursor.lastrowid or 0)
+
+        return await self._write(insert)
+
+    async def end_step(
+        self, step_id: int, *, status: str, error_code: int | None = None, detail: str | None = None
+    ) -> None:
+        """Record a step's outcome. A step has exactly one outcome; a second one is refused."""
+        now = _iso(self._clock())
+
+        def update(conn: sqlite3.Connection) -> None:
+            cursor = conn.execute(
+                "UPDATE steps SET outcome_at = ?, status = ?, error_code = ?, detail = ?"
+                " WHERE id = ? AND status IS NULL",
+                (now, status, error_code, _scrub(detail), step_id),
+            )
+            if cursor.rowcount == 0:
+                exists = conn.execute("SELECT 1 FROM steps WHERE id = ?", (step_id,)).fetchone()
+                raise JournalError(
+                    f"step {step_id} already has an outcome" if exists else f"no step {step_id}"
+                )
+
+        await self._write(update)
+
+    # --- what fleet knows about each cluster's passphrase ---------------------------------------
+
+    async def mark_sent(self, cluster: str, to_fp: str, run_id: str) -> None:
+        """A change to ``to_fp`` was sent (or may have been): the cluster's passphrase is now uncertain."""
+        _check_fingerprint(to_fp)
+
+        def upsert(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO cluster_state (cluster, pending_fp, run_id) VALUES (?, ?, ?)"
+                " ON CONFLICT (cluster) DO UPDATE SET"
+                " pending_fp = excluded.pending_fp, run_id = excluded.run_id",
+                (cluster, to_fp, run_id),
+            )
+
+        await self._write(upsert)
+
+    async def mark_verified(self, cluster: str, fp: str, run_id: str) -> None:
+        """The cluster proved it has ``fp``: it becomes current and any pending change is settled."""
+        _check_fingerprint(fp)
+        now = _iso(self._clock())
+
+        def upsert(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO cluster_state (cluster, current_fp, verified_at, run_id, pending_fp)"
+                " VALUES (?, ?, ?, ?, NULL) ON CONFLICT (cluster) DO UPDATE SET"
+                " current_fp = excluded.current_fp, verified_at = excluded.verified_at,"
+                " run_id = excluded.run_id, pending_fp = NULL",
+                (cluster, fp, now, run_id),
+            )
+
+        await self._write(upsert)
+
+    async def cluster_state(self, cluster: str) -> ClusterFp | None:
+        def select(conn: sqlite3.Connection) -> ClusterFp | None:
+            row = conn.execute(
+                "SELECT cluster, current_fp, pending_fp, verified_at, run_id FROM cluster_state"
+                " WHERE cluster = ?",
+                (cluster,),
+            ).fetchone()
+            return None if row is None else ClusterFp.from_sql(row)
+
+        return await self._read(select)
+
+    # --- reading back ----------------------------------------------------------------------------
+
+    async def open_intents(self, run_id: str) -> list[StepRow]:
+        """Steps of ``run_id`` whose request may have been sent but whose outcome was never recorded."""
+        return await self._read(
+            lambda conn: [
+                StepRow.from_sql(row)
+                for row in conn.execute(
+                    "SELECT * FROM steps WHERE run_id = ? AND status IS NULL ORDER BY id", (run_id,)
+                )
+            ]
+        )
+
+    async def runs(self, *, limit: int | None = None) -> list[RunRow]:
+        """All runs, newest first."""
+        return await self._read(
+            lambda conn: [
+                RunRow.from_sql(row)
+                for row in conn.execute(
+                    "SELECT * FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?",
+                    (-1 if limit is None else limit,),
+                )
+            ]
+        )
+
+    async def run(self, run_id: str) -> RunRow | None:
+        def select(conn: sqlite3.Connection) -> RunRow | None:
+            row = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+            return None if row is None else RunRow.from_sql(row)
+
+        return await self._read(select)
+
+    async def units(self, run_id: str) -> list[UnitRow]:
+        """The run's units in the order they were added."""
+        return await self._read(
+            lambda conn: [
+                UnitRow.from_sql(row)
+                for row in conn.execute("SELECT * FROM units WHERE run_id = ? ORDER BY rowid", (run_id,))
+            ]
+        )
+
+    async def steps(self, run_id: str, unit_id: str | None = None) -> list[StepRow]:
+        """The run's steps (or one unit's) in the order their intents were written."""
+        if unit_id is None:
+            query, args = "SELECT * FROM steps WHERE run_id = ? ORDER BY id", (run_id,)
+        else:
+            query, args = (
+                "SELECT * FROM steps WHERE run_id = ? AND unit_id = ? ORDER BY id",
+                (run_id, unit_id),
+            )
+        return await self._read(lambda conn: [StepRow.from_sql(row) for row in conn.execute(query, args)])
+
+    # --- plumbing --------------------------------------------------------------------------------
+
+    async def _write(self, operation: Callable[[sqlite3.Connection], T]) -> T:
+        self._check_open()
+        return await self._writer.submit(operation, write=True)
+
+    async def _read(self, operation: Callable[[sqlite3.Connection], T]) -> T:
+        self._check_open()
+        return await self._writer.submit(operation, write=False)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise JournalError(f"journal {self.path} is closed")
+
+
+def _connect(path: Path, synchronous: Synchronous) -> sqlite3.Connection:
+    """Open the database (on the writer thread): private files, WAL, the schema up to date."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not path.exists():
+        # Created 0600 before SQLite touches it: the -wal and -shm files inherit this mode.
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+    try:
+        conn.row_factory = sqlite3.Row
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode != "wal":
+            raise JournalError(f"{path}: SQLite could not use WAL mode here (got {mode!r}); use a local disk")
+        conn.execute(f"PRAGMA synchronous = {synchronous}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        migrate(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _bind_key(conn: sqlite3.Connection, key_path: Path) -> bytes:
+    """Load the journal's HMAC key, creating it for a new journal, and check it belongs here.
+
+    A journal whose key file was lost or swapped would fingerprint every passphrase differently and
+    make fleet believe no cluster has a known passphrase; better to stop and say so.
+    """
+    row = conn.execute("SELECT value FROM meta WHERE name = 'key_id'").fetchone()
+    if row is None:
+        key = load_or_create_key(key_path)
+        conn.execute("INSERT INTO meta (name, value) VALUES ('key_id', ?)", (key_id(key),))
+        return key
+    try:
+        key = read_key(key_path)
+    except FileNotFoundError:
+        raise JournalError(f"{key_path}: the journal's key file is missing; restore it from backup") from None
+    if key_id(key) != row["value"]:
+        raise JournalError(f"{key_path}: this key file does not belong to the journal beside it")
+    return key
+
+
+def _check_fingerprint(fp: str | None) -> None:
+    """Refuse anything but a fingerprint where a fingerprint belongs: a passphrase must never land here."""
+    if fp is not None and not _FINGERPRINT.fullmatch(fp):
+        raise JournalError("expected a journal fingerprint (hmac-sha256:<32 hex>); use Journal.fingerprint()")
+
+
+def _refuse_in_options(value: object) -> object:
+    raise TypeError(
+        f"run options must be plain JSON (secret references, never values), not {type(value).__name__}"
+    )

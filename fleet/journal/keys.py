@@ -1,0 +1,75 @@
+"""The per-journal HMAC key, so fingerprints identify a passphrase without revealing it.
+
+A plain SHA-256 of a passphrase can be brute-forced or matched across systems; an HMAC with a
+random key that never leaves ``<journal>.key`` (mode 0600) cannot, and two journals fingerprint the
+same passphrase differently. The key is created once, atomically (temp file + ``link``), so two
+processes opening a fresh journal at the same moment agree on one key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import os
+import secrets
+import stat
+from pathlib import Path
+
+from fleet.journal.errors import JournalError
+
+KEY_BYTES = 32
+FINGERPRINT_PREFIX = "hmac-sha256:"
+FINGERPRINT_HEX_CHARS = 32
+
+
+def load_or_create_key(path: Path) -> bytes:
+    """Read the key at ``path``, creating it (0600) if it does not exist yet."""
+    try:
+        return read_key(path)
+    except FileNotFoundError:
+        pass
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(secrets.token_bytes(KEY_BYTES))
+            handle.flush()
+            os.fsync(handle.fileno())
+        with contextlib.suppress(FileExistsError):  # another process won the race: use its key
+            os.link(tmp, path)
+        _fsync_dir(path.parent)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return read_key(path)
+
+
+def key_id(key: bytes) -> str:
+    """A short public tag of the key, stored in the journal to catch a swapped or lost key file."""
+    return hmac.new(key, b"fleet journal key id", hashlib.sha256).hexdigest()[:16]
+
+
+def fingerprint_value(key: bytes, value: str) -> str:
+    """``hmac-sha256:`` + the first 32 hex digits of HMAC-SHA256(key, value)."""
+    digest = hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+    return FINGERPRINT_PREFIX + digest[:FINGERPRINT_HEX_CHARS]
+
+
+def read_key(path: Path) -> bytes:
+    """The key at ``path``; refuses a key file others can read, or one of the wrong size."""
+    with open(path, "rb") as handle:
+        mode = os.fstat(handle.fileno()).st_mode
+        key = handle.read()
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise JournalError(f"{path}: journal key file is accessible by other users; run: chmod 600 {path}")
+    if len(key) != KEY_BYTES:
+        raise JournalError(f"{path}: journal key file is damaged ({len(key)} bytes, expected {KEY_BYTES})")
+    return key
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,200 @@
+"""The one home for HTTP limits, TLS contexts and the aiohttp session of a run.
+
+``open_http(settings)`` is the only place in fleet that builds an ``aiohttp.ClientSession``: one
+session per run, keep-alive connections reused across every request to a cluster. Two different caps
+protect the clusters: the connector's ``limit``/``limit_per_host`` count *connections*, while the
+per-cluster semaphore (``HttpPool.slot``) counts *requests in flight*, which is what ONTAP's REST
+throttling sees. ``translate_errors`` is the one place aiohttp, ssl and JSON exceptions become fleet
+errors, each saying whether the request may have reached the cluster (``sent``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import structlog
+from multidict import CIMultiDictProxy
+
+from fleet import __version__
+from fleet.errors import OntapTimeout, OntapTransportError
+
+log = structlog.get_logger(__name__)
+
+Sleep = Callable[[float], Awaitable[None]]
+
+# Below common server idle timeouts (Apache httpd's default KeepAliveTimeout is 5 s): a mutation must
+# never be written onto a connection the server is about to close, or its outcome becomes unknown.
+KEEPALIVE_SECONDS = 4.0
+USER_AGENT = f"fleet/{__version__}"
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    """Caps and timeouts of a run; per-run variants via ``dataclasses.replace``.
+
+    ``concurrency`` caps connections across the run, ``per_cluster`` caps requests in flight per
+    cluster. ``cluster_deadline`` bounds all of one cluster's work and is enforced by the caller with
+    ``OntapClient.deadline()``. ``insecure`` disables TLS verification for every cluster (loud).
+    """
+
+    concurrency: int = 64
+    per_cluster: int = 2
+    request_timeout: float = 30.0
+    connect_timeout: float = 10.0
+    cluster_deadline: float | None = None
+    retries: int = 4
+    backoff_base: float = 0.25
+    backoff_max: float = 20.0
+    job_poll_initial: float = 0.2
+    job_poll_max: float = 5.0
+    job_timeout: float = 300.0
+    insecure: bool = False
+
+    def __post_init__(self) -> None:
+        # Conflicting options fail here, early, not as odd behaviour thousands of requests later.
+        if self.concurrency < 1 or self.per_cluster < 1:
+            raise ValueError("concurrency and per_cluster must be at least 1")
+        if self.retries < 0:
+            raise ValueError("retries must be 0 or more")
+        positive = ("request_timeout", "connect_timeout", "backoff_max", "job_poll_max", "job_timeout")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
+        if self.backoff_base < 0 or self.job_poll_initial < 0:
+            raise ValueError("backoff_base and job_poll_initial must be 0 or more")
+        if self.cluster_deadline is not None and self.cluster_deadline <= 0:
+            raise ValueError("cluster_deadline must be positive or None")
+
+
+@dataclass(frozen=True, slots=True)
+class RawReply:
+    """One HTTP exchange as received: status, headers, undecoded body (decoded only when needed)."""
+
+    status: int
+    headers: CIMultiDictProxy[str]
+    body: bytes
+
+
+class OntapTlsError(OntapTransportError):
+    """TLS verification failed: a trust problem, never retried (sending again cannot fix it)."""
+
+
+class HttpPool:
+    """The run's session plus what every client shares: TLS contexts, per-cluster slots, timeouts."""
+
+    def __init__(
+        self, session: aiohttp.ClientSession, settings: HttpSettings, *, sleep: Sleep, rng: random.Random
+    ) -> None:
+        self.session = session
+        self.settings = settings
+        self.sleep = sleep
+        self.rng = rng
+        self._contexts: dict[Path | None, ssl.SSLContext] = {}
+        self._slots: dict[str, asyncio.Semaphore] = {}
+        self._warned_insecure = False
+
+    def ssl_for(self, ca_file: Path | None, verify: bool) -> ssl.SSLContext | bool:
+        """The TLS setting for a cluster: contexts are cached per CA file (building thousands is slow)."""
+        if self.settings.insecure or not verify:
+            self.warn_insecure()
+            return False
+        key = ca_file.resolve() if ca_file is not None else None
+        context = self._contexts.get(key)
+        if context is None:
+            context = ssl.create_default_context(cafile=str(key) if key is not None else None)
+            self._contexts[key] = context
+        return context
+
+    def slot(self, cluster: str) -> asyncio.Semaphore:
+        """The per-cluster request cap: every client of one cluster shares this semaphore."""
+        semaphore = self._slots.get(cluster)
+        if semaphore is None:
+            semaphore = self._slots[cluster] = asyncio.Semaphore(self.settings.per_cluster)
+        return semaphore
+
+    def warn_insecure(self) -> None:
+        """Once per run: disabling TLS verification must never be quiet."""
+        if not self._warned_insecure:
+            self._warned_insecure = True
+            log.warning(
+                "tls_verification_disabled",
+                detail="TLS certificates are NOT verified: credentials and passphrases may be sent to an "
+                "impostor. Use the inventory's tls.ca_file instead of --insecure.",
+            )
+
+
+@asynccontextmanager
+async def open_http(
+    settings: HttpSettings, *, sleep: Sleep = asyncio.sleep, rng: random.Random | None = None
+) -> AsyncIterator[HttpPool]:
+    """One keep-alive session for the whole run; closed on exit, whatever happened inside."""
+    connector = aiohttp.TCPConnector(
+        limit=settings.concurrency,
+        limit_per_host=settings.per_cluster,
+        ttl_dns_cache=300,
+        keepalive_timeout=KEEPALIVE_SECONDS,
+    )
+    session = aiohttp.ClientSession(
+        connector=connector,
+        headers={"Accept": "application/json", "User-Agent": USER_AGENT},
+        # Waiting for a pooled connection counts against ``total`` only, so a busy pool surfaces as a
+        # connection timeout (nothing sent), never as an unknown outcome.
+        timeout=aiohttp.ClientTimeout(total=settings.request_timeout, sock_connect=settings.connect_timeout),
+        raise_for_status=False,
+    )
+    pool = HttpPool(session, settings, sleep=sleep, rng=rng or random.Random())
+    if settings.insecure:
+        pool.warn_insecure()
+    try:
+        yield pool
+    finally:
+        await session.close()
+
+
+@contextmanager
+def translate_errors(method: str, path: str, cluster: str) -> Iterator[None]:
+    """Turn aiohttp/ssl/JSON failures into fleet errors, saying whether the request may have been sent.
+
+    Texts name the method and path only: never bodies (they hold passphrases) nor headers (auth).
+    """
+    what = f"{method} {path}"
+    try:
+        yield
+    except aiohttp.ClientConnectorCertificateError as exc:
+        raise OntapTlsError(
+            f"{what}: TLS certificate verification failed ({exc.certificate_error}); "
+            "check the inventory's tls.ca_file",
+            sent=False,
+            cluster=cluster,
+        ) from exc
+    except (aiohttp.ClientConnectorSSLError, aiohttp.ClientSSLError, ssl.SSLError) as exc:
+        raise OntapTlsError(f"{what}: TLS handshake failed: {exc}", sent=False, cluster=cluster) from exc
+    except aiohttp.InvalidURL as exc:
+        raise OntapTransportError(f"{what}: invalid URL", sent=False, cluster=cluster) from exc
+    except aiohttp.ConnectionTimeoutError as exc:
+        raise OntapTimeout(f"{what}: no connection within the timeout", sent=False, cluster=cluster) from exc
+    except aiohttp.ClientConnectorError as exc:
+        message = f"{what}: cannot connect: {exc.os_error}"
+        raise OntapTransportError(message, sent=False, cluster=cluster) from exc
+    except TimeoutError as exc:  # also aiohttp's ServerTimeoutError / SocketTimeoutError
+        raise OntapTimeout(
+            f"{what}: no reply within the timeout; the request may have been processed",
+            sent=True,
+            cluster=cluster,
+        ) from exc
+    except (aiohttp.ClientError, ConnectionError) as exc:
+        raise OntapTransportError(
+            f"{what}: connection failed after the request was sent ({type(exc).__name__}); "
+            "the request may have been processed",
+            sent=True,
+            cluster=cluster,
+        ) from exc
+    except (ValueError, UnicodeDecodeError) as exc:  # json.JSONDecodeError is a ValueError
+        raise OntapTransportError(f"{what}: the reply is not valid JSON", sent=True, cluster=cluster) from exc

@@ -1,0 +1,109 @@
+"""Which failures are sent again, and after how long.
+
+Only transient failures are retried, and a mutation only when ONTAP certainly did not process it:
+the connection was never made, or ONTAP answered 429/503 (it rejects those before processing). A
+mutation that timed out or was reset after sending has an unknown outcome; re-sending a passphrase
+change blindly could lock a Common Criteria cluster, so it is raised to the caller instead.
+``send_with_retries`` takes the one-exchange ``send`` as a seam so tests drive it with a tiny fake.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+
+import structlog
+
+from fleet.errors import OntapTransportError
+from fleet.ontap.http import OntapTlsError, RawReply, Sleep
+
+log = structlog.get_logger(__name__)
+
+REJECTED_BEFORE_PROCESSING = frozenset({429, 503})  # safe to re-send, even a mutation
+TRANSIENT_FOR_READS = frozenset({500, 502, 504})  # a GET changes nothing: re-send freely
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Exponential backoff with full jitter: spreads retries of thousands of clusters apart."""
+
+    base: float
+    cap: float
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        """Seconds to wait before retry number ``attempt + 1`` (attempt counts from 0)."""
+        return rng.uniform(0.0, min(self.cap, self.base * 2 ** min(attempt, 32)))
+
+
+def retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
+    """The ``Retry-After`` header in seconds (delta-seconds or HTTP-date), None when absent or bad."""
+    value = headers.get("Retry-After")
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # an HTTP-date is always GMT; be lenient with a missing zone
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    retries: int
+    backoff: Backoff
+
+    def should_resend(self, status: int, *, idempotent: bool) -> bool:
+        """Whether a reply with this status is transient for this kind of request."""
+        return status in REJECTED_BEFORE_PROCESSING or (idempotent and status in TRANSIENT_FOR_READS)
+
+    def wait(self, reply: RawReply, attempt: int, rng: random.Random) -> float:
+        """``Retry-After`` (capped: a cluster must not park a worker forever) plus jitter, else back off.
+
+        The jitter matters: requests refused together with the same ``Retry-After`` would otherwise
+        all come back at the same instant and be refused together again.
+        """
+        asked = retry_after(reply.headers)
+        jitter = self.backoff.delay(attempt, rng)
+        return jitter if asked is None else min(asked, self.backoff.cap) + jitter
+
+
+async def send_with_retries(
+    send: Callable[[], Awaitable[RawReply]],
+    *,
+    idempotent: bool,
+    policy: RetryPolicy,
+    sleep: Sleep,
+    rng: random.Random,
+    what: str = "",
+) -> RawReply:
+    """Send until a non-transient reply or the retries are used up; the last reply is returned as is.
+
+    Raises the transport error when it is not retryable: TLS trust failures, anything after the
+    request was sent when not ``idempotent``, and the last error once retries run out.
+    """
+    attempt = 0
+    while True:
+        try:
+            reply = await send()
+        except OntapTlsError:
+            raise
+        except OntapTransportError as exc:
+            if attempt >= policy.retries or (exc.sent and not idempotent):
+                raise
+            delay = policy.backoff.delay(attempt, rng)
+            log.info("ontap_retry", request=what, reason=type(exc).__name__, attempt=attempt + 1, delay=delay)
+        else:
+            if attempt >= policy.retries or not policy.should_resend(reply.status, idempotent=idempotent):
+                return reply
+            delay = policy.wait(reply, attempt, rng)
+            log.info("ontap_retry", request=what, http_status=reply.status, attempt=attempt + 1, delay=delay)
+        await sleep(delay)
+        attempt += 1

@@ -1,0 +1,198 @@
+"""The run report, ``fleet.report/v1``: what an auditor reads after a run.
+
+Pydantic models so the report is validated both when it is built and when it is read back; the
+JSON Schema beside this module (``schema.json``) is generated from them, never written by hand.
+Every model forbids unknown keys: a report that does not match the schema is not a fleet report.
+Changing a field's name or meaning needs a new schema id and a migration note in the README.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+SCHEMA_ID = "fleet.report/v1"
+
+ErrorKind = Literal["ontap", "transport", "timeout", "auth", "input", "internal"]
+StepStatus = Literal["ok", "failed", "skipped", "unknown"]
+ClusterOutcome = Literal[
+    "succeeded", "already_current", "partial", "failed", "skipped", "not_started", "interrupted", "split"
+]
+PairOutcome = Literal["rotated", "split", "failed", "skipped", "not_started"]
+RunKind = Literal["rotate", "sync", "apply", "sweep", "plan"]
+RunOutcome = Literal["succeeded", "failed", "aborted", "paused", "interrupted", "compliant", "non_compliant"]
+Severity = Literal["critical", "warning", "info"]
+
+CLUSTER_OUTCOMES: tuple[str, ...] = get_args(ClusterOutcome)
+PAIR_OUTCOMES: tuple[str, ...] = get_args(PairOutcome)
+
+
+class _Record(BaseModel):
+    """Frozen and strict: a report is a record of what happened, not a working object."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ErrorInfo(_Record):
+    """One error as fleet saw it; ``code`` is ONTAP's code as an int, None when ONTAP gave none."""
+
+    code: int | None
+    message: str
+    target: str | None = None
+    http_status: int | None = None
+    kind: ErrorKind = "ontap"
+
+
+class StepRecord(_Record):
+    name: str
+    status: StepStatus
+    started_at: datetime
+    duration_ms: int = Field(ge=0)
+    http_status: int | None = None
+    error: ErrorInfo | None = None
+    detail: str | None = None
+
+
+class NodeRecord(_Record):
+    """Per-node truth: 65536407 does not name the nodes, so fleet asks each node and records it here."""
+
+    name: str
+    uuid: str | None = None
+    keys_missing: int | None = None
+    error: ErrorInfo | None = None
+
+
+class ClusterRecord(_Record):
+    name: str
+    address: str
+    outcome: ClusterOutcome
+    reason: str | None = None
+    ontap_version: str | None = None
+    partner: str | None = None
+    steps: list[StepRecord] = Field(default_factory=list)
+    nodes: list[NodeRecord] = Field(default_factory=list)
+    key_backup_sha256: str | None = None
+    passphrase_fingerprint: str | None = Field(
+        default=None, description="Keyed fingerprint from the journal; never a plain hash of the passphrase."
+    )
+    remediated: bool = False
+    requests: int = Field(default=0, ge=0)
+    wave: int | None = None
+
+
+class PairRecord(_Record):
+    """A MetroCluster pair: ``split`` means one site moved and the other did not."""
+
+    name: str
+    sites: tuple[str, str]
+    first: str
+    outcome: PairOutcome
+    reason: str | None = None
+    remediation: str | None = None
+    fingerprints: dict[str, str | None] = Field(default_factory=dict)
+
+
+class RunInfo(_Record):
+    id: str
+    kind: RunKind
+    started_at: datetime
+    finished_at: datetime
+    outcome: RunOutcome
+    exit_code: int
+    fleet_version: str
+    inventory: str
+    options: dict[str, Any] = Field(default_factory=dict)
+    stop_reason: str | None = None
+
+
+class Summary(_Record):
+    total: int
+    by_outcome: dict[str, int] = Field(description="Every cluster outcome, zeros included.")
+    pairs: dict[str, int] = Field(description="Every pair outcome, zeros included.")
+    duration_s: float
+    clusters_per_second: float
+    requests: int
+
+
+class NodeRef(_Record):
+    cluster: str
+    node: str
+
+
+class FailureGroup(_Record):
+    """All occurrences of one failure code: where it happened and what to do next."""
+
+    code: str = Field(description='ONTAP code as a string, or a stable key such as "http_401" or "timeout".')
+    message: str
+    count: int = Field(description="Occurrences: every failing step and every node error, remediated or not.")
+    clusters: list[str]
+    nodes: list[NodeRef]
+    remediated_clusters: list[str]
+    next_step: str
+
+
+class NodeFailure(_Record):
+    cluster: str
+    node: str
+    codes: list[str]
+    keys_missing: int | None = None
+
+
+class Failures(_Record):
+    by_code: dict[str, FailureGroup] = Field(default_factory=dict)
+    by_node: list[NodeFailure] = Field(default_factory=list)
+    by_cluster: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class WaveRecord(_Record):
+    index: int
+    size: int
+    units: list[str]
+    started_at: datetime
+    finished_at: datetime | None = None
+    outcome: str
+    failures: int = 0
+
+
+class Finding(_Record):
+    """One compliance finding of a sweep: a rule a cluster does not meet."""
+
+    cluster: str
+    rule: str
+    severity: Severity
+    observed: JsonValue = None
+    expected: JsonValue = None
+    message: str
+
+
+class Drift(_Record):
+    """Findings compared with an earlier sweep (``fleet sweep --since REPORT``)."""
+
+    new: list[Finding] = Field(default_factory=list)
+    resolved: list[Finding] = Field(default_factory=list)
+    unchanged: list[Finding] = Field(default_factory=list)
+
+
+class Report(_Record):
+    """The whole report. ``schema`` is spelled ``schema_`` in Python: BaseModel owns ``schema``."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+        title="fleet run report",
+    )
+
+    schema_: Literal["fleet.report/v1"] = Field(default=SCHEMA_ID, alias="schema")
+    run: RunInfo
+    summary: Summary
+    failures: Failures
+    clusters: list[ClusterRecord]
+    pairs: list[PairRecord] = Field(default_factory=list)
+    waves: list[WaveRecord] = Field(default_factory=list)
+    findings: list[Finding] = Field(default_factory=list)
+    drift: Drift | None = None

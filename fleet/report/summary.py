@@ -1,0 +1,132 @@
+"""The terminal summary of a report: what an admin reads at a glance after a run (and in `report show`).
+
+One renderer, two outputs: ``render_summary`` prints to any rich console (colour on a TTY) and
+``summary_text`` renders the same lines without colour for logs and tests.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections import Counter
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from fleet.report.model import CLUSTER_OUTCOMES, PAIR_OUTCOMES, FailureGroup, PairRecord, Report
+
+DEFAULT_MAX_NAMES = 5
+_SEVERITIES = ("critical", "warning", "info")
+
+_STYLE: dict[str, str] = {
+    "succeeded": "green",
+    "already_current": "green",
+    "rotated": "green",
+    "compliant": "green",
+    "partial": "yellow",
+    "skipped": "dim",
+    "not_started": "dim",
+    "paused": "yellow",
+    "split": "bold red",
+    "failed": "red",
+    "aborted": "red",
+    "interrupted": "yellow",
+    "non_compliant": "red",
+}
+
+
+def _styled(word: str) -> str:
+    style = _STYLE.get(word)
+    text = escape(word.replace("_", " "))
+    return f"[{style}]{text}[/]" if style else text
+
+
+def _counts(counts: dict[str, int], order: tuple[str, ...]) -> str:
+    """Non-zero counts in the schema's order: zeros are noise at a glance (the JSON keeps them)."""
+    parts = [f"{_styled(key)} {counts[key]}" for key in order if counts.get(key)]
+    return " · ".join(parts) if parts else "none"
+
+
+def _names(names: list[str], limit: int) -> str:
+    shown = ", ".join(escape(name) for name in names[:limit])
+    more = len(names) - limit
+    return f"{shown} … and {more} more" if more > 0 else shown
+
+
+def _split_row(pair: PairRecord) -> str:
+    remedy = escape(pair.remediation or pair.reason or "no remediation recorded")
+    return f"[bold red]{escape(pair.name)}[/] ({escape(pair.sites[0])}, {escape(pair.sites[1])}): {remedy}"
+
+
+def _failure_rows(group: FailureGroup, limit: int) -> list[tuple[str, str]]:
+    remediated = f", {len(group.remediated_clusters)} remediated" if group.remediated_clusters else ""
+    where = f"{len(group.clusters)} cluster(s){remediated}: {_names(group.clusters, limit)}"
+    rows = [
+        (f"[red]{escape(group.code)}[/]", escape(group.message)),
+        ("", f"{group.count} occurrence(s) on {where}"),
+    ]
+    if group.nodes:
+        nodes = [f"{ref.cluster}/{ref.node}" for ref in group.nodes]
+        rows.append(("", f"nodes: {_names(nodes, limit)}"))
+    rows.append(("", f"[bold]next:[/] {escape(group.next_step)}"))
+    return rows
+
+
+def _grid(report: Report, path: str | os.PathLike[str] | None, limit: int) -> Table:
+    run, summary = report.run, report.summary
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
+    grid.add_row("run", f"{run.kind} {escape(run.id)}  {_styled(run.outcome)}  exit {run.exit_code}")
+    grid.add_row(
+        "time",
+        f"{summary.duration_s:.1f} s · {summary.clusters_per_second:.1f} clusters/s · "
+        f"{summary.requests} requests",
+    )
+    if run.stop_reason:
+        grid.add_row("stopped", escape(run.stop_reason))
+    grid.add_row("clusters", f"{summary.total}: {_counts(summary.by_outcome, CLUSTER_OUTCOMES)}")
+    if report.pairs:
+        grid.add_row("pairs", f"{len(report.pairs)}: {_counts(summary.pairs, PAIR_OUTCOMES)}")
+        for pair in [p for p in report.pairs if p.outcome == "split"][:limit]:
+            grid.add_row("[bold red]split[/]", _split_row(pair))
+    if report.findings or report.drift:
+        severities = Counter(finding.severity for finding in report.findings)
+        line = _counts(severities, _SEVERITIES)
+        if report.drift:
+            drift = report.drift
+            line += f" (since last sweep: {len(drift.new)} new, {len(drift.resolved)} resolved)"
+        grid.add_row("findings", line)
+    groups = sorted(report.failures.by_code.values(), key=lambda g: (-g.count, g.code))
+    if not groups:
+        grid.add_row("failures", "[green]none[/]")
+    else:
+        grid.add_row("failures", f"{len(groups)} code(s) on {len(report.failures.by_cluster)} cluster(s)")
+        for group in groups:
+            for label, value in _failure_rows(group, limit):
+                grid.add_row(label, value)
+    if path is not None:
+        grid.add_row("report", escape(str(path)))
+    return grid
+
+
+def render_summary(
+    report: Report,
+    console: Console,
+    *,
+    path: str | os.PathLike[str] | None = None,
+    max_names: int = DEFAULT_MAX_NAMES,
+) -> None:
+    """Print the summary; ``path`` is where the report was written, shown last so it can be copied."""
+    console.print(_grid(report, path, max_names))
+
+
+def summary_text(
+    report: Report, *, path: str | os.PathLike[str] | None = None, max_names: int = DEFAULT_MAX_NAMES
+) -> str:
+    """The same summary as plain text (no colour, 120 columns) for logs and tests."""
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=120, color_system=None, highlight=False, emoji=False)
+    render_summary(report, console, path=path, max_names=max_names)
+    return "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())

@@ -1,0 +1,97 @@
+"""Write and read report files.
+
+Written atomically (a temp file in the same directory, fsync, rename) because a report is also written
+when a run is interrupted: a reader must see the previous file or the new one, never half of one.
+Every string passes the value-based secret scrubber on the way out, whatever field it sits in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from fleet.errors import InputError
+from fleet.report.model import SCHEMA_ID, Report
+from fleet.secrets.scrub import SCRUBBER
+
+REPORTS_DIR = Path("reports")
+_FILE_MODE = 0o644
+
+
+def default_report_path(run_id: str) -> Path:
+    """``reports/<run-id>.json``; a run id that is not a plain file name is refused."""
+    if not run_id or run_id in (".", "..") or "/" in run_id or os.sep in run_id:
+        raise ValueError(f"run id {run_id!r} cannot name a report file")
+    return REPORTS_DIR / f"{run_id}.json"
+
+
+def report_json(report: Report) -> str:
+    """The report as scrubbed, indented JSON: exactly what ``write_report`` puts in the file."""
+    return json.dumps(SCRUBBER.scrub_obj(report.model_dump(mode="json")), indent=2, ensure_ascii=False) + "\n"
+
+
+def write_report(report: Report, path: str | os.PathLike[str]) -> Path:
+    """Write ``report`` to ``path`` atomically (mode 0644, parent directories created); returns the path."""
+    target = Path(path)
+    text = report_json(report)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as tmp:
+            tmp.write(text)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.chmod(tmp_name, _FILE_MODE)
+        os.replace(tmp_name, target)
+    except BaseException:  # also Ctrl-C mid-write: never leave a stray temp file behind
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    _fsync_dir(target.parent)
+    return target
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make the rename itself durable; some platforms cannot open a directory, which is harmless."""
+    try:
+        dir_fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+def load_report(path: str | os.PathLike[str]) -> Report:
+    """Read a report back; anything that is not a ``fleet.report/v1`` file is an InputError (exit 2)."""
+    source = Path(path)
+    try:
+        data = json.loads(source.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("no such report file", file=str(source)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the report: {exc.__class__.__name__}", file=str(source)) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not a fleet report: invalid JSON ({exc.msg})", file=str(source)) from None
+    if not isinstance(data, dict) or "schema" not in data:
+        raise InputError(f"not a fleet report: no {SCHEMA_ID!r} schema id", file=str(source))
+    if data["schema"] != SCHEMA_ID:
+        raise InputError(
+            f"unsupported report schema {data['schema']!r}; this fleet reads {SCHEMA_ID!r}", file=str(source)
+        )
+    try:
+        return Report.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise InputError(
+            f"not a valid fleet report: {first['msg']} ({exc.error_count()} problem(s))",
+            file=str(source),
+            field=where,
+        ) from None

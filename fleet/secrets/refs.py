@@ -1,0 +1,305 @@
+"""Secret references: ``env:NAME``, ``file:PATH``, ``cmd:COMMAND``, with ``{cluster}`` expanded.
+
+Inventories and the CLI carry references, never values, so the values live in the admin's vault
+and never in a file fleet writes. Every reference of a run is resolved before any cluster is
+contacted (bad input is exit 2 with nothing touched); errors name the cluster, the field and the
+reference, never a value, and never a command's output (a failing vault script may print the very
+secret it was asked for).
+
+- ``env:NAME``: the environment variable, as is.
+- ``file:PATH``: the file's text without its trailing newline; a relative PATH is relative to the
+  inventory's folder (``base_dir``); a file readable by group or others is used, with a warning.
+- ``cmd:COMMAND``: run through the shell in ``base_dir`` with a timeout (default 30 s); its stdout,
+  stripped of surrounding whitespace, is the value. A non-zero exit or a timeout is an error that
+  shows only the exit status and a scrubbed, truncated stderr.
+
+A resolved value is cached per expanded reference, so 2,000 clusters sharing ``env:ONTAP_PASSWORD``
+read it once, and ``cmd:`` lookups run at most ``max_concurrent_cmds`` at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import stat
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+from fleet.errors import InputError
+from fleet.secrets.scrub import SCRUBBER, Scrubber
+from fleet.secrets.secret import Secret
+
+SCHEMES = ("env", "file", "cmd")
+CLUSTER_PLACEHOLDER = "{cluster}"
+DEFAULT_CMD_TIMEOUT = 30.0
+STDERR_SHOWN = 200
+
+_log = structlog.get_logger("fleet.secrets")
+
+
+def is_reference(text: str) -> bool:
+    """True when ``text`` names a known scheme and something after it (``env:X``, not ``hunter2``)."""
+    scheme, sep, rest = text.partition(":")
+    return bool(sep) and scheme in SCHEMES and bool(rest.strip())
+
+
+def expand(ref: str, cluster: str) -> str:
+    """``ref`` with every ``{cluster}`` replaced by the cluster's name (no other placeholders)."""
+    return ref.replace(CLUSTER_PLACEHOLDER, cluster)
+
+
+@dataclass(frozen=True, slots=True)
+class SecretRequest:
+    """One reference to resolve for one cluster; ``purpose`` is the field, e.g. ``vars.okm_passphrase``."""
+
+    ref: str
+    cluster: str
+    purpose: str = "secret"
+    base_dir: Path | None = None
+    source: Path | None = None  # the inventory file that holds the reference, for error messages
+
+
+class _Unresolvable(Exception):
+    """Why a reference could not be resolved; never carries the value or a command's stdout."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Lookup:
+    scheme: str
+    target: str  # env name, absolute file path or shell command
+    cwd: Path
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.scheme, self.target, str(self.cwd) if self.scheme == "cmd" else "")
+
+
+class SecretResolver:
+    """Resolves references with a cache; ``resolve`` for one, ``resolve_many`` for a whole run."""
+
+    def __init__(
+        self,
+        *,
+        base_dir: Path | None = None,
+        cmd_timeout: float = DEFAULT_CMD_TIMEOUT,
+        max_concurrent_cmds: int = 8,
+    ) -> None:
+        if max_concurrent_cmds < 1:
+            raise ValueError("max_concurrent_cmds must be at least 1")
+        self._base_dir = base_dir or Path.cwd()
+        self._cmd_timeout = cmd_timeout
+        self._max_concurrent_cmds = max_concurrent_cmds
+        self._cache: dict[tuple[str, str, str], Secret] = {}
+
+    def resolve(
+        self,
+        ref: str,
+        cluster: str,
+        *,
+        purpose: str = "secret",
+        base_dir: Path | None = None,
+        source: Path | None = None,
+    ) -> Secret:
+        """The secret ``ref`` names for ``cluster``; InputError when it cannot be resolved."""
+        request = SecretRequest(ref, cluster, purpose, base_dir, source)
+        try:
+            lookup = self._lookup(request)
+            cached = self._cache.get(lookup.key)
+            if cached is not None:
+                return cached
+            if lookup.scheme == "cmd":
+                value = _read_cmd_output(_run_command(lookup.target, lookup.cwd, self._cmd_timeout))
+            else:
+                value = _read_local(lookup, cluster)
+            return self._remember(lookup, value, request)
+        except _Unresolvable as problem:
+            raise _input_error(request, str(problem)) from None
+
+    async def resolve_many(self, requests: Iterable[SecretRequest]) -> list[Secret]:
+        """Resolve every request (in order), ``cmd:`` ones concurrently; all-or-nothing.
+
+        Every request is attempted so the error can say how many failed; the InputError names the
+        first failing one in request order.
+        """
+        requests = list(requests)
+        results: list[Secret | None] = [None] * len(requests)
+        problems: dict[int, str] = {}
+        commands: dict[tuple[str, str, str], tuple[_Lookup, list[int]]] = {}
+        for index, request in enumerate(requests):
+            try:
+                lookup = self._lookup(request)
+                cached = self._cache.get(lookup.key)
+                if cached is not None:
+                    results[index] = cached
+                elif lookup.scheme == "cmd":
+                    commands.setdefault(lookup.key, (lookup, []))[1].append(index)
+                else:
+                    results[index] = self._remember(lookup, _read_local(lookup, request.cluster), request)
+            except _Unresolvable as problem:
+                problems[index] = str(problem)
+
+        limit = asyncio.Semaphore(self._max_concurrent_cmds)
+
+        async def run_one(lookup: _Lookup, indices: list[int]) -> None:
+            async with limit:
+                outcome = await _run_command_async(lookup.target, lookup.cwd, self._cmd_timeout)
+            try:
+                secret = self._remember(lookup, _read_cmd_output(outcome), requests[indices[0]])
+            except _Unresolvable as problem:
+                problems.update(dict.fromkeys(indices, str(problem)))
+                return
+            for index in indices:
+                results[index] = secret
+
+        async with asyncio.TaskGroup() as group:
+            for lookup, indices in commands.values():
+                group.create_task(run_one(lookup, indices))
+
+        if problems:
+            first = min(problems)
+            more = len(problems) - 1
+            suffix = f" (and {more} more failed)" if more else ""
+            raise _input_error(requests[first], problems[first] + suffix)
+        return [secret for secret in results if secret is not None]
+
+    def _lookup(self, request: SecretRequest) -> _Lookup:
+        if not is_reference(request.ref):
+            raise _Unresolvable(
+                "not a secret reference; use env:NAME, file:PATH or cmd:COMMAND (literal secrets are refused)"
+            )
+        scheme, _, target = expand(request.ref, request.cluster).partition(":")
+        base_dir = (request.base_dir or self._base_dir).resolve()
+        if scheme == "file":
+            target = str((base_dir / Path(target).expanduser()).resolve())
+        return _Lookup(scheme, target.strip() if scheme == "env" else target, base_dir)
+
+    def _remember(self, lookup: _Lookup, value: str, request: SecretRequest) -> Secret:
+        if not value:
+            raise _Unresolvable("resolves to an empty value")
+        secret = Secret(value)
+        self._cache[lookup.key] = secret
+        return secret
+
+
+def resolve_ref(
+    ref: str, *, cluster: str, base_dir: Path, purpose: str, timeout: float = DEFAULT_CMD_TIMEOUT
+) -> Secret:
+    """Resolve one reference without a shared cache (the CLI's ``--current``/``--new`` options)."""
+    return SecretResolver(base_dir=base_dir, cmd_timeout=timeout).resolve(ref, cluster, purpose=purpose)
+
+
+def _input_error(request: SecretRequest, why: str) -> InputError:
+    # A literal given where a reference belongs is probably the secret itself: never echo it.
+    shown = repr(request.ref) if is_reference(request.ref) else "(a literal, not shown)"
+    return InputError(
+        f"cluster {request.cluster}: {request.purpose} reference {shown}: {why}",
+        file=str(request.source) if request.source else None,
+        field=request.purpose,
+    )
+
+
+def _read_local(lookup: _Lookup, cluster: str) -> str:
+    if lookup.scheme == "env":
+        value = os.environ.get(lookup.target)
+        if value is None:
+            raise _Unresolvable(f"environment variable {lookup.target} is not set")
+        return value
+    path = Path(lookup.target)
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise _Unresolvable(f"file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _Unresolvable(f"file {path} cannot be read ({type(exc).__name__})") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        _log.warning("secret file is readable by group or others", path=str(path), cluster=cluster)
+    return text.rstrip("\r\n")
+
+
+@dataclass(frozen=True, slots=True)
+class _CmdOutcome:
+    returncode: int | None  # None: killed after the timeout
+    stdout: bytes
+    stderr: bytes
+    timeout: float
+
+
+def _run_command(command: str, cwd: Path, timeout: float) -> _CmdOutcome:
+    # A session of its own, so a timeout kills the shell *and* what it started.
+    with subprocess.Popen(
+        command,
+        shell=True,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    ) as proc:
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc.pid)
+            proc.communicate()
+            return _CmdOutcome(None, b"", b"", timeout)
+        return _CmdOutcome(proc.returncode, stdout, stderr, timeout)
+
+
+async def _run_command_async(command: str, cwd: Path, time_limit: float) -> _CmdOutcome:
+    try:
+        proc = await asyncio.create_subprocess_shell(
+            command,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        return _CmdOutcome(127, b"", type(exc).__name__.encode(), time_limit)
+    try:
+        async with asyncio.timeout(time_limit):
+            stdout, stderr = await proc.communicate()
+    except TimeoutError:
+        _kill_group(proc.pid)
+        await proc.communicate()
+        return _CmdOutcome(None, b"", b"", time_limit)
+    except BaseException:
+        _kill_group(proc.pid)
+        await asyncio.shield(proc.wait())
+        raise
+    return _CmdOutcome(proc.returncode, stdout, stderr, time_limit)
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def _read_cmd_output(outcome: _CmdOutcome) -> str:
+    if outcome.returncode is None:
+        raise _Unresolvable(f"command timed out after {outcome.timeout:g}s")
+    if outcome.returncode != 0:
+        detail = _safe_stderr(outcome.stderr, outcome.stdout)
+        suffix = f": {detail}" if detail else ""
+        raise _Unresolvable(f"command exited with status {outcome.returncode}{suffix}")
+    try:
+        return outcome.stdout.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise _Unresolvable("command output is not UTF-8") from None
+
+
+def _safe_stderr(stderr: bytes, stdout: bytes) -> str:
+    """Stderr without known secrets, without anything the command printed on stdout, one short line."""
+    local = Scrubber()
+    printed = stdout.decode("utf-8", "replace")
+    local.register_many([printed.strip(), *(word for word in printed.split() if word)])
+    text = local.scrub(SCRUBBER.scrub(stderr.decode("utf-8", "replace"))).strip()
+    text = " | ".join(line.strip() for line in text.splitlines() if line.strip())
+    return text if len(text) <= STDERR_SHOWN else text[:STDERR_SHOWN] + "…"

@@ -1,0 +1,115 @@
+"""Value-based scrubbing: every known secret value becomes ``***`` wherever it appears in text.
+
+Key-based redaction (``password=...``) misses a passphrase quoted in an ONTAP error, a traceback or
+an ``existing_passphrase`` field a library does not know is secret (ontap-notes §5), so fleet
+removes the *values* instead. Every ``Secret`` registers its value here when it is created.
+
+Matching is one linear scan of the text with a dict keyed on each value's first ``MIN_LENGTH``
+characters, so the cost grows with the text, not with the number of registered values (tens of
+thousands on a large fleet: one password and two passphrases per cluster).
+
+Values shorter than ``MIN_LENGTH`` characters are not scrubbed: replacing every ``"a"`` or ``"12"``
+would shred every line and, by what is missing, hint at the value. Such values are not valid ONTAP
+passphrases anyway (32+ characters, see ``fleet.secrets.rules``).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import quote
+
+MASK = "***"
+MIN_LENGTH = 4
+
+
+def _variants(value: str) -> set[str]:
+    """The value plus the spellings it takes once escaped in JSON, a ``repr`` or a URL."""
+    forms = {value, json.dumps(value)[1:-1], repr(value)[1:-1], quote(value, safe=""), quote(value)}
+    return {form for form in forms if len(form) >= MIN_LENGTH}
+
+
+class Scrubber:
+    """Replaces registered secret values with ``***``; safe to register from several threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # prefix -> candidate values, longest first; tuples are replaced, never mutated (readers
+        # scan without the lock).
+        self._by_prefix: dict[str, tuple[str, ...]] = {}
+        self._count = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def register(self, value: str) -> None:
+        """Scrub ``value`` (and its escaped spellings) from now on."""
+        if len(value) < MIN_LENGTH:
+            return
+        with self._lock:
+            for form in _variants(value):
+                prefix = form[:MIN_LENGTH]
+                known = self._by_prefix.get(prefix, ())
+                if form in known:
+                    continue
+                self._by_prefix[prefix] = tuple(sorted((*known, form), key=len, reverse=True))
+                self._count += 1
+
+    def register_many(self, values: Iterable[str]) -> None:
+        for value in values:
+            self.register(value)
+
+    def clear(self) -> None:
+        """Forget every value (tests only: in a run, a value once seen stays secret)."""
+        with self._lock:
+            self._by_prefix = {}
+            self._count = 0
+
+    def scrub(self, text: str) -> str:
+        """``text`` with every registered value replaced by ``***`` (longest match wins)."""
+        by_prefix = self._by_prefix
+        if not by_prefix or len(text) < MIN_LENGTH:
+            return text
+        pieces: list[str] = []
+        start = 0
+        i = 0
+        last = len(text) - MIN_LENGTH
+        while i <= last:
+            candidates = by_prefix.get(text[i : i + MIN_LENGTH])
+            if candidates is not None:
+                match = next((c for c in candidates if text.startswith(c, i)), None)
+                if match is not None:
+                    pieces.append(text[start:i])
+                    pieces.append(MASK)
+                    i += len(match)
+                    start = i
+                    continue
+            i += 1
+        if not pieces:
+            return text
+        pieces.append(text[start:])
+        return "".join(pieces)
+
+    def scrub_obj(self, obj: Any) -> Any:
+        """A copy of ``obj`` with strings scrubbed inside dicts (keys too), lists, tuples and sets.
+
+        Other objects are returned as they are: renderers turn them into text later, and the log
+        chain scrubs that rendered text once more.
+        """
+        if isinstance(obj, str):
+            return self.scrub(obj)
+        if isinstance(obj, dict):
+            return {self.scrub_obj(k): self.scrub_obj(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [self.scrub_obj(item) for item in obj]
+        if isinstance(obj, tuple):
+            return tuple(self.scrub_obj(item) for item in obj)
+        if isinstance(obj, set | frozenset):
+            return type(obj)(self.scrub_obj(item) for item in obj)
+        return obj
+
+
+SCRUBBER = Scrubber()
+"""The process-wide scrubber every ``Secret`` registers with and every output path uses."""

@@ -1,0 +1,392 @@
+"""Fault injection for the simulator: the ``--faults`` spec, its per-cluster assignment, HTTP-level faults.
+
+Two kinds of faults, as DESIGN.md "Simulator faults" lists them:
+
+* per cluster, drawn once from the seed by ``apply_faults`` (``partial``, ``jobs``, ``jobfail``,
+  ``auth``, ``partner_down``): stored in ``Cluster.faults`` / ``Cluster.metrocluster``, acted on by
+  ``rules`` (ONTAP's behaviour), so they survive a restart with the rest of the state;
+* per request (``latency``, ``slow``, ``hang``, ``reset``, ``http5xx``, ``limit``): rates stored in each
+  cluster's ``ClusterFaults`` and acted on by ``fault_middleware``. Each cluster draws from its own
+  RNG seeded by ``(seed, cluster)``, so one client's sequence of requests to one cluster meets the same
+  faults on every run, whatever the other clusters are doing.
+
+``/_sim/`` (introspection and fault control) is never faulted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import yaml
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from fleet.errors import InputError
+from fleet.ontap import codes
+from fleet.sim.app import CLUSTER
+from fleet.sim.rules import error_body
+from fleet.sim.state import Cluster, Fleet
+
+T = TypeVar("T")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
+Rate = Annotated[float, Field(ge=0.0, le=1.0)]
+Seconds = Annotated[float, Field(ge=0.0)]
+
+# Codes sent with injected 5xx answers. ONTAP documents the statuses (502: application temporarily
+# unreachable, 503: server temporarily overloaded) but not the bodies; these codes are our choice.
+HTTP_FAULT_CODES: dict[int, int] = {
+    500: codes.UNEXPECTED_EXCEPTION,
+    502: 65552,  # generic RPC failure: the front end could not reach the application
+    503: codes.RESOURCE_LIMIT,
+}
+JOB_FAILURE_CODE = codes.PASSPHRASE_CHANGE_FAILED  # what a ``jobfail`` cluster's next job ends with
+_HANG_POLL_SECONDS = 0.05
+
+
+class RequestFaults(BaseModel):
+    """Per-request fault rates (copied into every cluster's ``ClusterFaults``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    latency_ms: Seconds = 0.0
+    jitter_ms: Seconds = 0.0
+    slow_rate: Rate = 0.0
+    slow_seconds: Seconds = 0.0
+    hang_rate: Rate = 0.0
+    reset_rate: Rate = 0.0
+    http500_rate: Rate = 0.0
+    http502_rate: Rate = 0.0
+    http503_rate: Rate = 0.0
+    inflight_limit: int = Field(default=0, ge=0)
+
+
+class ClusterOverride(BaseModel):
+    """One cluster's overrides from a YAML fault file; ``None`` = as the fleet-wide draw says."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    request: dict[str, float | int] = Field(default_factory=dict)  # RequestFaults field -> value
+    partial: list[str] | bool | None = None  # True: draw the nodes; a list: exactly these node names
+    jobs: bool | None = None
+    jobfail: bool | None = None
+    auth: bool | None = None
+    partner_down: bool | None = None
+
+
+class FaultSpec(BaseModel):
+    """A parsed ``--faults`` value: request rates, cluster rates and per-cluster overrides."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    request: RequestFaults = RequestFaults()
+    partial: Rate = 0.0
+    jobs: Rate = 0.0
+    jobfail: Rate = 0.0
+    auth: Rate = 0.0
+    partner_down: Rate = 0.0
+    clusters: dict[str, ClusterOverride] = Field(default_factory=dict)
+
+    @property
+    def is_empty(self) -> bool:
+        return self == FaultSpec()
+
+
+NO_FAULTS = FaultSpec()
+_CLUSTER_KINDS = ("partial", "jobs", "jobfail", "auth", "partner_down")
+_RATE_KINDS = {"hang": "hang_rate", "reset": "reset_rate", "http500": "http500_rate"}
+_RATE_KINDS |= {"http502": "http502_rate", "http503": "http503_rate"}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)\s*$")
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def parse_faults(value: str | None, *, latency_ms: float | None = None) -> FaultSpec:
+    """``--faults``: ``none``, comma-separated ``kind=value`` items, or the path of a YAML file.
+
+    ``latency_ms`` (``--latency-ms``) sets the fixed latency unless the spec sets one itself.
+    """
+    text = (value or "none").strip()
+    path = Path(text)
+    if text.endswith((".yml", ".yaml")) or (text and "=" not in text and path.is_file()):
+        spec = _parse_file(path)
+    elif text.lower() in ("none", ""):
+        spec = NO_FAULTS
+    else:
+        items: dict[str, Any] = {}
+        for item in text.split(","):
+            kind, sep, raw = item.partition("=")
+            if not sep or not kind.strip():
+                raise InputError(f"fault item {item.strip()!r} is not kind=value", field="--faults")
+            items[kind.strip()] = raw.strip()
+        spec = _build(items, source="--faults")
+    if latency_ms is not None and spec.request.latency_ms == 0:
+        request = spec.request.model_copy(update={"latency_ms": float(latency_ms)})
+        spec = spec.model_copy(update={"request": request})
+    return spec
+
+
+def _parse_file(path: Path) -> FaultSpec:
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise InputError(f"cannot read fault file: {exc}", file=str(path)) from exc
+    if not isinstance(document, dict):
+        raise InputError("a fault file is a mapping of kind: value", file=str(path))
+    overrides = document.pop("clusters", None) or {}
+    if not isinstance(overrides, dict):
+        raise InputError("clusters: must map cluster names to fault items", file=str(path), field="clusters")
+    spec = _build(document, source=str(path))
+    per_cluster = {
+        str(name): _build_override(items, source=str(path), where=f"clusters.{name}")
+        for name, items in overrides.items()
+    }
+    return spec.model_copy(update={"clusters": per_cluster})
+
+
+def _build(items: Mapping[str, Any], *, source: str) -> FaultSpec:
+    request: dict[str, float | int] = {}
+    cluster_rates: dict[str, float] = {}
+    for kind, raw in items.items():
+        where = f"faults item {kind}={raw}" if source == "--faults" else f"faults.{kind}"
+        try:
+            if kind in _CLUSTER_KINDS:
+                cluster_rates[kind] = _rate(raw)
+            else:
+                request |= _request_item(kind, raw)
+        except ValueError as exc:
+            raise _input_error(source, where, str(exc)) from exc
+    try:
+        return FaultSpec(request=RequestFaults(**request), **cluster_rates)
+    except ValidationError as exc:
+        raise _input_error(source, "faults", _first_error(exc)) from exc
+
+
+def _build_override(items: Any, *, source: str, where: str) -> ClusterOverride:
+    if not isinstance(items, dict):
+        raise _input_error(source, where, "must be a mapping of kind: value")
+    request: dict[str, float | int] = {}
+    flags: dict[str, Any] = {}
+    for kind, raw in items.items():
+        try:
+            if kind in _CLUSTER_KINDS:
+                flags[kind] = raw
+            else:
+                request |= _request_item(kind, raw)
+        except ValueError as exc:
+            raise _input_error(source, f"{where}.{kind}", str(exc)) from exc
+    try:
+        RequestFaults(**request)
+        return ClusterOverride(request=request, **flags)
+    except ValidationError as exc:
+        raise _input_error(source, where, _first_error(exc)) from exc
+
+
+def _request_item(kind: str, raw: Any) -> dict[str, float | int]:
+    """One per-request item as ``RequestFaults`` fields; ValueError names what is wrong."""
+    text = str(raw).strip()
+    if kind == "latency":
+        fixed, _, jitter = text.partition("~")
+        return {
+            "latency_ms": _duration(fixed) * 1000,
+            "jitter_ms": _duration(jitter) * 1000 if jitter else 0.0,
+        }
+    if kind == "slow":
+        rate, sep, seconds = text.partition(":")
+        if not sep:
+            raise ValueError("slow is RATE:DURATION, e.g. slow=0.01:2s")
+        return {"slow_rate": _rate(rate), "slow_seconds": _duration(seconds)}
+    if kind == "limit":
+        if not text.isdigit():
+            raise ValueError("limit is a whole number of requests in flight, e.g. limit=4")
+        return {"inflight_limit": int(text)}
+    if kind in _RATE_KINDS:
+        return {_RATE_KINDS[kind]: _rate(text)}
+    known = ", ".join(["latency", "slow", "limit", *_RATE_KINDS, *_CLUSTER_KINDS, "none"])
+    raise ValueError(f"unknown fault kind {kind!r} (known: {known})")
+
+
+def _rate(raw: Any) -> float:
+    try:
+        rate = float(raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"{raw!r} is not a rate between 0 and 1") from None
+    if not 0.0 <= rate <= 1.0 or math.isnan(rate):
+        raise ValueError(f"{raw!r} is not a rate between 0 and 1")
+    return rate
+
+
+def _duration(text: str) -> float:
+    """``20ms`` or ``2s`` (a unit is required: a bare number is ambiguous) -> seconds."""
+    match = _DURATION.match(text)
+    if match is None:
+        raise ValueError(f"{text.strip()!r} is not a duration like 20ms or 2s")
+    number, unit = float(match.group(1)), match.group(2)
+    return number / 1000 if unit == "ms" else number
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    return f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+
+
+def _input_error(source: str, where: str, message: str) -> InputError:
+    if source == "--faults":
+        return InputError(f"{where}: {message}", field="--faults")
+    return InputError(message, file=source, field=where)
+
+
+# ---------------------------------------------------------------- assignment
+
+
+def apply_faults(fleet: Fleet, spec: FaultSpec, seed: int) -> None:
+    """Set every cluster's fault settings from ``spec``, choosing the faulty clusters from ``seed``.
+
+    A cluster rate picks ``ceil(rate * eligible)`` clusters (at least one for any rate above 0), so
+    ``partial=0.05`` on 200 clusters is exactly 10. Each kind draws from its own RNG: adding one kind
+    never changes which clusters another kind picked. Applying a spec replaces earlier settings.
+    """
+    unknown = sorted(set(spec.clusters) - set(fleet.clusters))
+    if unknown:
+        raise InputError(f"fault overrides name unknown clusters: {', '.join(unknown[:5])}", field="clusters")
+    names = sorted(fleet.clusters)
+    onboard = [n for n in names if _has_onboard(fleet.clusters[n])]
+    partial = set(_pick(onboard, spec.partial, seed, "partial"))
+    jobs = set(_pick(names, spec.jobs, seed, "jobs"))
+    jobfail = set(_pick(names, spec.jobfail, seed, "jobfail"))
+    auth = set(_pick(names, spec.auth, seed, "auth"))
+    pairs = sorted(
+        {tuple(sorted((n, c.metrocluster.partner))) for n, c in fleet.clusters.items() if c.metrocluster}
+    )
+    down_pairs = _pick(pairs, spec.partner_down, seed, "partner_down")
+    down_sites = {pair[random.Random(f"{seed}/partner_down/{pair[0]}").randrange(2)] for pair in down_pairs}
+
+    for name in names:
+        cluster = fleet.clusters[name]
+        override = spec.clusters.get(name, ClusterOverride())
+        request = spec.request.model_copy(update=override.request)
+        faults = cluster.faults
+        for field, value in request.model_dump().items():
+            setattr(faults, field, value)
+        faults.partial_once = True
+        faults.partial_nodes = _partial_nodes(cluster, override.partial, name in partial, seed)
+        faults.auth_fail = _flag(override.auth, name in auth)
+        failing_job = _flag(override.jobfail, name in jobfail)
+        faults.job_fail = (JOB_FAILURE_CODE, codes.message_for(JOB_FAILURE_CODE)) if failing_job else None
+        faults.jobs = _flag(override.jobs, name in jobs) or failing_job  # a job can only fail if there is one
+        if cluster.metrocluster is not None:
+            cluster.metrocluster.partner_reachable = not _flag(override.partner_down, name in down_sites)
+
+
+def _pick(population: list[T], rate: float, seed: int, kind: str) -> list[T]:
+    if rate <= 0 or not population:
+        return []
+    count = min(len(population), max(1, math.ceil(round(rate * len(population), 9))))
+    return random.Random(f"{seed}/{kind}").sample(population, count)
+
+
+def _partial_nodes(cluster: Cluster, override: list[str] | bool | None, drawn: bool, seed: int) -> list[str]:
+    if isinstance(override, list):
+        return list(override)
+    if not _flag(override, drawn) or not cluster.nodes:
+        return []
+    rng = random.Random(f"{seed}/partial/{cluster.name}")
+    count = rng.randint(1, max(1, len(cluster.nodes) // 2))  # some nodes, never all
+    return sorted(node.name for node in rng.sample(cluster.nodes, count))
+
+
+def _flag(override: bool | None, drawn: bool) -> bool:
+    return drawn if override is None else override
+
+
+def _has_onboard(cluster: Cluster) -> bool:
+    return cluster.key_manager is not None and cluster.key_manager.kind == "onboard"
+
+
+# ---------------------------------------------------------------- per-request faults
+
+
+def fault_middleware(fleet: Fleet, *, seed: int | None = None) -> Middleware:
+    """An aiohttp middleware acting on each cluster's request-level ``ClusterFaults``.
+
+    It runs after the app's own first middleware (which sets ``request["cluster"]`` and counts the
+    request as in flight) and before authentication, in this order: in-flight limit (429 +
+    ``Retry-After``, code 262160), latency, then at most one of hang, reset, 500/502/503, slow.
+    """
+    base_seed = fleet.seed if seed is None else seed
+    rngs: dict[str, random.Random] = {}
+
+    @web.middleware
+    async def faults(request: web.Request, handler: Handler) -> web.StreamResponse:
+        cluster: Cluster | None = request.get(CLUSTER)
+        if cluster is None or request.path.startswith("/_sim/"):
+            return await handler(request)
+        settings = cluster.faults
+        if 0 < settings.inflight_limit < cluster.counters.inflight:
+            return _too_many_requests(fleet.settings.retry_after_seconds)
+        rng = rngs.get(cluster.name)
+        if rng is None:
+            rng = rngs[cluster.name] = random.Random(f"{base_seed}/requests/{cluster.name}")
+        roll, jitter = rng.random(), rng.random()  # always two draws: the sequence never depends on rates
+        delay = (settings.latency_ms + jitter * settings.jitter_ms) / 1000
+        if delay > 0:
+            await asyncio.sleep(delay)
+        for kind, rate in _request_fault_rates(settings):
+            if roll < rate:
+                return await _inject(kind, request, handler, settings.slow_seconds)
+            roll -= rate
+        return await handler(request)
+
+    return faults
+
+
+def _request_fault_rates(settings: Any) -> list[tuple[str, float]]:
+    return [
+        ("hang", settings.hang_rate),
+        ("reset", settings.reset_rate),
+        ("500", settings.http500_rate),
+        ("502", settings.http502_rate),
+        ("503", settings.http503_rate),
+        ("slow", settings.slow_rate),
+    ]
+
+
+async def _inject(
+    kind: str, request: web.Request, handler: Handler, slow_seconds: float
+) -> web.StreamResponse:
+    if kind == "slow":
+        await asyncio.sleep(slow_seconds)
+        return await handler(request)
+    if kind == "hang":
+        await _hang(request)
+    if kind in ("hang", "reset"):
+        if request.transport is not None:
+            request.transport.abort()  # no close_notify, no FIN: the client sees a reset connection
+        return web.Response(status=500)  # never sent: aiohttp finds the transport gone and moves on
+    status = int(kind)
+    return ontap_error_response(status, HTTP_FAULT_CODES[status])
+
+
+async def _hang(request: web.Request) -> None:
+    """Never answer: wait until the client gives up or the server shuts down (no task outlives either)."""
+    # aiohttp offers no "connection lost" hook to a handler that has read its body: poll the transport.
+    while request.transport is not None and not request.transport.is_closing():  # noqa: ASYNC110
+        await asyncio.sleep(_HANG_POLL_SECONDS)
+
+
+def _too_many_requests(retry_after: int) -> web.Response:
+    response = ontap_error_response(429, codes.TOO_MANY_REQUESTS)
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def ontap_error_response(status: int, code: int) -> web.Response:
+    """ONTAP's error body (``code`` is a string on the wire) with the table's message."""
+    return web.json_response(error_body(code), status=status)

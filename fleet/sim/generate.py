@@ -1,0 +1,139 @@
+"""Deterministic fleets of simulated clusters: the same seed always gives the same estate.
+
+Every cluster draws from its own ``random.Random`` seeded by ``(seed, name)``, so cluster sim-0042 is
+the same whether the fleet has 50 clusters or 10,000, and a benchmark can grow a fleet without changing
+what the first clusters look like.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+import uuid
+from typing import Literal
+
+from fleet.sim.state import CertRef, Cluster, Fleet, KeyId, KeyManager, KeyServer, MetroCluster, Node
+
+VERSIONS: tuple[tuple[int, int, int], ...] = tuple(
+    (9, major, minor) for major in range(8, 17) for minor in (0, 1)
+)
+NODE_COUNTS = (2, 4, 6, 8, 10, 12)  # ONTAP nodes come in HA pairs
+MCC_NODE_COUNTS = (2, 4, 8)
+CC_SHARE = 0.03  # share of standalone clusters in Common Criteria mode
+EXTERNAL_SHARE = 0.04  # share of standalone clusters with an external key manager (a rotation skips them)
+KEY_TYPES = ("nse_ak", "aek", "vek", "nek")
+# Printable ASCII without the space: passphrases end up in secret files and shell-quoted commands.
+PASSPHRASE_ALPHABET = "".join(chr(c) for c in range(33, 127))
+PASSWORD_ALPHABET = string.ascii_letters + string.digits + "-_."
+
+KeyManagerChoice = Literal["onboard", "external", "none"]
+
+
+def cluster_name(index: int) -> str:
+    """The generated name of the index-th cluster (1-based): sim-0001, sim-0002, …"""
+    return f"sim-{index:04d}"
+
+
+def make_uuid(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def make_passphrase(rng: random.Random, *, cc_mode: bool = False) -> str:
+    """32–64 printable ASCII characters; 64–80 in Common Criteria mode (its minimum is 64)."""
+    length = rng.randint(64, 80) if cc_mode else rng.randint(32, 64)
+    return "".join(rng.choice(PASSPHRASE_ALPHABET) for _ in range(length))
+
+
+def make_keys(rng: random.Random, count: int) -> list[KeyId]:
+    """Key ids shaped like ONTAP's (80 hex digits, zero-padded)."""
+    return [
+        KeyId(
+            key_id="0" * 16 + f"{rng.getrandbits(256):064x}",
+            key_type=rng.choice(KEY_TYPES),
+            key_tag="" if rng.random() < 0.5 else f"tag-{rng.randint(1, 999)}",
+        )
+        for _ in range(count)
+    ]
+
+
+def make_cluster(
+    name: str,
+    *,
+    rng: random.Random,
+    version: tuple[int, int, int] | None = None,
+    nodes: int | None = None,
+    passphrase: str | None = None,
+    key_manager: KeyManagerChoice = "onboard",
+    cc_mode: bool = False,
+) -> Cluster:
+    """One cluster with nodes, credentials, installed certificates and the chosen key manager."""
+    cluster = Cluster(
+        name=name,
+        uuid=make_uuid(rng),
+        version=version or rng.choice(VERSIONS),
+        username="admin",
+        password="".join(rng.choice(PASSWORD_ALPHABET) for _ in range(rng.randint(16, 24))),
+        cc_mode=cc_mode,
+    )
+    node_count = nodes if nodes is not None else rng.choice(NODE_COUNTS)
+    cluster.nodes = [Node(name=f"{name}-{i:02d}", uuid=make_uuid(rng)) for i in range(1, node_count + 1)]
+    cluster.certificates = [
+        CertRef(name=f"{name}-kmip-client", uuid=make_uuid(rng)),
+        CertRef(name=f"{name}-kmip-ca", uuid=make_uuid(rng)),
+    ]
+    if key_manager == "onboard":
+        cluster.key_manager = KeyManager(
+            uuid=make_uuid(rng),
+            kind="onboard",
+            passphrase=passphrase or make_passphrase(rng, cc_mode=cc_mode),
+        )
+    elif key_manager == "external":
+        cluster.key_manager = KeyManager(
+            uuid=make_uuid(rng),
+            kind="external",
+            servers=[
+                KeyServer(server=f"10.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}:5696")
+                for _ in range(rng.randint(1, 2))
+            ],
+            client_certificate=cluster.certificates[0],
+            server_ca_certificates=[cluster.certificates[1]],
+        )
+    if cluster.key_manager is not None:
+        for node in cluster.nodes:
+            node.keys = make_keys(rng, rng.randint(2, 4))
+    return cluster
+
+
+def generate_fleet(clusters: int, *, mcc_pairs: int = 0, seed: int = 0) -> Fleet:
+    """Clusters named sim-0001…; the first ``2 * mcc_pairs`` form reciprocal MetroCluster pairs."""
+    if mcc_pairs * 2 > clusters:
+        raise ValueError(f"{mcc_pairs} MetroCluster pairs need {mcc_pairs * 2} clusters, not {clusters}")
+    fleet = Fleet(seed=seed)
+    for index in range(1, clusters + 1):
+        name = cluster_name(index)
+        rng = random.Random(f"{seed}/{name}")
+        if index <= mcc_pairs * 2:
+            cluster = _make_mcc_site(index, name, rng, seed)
+        else:
+            roll = rng.random()
+            cc_mode = roll < CC_SHARE
+            external = CC_SHARE <= roll < CC_SHARE + EXTERNAL_SHARE
+            cluster = make_cluster(
+                name, rng=rng, key_manager="external" if external else "onboard", cc_mode=cc_mode
+            )
+        cluster.lockout_threshold = fleet.settings.lockout_threshold
+        fleet.clusters[name] = cluster
+    return fleet
+
+
+def _make_mcc_site(index: int, name: str, rng: random.Random, seed: int) -> Cluster:
+    """A MetroCluster site: the pair shares version, node count and passphrase (drawn from the pair's rng)."""
+    first = index if index % 2 == 1 else index - 1
+    partner = cluster_name(first + 1 if index == first else first)
+    pair_rng = random.Random(f"{seed}/pair/{cluster_name(first)}")
+    version = pair_rng.choice(VERSIONS)  # every generated version is ≥ 9.8, MetroCluster REST's minimum
+    nodes = pair_rng.choice(MCC_NODE_COUNTS)
+    passphrase = make_passphrase(pair_rng)
+    cluster = make_cluster(name, rng=rng, version=version, nodes=nodes, passphrase=passphrase)
+    cluster.metrocluster = MetroCluster(partner=partner)
+    return cluster

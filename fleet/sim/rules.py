@@ -1,0 +1,743 @@
+"""ONTAP's key-manager behaviour as pure functions over simulator state.
+
+No HTTP and no clock of its own: each rule takes the fleet (for the MetroCluster partner and the
+settings), the cluster, the request body and ``now``, and returns a ``Reply`` (status + ONTAP body).
+A mutation is validated at once, in ONTAP's order of checks, and becomes a ``Change``: data that is
+applied at once or, when the cluster answers with jobs, when its job ends. Keeping changes as data
+(not closures) lets ``persist`` save a fleet with jobs in flight.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import wraps
+from typing import Any
+
+from fleet.ontap import codes
+from fleet.sim.generate import make_keys
+from fleet.sim.state import CertRef, Cluster, Fleet, Job, KeyManager, KeyServer
+
+ONBOARD_MIN, CC_MIN, PASSPHRASE_MAX = 32, 64, 256
+MAX_PRIMARY_SERVERS = 4
+KEY_SERVER_PATCH_FIELDS = (
+    "timeout",
+    "username",
+    "password",
+    "secondary_key_servers",
+    "create_remove_timeout",
+)
+HEALTHY_MESSAGE = "No action needed at this time."
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What ONTAP answers: an HTTP status, a JSON body and, for creations, a Location header."""
+
+    status: int
+    body: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def error(
+        cls, code: int, *, target: str | None = None, message: str | None = None, status: int | None = None
+    ) -> Reply:
+        return cls(status or error_status(code), error_body(code, target=target, message=message))
+
+    @property
+    def error_code(self) -> int | None:
+        error = self.body.get("error")
+        return int(error["code"]) if isinstance(error, dict) else None
+
+
+class Refused(Exception):
+    """Raised inside a rule to stop at the first failed check; ``as_reply`` turns it into a Reply."""
+
+    def __init__(self, code: int, *, target: str | None = None, message: str | None = None) -> None:
+        super().__init__(code)
+        self.code = code
+        self.target = target
+        self.message = message
+
+
+def error_status(code: int) -> int:
+    info = codes.code_info(code)
+    return info.http_status if info is not None else 400
+
+
+def error_body(code: int, *, target: str | None = None, message: str | None = None) -> dict[str, Any]:
+    """ONTAP's error object: ``code`` is a string on the wire."""
+    error: dict[str, Any] = {"message": message or codes.message_for(code), "code": str(code)}
+    if target:
+        error["target"] = target
+    return {"error": error}
+
+
+def as_reply(rule: Callable[..., Reply]) -> Callable[..., Reply]:
+    @wraps(rule)
+    def run(*args: Any, **kwargs: Any) -> Reply:
+        try:
+            return rule(*args, **kwargs)
+        except Refused as refusal:
+            return Reply.error(refusal.code, target=refusal.target, message=refusal.message)
+
+    return run
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A validated mutation, applied now or when its job ends."""
+
+    operation: str
+    params: dict[str, Any]
+    description: str
+    status: int = 200  # the synchronous success status (201 for creations)
+    location: str | None = None
+
+
+# --- body checks ----------------------------------------------------------------------------------------
+
+# Leaf paths each operation accepts; a path ending in "[]" is a list of scalars. Read-only paths answer
+# 262196, anything else 262179, both with the offending path as target.
+PATCH_KM_FIELDS = frozenset(
+    {
+        "onboard.passphrase",
+        "onboard.existing_passphrase",
+        "onboard.synchronize",
+        "external.client_certificate.name",
+        "external.client_certificate.uuid",
+        "external.server_ca_certificates.name",
+        "external.server_ca_certificates.uuid",
+        "is_default_data_at_rest_encryption_disabled",
+    }
+)
+SERVER_FIELDS = ("server", "timeout", "username", "password", "secondary_key_servers")
+POST_KM_FIELDS = frozenset(
+    {
+        "onboard.passphrase",
+        "onboard.existing_passphrase",  # the rules refuse it: 65537241 with synchronize, else 262196
+        "onboard.synchronize",
+        "external.client_certificate.name",
+        "external.client_certificate.uuid",
+        "external.server_ca_certificates.name",
+        "external.server_ca_certificates.uuid",
+        *(f"external.servers.{name}" for name in SERVER_FIELDS),
+        "svm.name",
+        "svm.uuid",
+        "policy",
+        "is_default_data_at_rest_encryption_disabled",
+    }
+)
+KM_READ_ONLY = frozenset(
+    {
+        "uuid",
+        "scope",
+        "status",
+        "onboard.enabled",
+        "onboard.key_backup",
+        "onboard.existing_passphrase",
+        "volume_encryption",
+        "enabled",
+        "configuration",
+        "policy",
+        "external.servers",
+        "svm",
+        "_links",
+    }
+)
+POST_KEY_SERVER_FIELDS = frozenset({*SERVER_FIELDS, *(f"records.{name}" for name in SERVER_FIELDS)})
+PATCH_KEY_SERVER_FIELDS = frozenset(KEY_SERVER_PATCH_FIELDS)
+KEY_SERVER_READ_ONLY = frozenset({"server", "connectivity", "_links", "records"})
+
+
+def leaf_paths(body: dict[str, Any], prefix: str = "") -> list[str]:
+    """Dotted paths of a JSON body's leaves; list items share their list's path."""
+    paths: list[str] = []
+    for key, value in body.items():
+        path = f"{prefix}{key}"
+        items = value if isinstance(value, list) else [value]
+        nested = [item for item in items if isinstance(item, dict)]
+        if nested:
+            for item in nested:
+                paths.extend(leaf_paths(item, f"{path}."))
+        else:
+            paths.append(path)
+    return paths
+
+
+def check_fields(body: dict[str, Any], allowed: frozenset[str], read_only: frozenset[str]) -> None:
+    for path in leaf_paths(body):
+        if path in allowed or any(name.startswith(f"{path}.") for name in allowed):  # an empty object/list
+            continue
+        if any(path == ro or path.startswith(f"{ro}.") for ro in read_only):
+            raise Refused(codes.FIELD_NOT_SETTABLE, target=path)
+        raise Refused(codes.UNEXPECTED_ARGUMENT, target=path, message=f'Unexpected argument "{path}".')
+
+
+def _string(value: Any, target: str) -> str:
+    if not isinstance(value, str):
+        raise Refused(codes.INVALID_VALUE, target=target)
+    return value
+
+
+def _bool(value: Any, target: str) -> bool:
+    if not isinstance(value, bool):
+        raise Refused(codes.INVALID_VALUE, target=target)
+    return value
+
+
+# --- guards shared by every key-manager mutation ---------------------------------------------------------
+
+
+def guard(fleet: Fleet, cluster: Cluster, *, partner_sync: bool = False) -> None:
+    """Lockout first (nothing passes), then the MetroCluster pending-sync gate (only the sync passes)."""
+    if cluster.locked:
+        raise Refused(codes.PASSPHRASE_LOCKOUT)
+    if cluster.pending_partner_sync is not None and not partner_sync:
+        raise Refused(codes.MCC_SYNC_PENDING)
+
+
+def wrong_passphrase(fleet: Fleet, cluster: Cluster, target: str | None = None) -> Refused:
+    """Count a wrong passphrase toward the Common Criteria lockout streak; the caller raises the result."""
+    cluster.wrong_passphrase_streak += 1
+    cluster.wrong_passphrase_total += 1
+    counts = cluster.cc_mode or fleet.settings.lockout_all_modes
+    if counts and cluster.wrong_passphrase_streak >= cluster.lockout_threshold:
+        cluster.locked = True
+    return Refused(codes.PASSPHRASE_INCORRECT, target=target)
+
+
+def right_passphrase(cluster: Cluster) -> None:
+    cluster.wrong_passphrase_streak = 0
+
+
+def check_length(cluster: Cluster, passphrase: str, *, code: int, target: str) -> None:
+    """32–256 ASCII characters; 64–256 in Common Criteria mode (its own code)."""
+    minimum = CC_MIN if cluster.cc_mode else ONBOARD_MIN
+    if not passphrase.isascii() or not minimum <= len(passphrase) <= PASSPHRASE_MAX:
+        raise Refused(codes.PASSPHRASE_LENGTH_CC if cluster.cc_mode else code, target=target)
+
+
+def find_key_manager(cluster: Cluster, km_uuid: str) -> KeyManager:
+    km = cluster.key_manager
+    if km is None or km.uuid != km_uuid:
+        raise Refused(codes.NOT_FOUND, target="uuid")
+    return km
+
+
+def _path(km_uuid: str) -> str:
+    return f"/api/security/key-managers/{km_uuid}"
+
+
+# --- PATCH /api/security/key-managers/{uuid} -------------------------------------------------------------
+
+
+@as_reply
+def patch_key_manager(
+    fleet: Fleet, cluster: Cluster, km_uuid: str, body: dict[str, Any], now: float
+) -> Reply:
+    """Dispatch a PATCH the way ONTAP reads it: synchronize, passphrase change, or external change."""
+    find_key_manager(cluster, km_uuid)
+    check_fields(body, PATCH_KM_FIELDS, KM_READ_ONLY)
+    onboard = body.get("onboard")
+    if isinstance(onboard, dict) and onboard.get("synchronize") is True:
+        return synchronize(fleet, cluster, body, now)
+    if isinstance(onboard, dict) and onboard:
+        return change_passphrase(fleet, cluster, body, now)
+    if body.get("external"):
+        return modify_external(fleet, cluster, body, now)
+    if "is_default_data_at_rest_encryption_disabled" in body:
+        guard(fleet, cluster)
+        _bool(
+            body["is_default_data_at_rest_encryption_disabled"], "is_default_data_at_rest_encryption_disabled"
+        )
+        return Reply(200)
+    raise Refused(codes.NO_VALUES)
+
+
+def _onboard_km(cluster: Cluster) -> KeyManager:
+    km = cluster.key_manager
+    if km is None or km.kind != "onboard":
+        raise Refused(codes.OKM_NOT_ENABLED)
+    return km
+
+
+@as_reply
+def change_passphrase(fleet: Fleet, cluster: Cluster, body: dict[str, Any], now: float) -> Reply:
+    """Checks in ONTAP's order: both fields → length → existing is current → new differs (ontap-notes)."""
+    guard(fleet, cluster)
+    km = _onboard_km(cluster)
+    onboard = body.get("onboard") or {}
+    new, existing = onboard.get("passphrase"), onboard.get("existing_passphrase")
+    if new is None or existing is None:
+        raise Refused(codes.PASSPHRASE_BOTH_NEEDED)
+    new = _string(new, "onboard.passphrase")
+    existing = _string(existing, "onboard.existing_passphrase")
+    check_length(cluster, new, code=codes.PASSPHRASE_LENGTH, target="onboard.passphrase")
+    if existing != km.passphrase:
+        raise wrong_passphrase(fleet, cluster)
+    right_passphrase(cluster)
+    if new == km.passphrase:
+        raise Refused(codes.PASSPHRASE_SAME_AS_OLD)
+    change = Change("change_passphrase", {"passphrase": new}, f"PATCH {_path(km.uuid)}")
+    return commit(fleet, cluster, change, now)
+
+
+def _partner_sync_allowed(fleet: Fleet, method: str) -> bool:
+    return fleet.settings.partner_sync_method in (method, "either")
+
+
+def _sync_passphrases(fleet: Fleet, cluster: Cluster, km: KeyManager) -> set[str | None]:
+    """What a sync accepts: the pending NEW passphrase on a site waiting for its partner's rotation
+    (ontap-notes §4.1, UNCONFIRMED; the old one too only when the settings say so), else the current one."""
+    if cluster.pending_partner_sync is None:
+        return {km.passphrase}
+    accepted: set[str | None] = {cluster.pending_partner_sync}
+    if fleet.settings.pending_sync_accepts_old:
+        accepted.add(km.passphrase)
+    return accepted
+
+
+@as_reply
+def synchronize(fleet: Fleet, cluster: Cluster, body: dict[str, Any], now: float) -> Reply:
+    """PATCH synchronize: restores missing keys on the local nodes. It is also the partner step of a
+    MetroCluster rotation: our chosen REST form (UNCONFIRMED, ontap-notes §4.1) is PATCH synchronize with
+    existing_passphrase = the NEW passphrase; ``SimSettings.partner_sync_method`` selects alternatives."""
+    guard(fleet, cluster, partner_sync=_partner_sync_allowed(fleet, "patch"))
+    km = _onboard_km(cluster)
+    onboard = body.get("onboard") or {}
+    if onboard.get("existing_passphrase") is None:
+        raise Refused(codes.PATCH_SYNC_NEEDS_EXISTING, target="onboard.existing_passphrase")
+    if "passphrase" in onboard:
+        raise Refused(codes.PATCH_SYNC_NO_PASSPHRASE, target="onboard.passphrase")
+    existing = _string(onboard["existing_passphrase"], "onboard.existing_passphrase")
+    if existing not in _sync_passphrases(fleet, cluster, km):
+        raise wrong_passphrase(fleet, cluster)
+    right_passphrase(cluster)
+    return commit(fleet, cluster, Change("synchronize", {}, f"PATCH {_path(km.uuid)}"), now)
+
+
+@as_reply
+def modify_external(fleet: Fleet, cluster: Cluster, body: dict[str, Any], now: float) -> Reply:
+    guard(fleet, cluster)
+    km = cluster.key_manager
+    if km is None or km.kind != "external":
+        raise Refused(codes.EXTERNAL_NOT_ENABLED)
+    external = body["external"]
+    params: dict[str, Any] = {}
+    if "client_certificate" in external:
+        params["client_certificate"] = _cert(cluster, external["client_certificate"], "client_certificate")
+    if "server_ca_certificates" in external:
+        params["server_ca_certificates"] = [
+            _cert(cluster, ref, "server_ca_certificates") for ref in external["server_ca_certificates"]
+        ]
+    _tls_fault(cluster)
+    return commit(fleet, cluster, Change("modify_external", params, f"PATCH {_path(km.uuid)}"), now)
+
+
+def _cert(cluster: Cluster, ref: Any, name: str) -> dict[str, str]:
+    """Resolve a certificate reference by uuid or name among the cluster's installed certificates."""
+    target = f"external.{name}"
+    if not isinstance(ref, dict) or not (ref.get("uuid") or ref.get("name")):
+        raise Refused(codes.INVALID_VALUE, target=target)
+    for cert in cluster.certificates:
+        if ref.get("uuid") in (None, cert.uuid) and ref.get("name") in (None, cert.name):
+            return {"name": cert.name, "uuid": cert.uuid}
+    raise Refused(codes.CERTIFICATE_NOT_INSTALLED, target=target)
+
+
+def _tls_fault(cluster: Cluster) -> None:
+    if cluster.faults.kmip_tls_fail is not None:
+        raise Refused(cluster.faults.kmip_tls_fail)
+
+
+# --- POST /api/security/key-managers ---------------------------------------------------------------------
+
+
+@as_reply
+def create_key_manager(fleet: Fleet, cluster: Cluster, body: dict[str, Any], now: float) -> Reply:
+    check_fields(body, POST_KM_FIELDS, KM_READ_ONLY)
+    onboard, external = body.get("onboard"), body.get("external")
+    if isinstance(onboard, dict) and onboard.get("synchronize") is True:
+        return post_synchronize(fleet, cluster, body, now)
+    if isinstance(onboard, dict):
+        return create_onboard(fleet, cluster, body, now)
+    if isinstance(external, dict):
+        return create_external(fleet, cluster, body, now)
+    raise Refused(codes.MISSING_VALUE, target="onboard", message='Missing value "onboard" or "external".')
+
+
+def _new_km_uuid(cluster: Cluster) -> str:
+    cluster.job_seq += 1
+    return str(uuid.uuid5(uuid.UUID(cluster.uuid), f"key-manager-{cluster.job_seq}"))
+
+
+def _partner_reachable(fleet: Fleet, cluster: Cluster) -> Cluster:
+    """The MetroCluster partner, or 65539221 when it cannot be reached (the documented POST code)."""
+    partner = fleet.partner_of(cluster)
+    if partner is None or cluster.metrocluster is None or not cluster.metrocluster.partner_reachable:
+        raise Refused(codes.METROCLUSTER_PEER_UNHEALTHY)
+    return partner
+
+
+@as_reply
+def post_synchronize(fleet: Fleet, cluster: Cluster, body: dict[str, Any], now: float) -> Reply:
+    """The MetroCluster partner POST: creates OKM here with the partner's passphrase."""
+    guard(fleet, cluster, partner_sync=_partner_sync_allowed(fleet, "post"))
+    onboard = body["onboard"]
+    if onboard.get("passphrase") is None:
+        raise Refused(codes.POST_SYNC_NEEDS_PASSPHRASE, target="onboard.passphrase")
+    if "existing_passphrase" in onboard:
+        raise Refused(codes.POST_SYNC_NO_EXISTING, target="onboard.existing_passphrase")
+    passphrase = _string(onboard["passphrase"], "onboard.passphrase")
+    if cluster.metrocluster is None:
+        raise Refused(codes.SYNC_NOT_METROCLUSTER)
+    partner = _partner_reachable(fleet, cluster)
+    if partner.key_manager is None or partner.key_manager.kind != "onboard":
+        raise Refused(codes.SYNC_OKM_NOT_ON_PARTNER)
+    local = cluster.key_manager
+    if local is not None and local.kind == "onboard" and cluster.pending_partner_sync is not None:
+        # settings let the partner step be a POST (the status message's own wording)
+        if passphrase not in _sync_passphrases(fleet, cluster, local):
+            raise wrong_passphrase(fleet, cluster)
+        right_passphrase(cluster)
+        change = Change("synchronize", {}, "POST /api/security/key-managers", status=201)
+        return commit(fleet, cluster, change, now)
+    if local is not None:
+        if local.kind == "onboard" and passphrase == local.passphrase:
+            raise Refused(codes.OKM_ALREADY_CONFIGURED_USE_PATCH)
+        raise Refused(codes.SYNC_OKM_ALREADY_LOCAL)
+    if passphrase != partner.key_manager.passphrase:
+        raise wrong_passphrase(fleet, cluster)
+    right_passphrase(cluster)
+    km_uuid = _new_km_uuid(cluster)
+    change = Change(
+        "create_onboard",
+        {"uuid": km_uuid, "passphrase": passphrase, "synchronize": True},
+        "POST /api/security/key-managers",
+        status=201,
+        location=_path(km_uuid),
+    )
+    return commit(fleet, cluster, change, now)
+
+
+@as_reply
+def create_onboard(fleet: Fleet, cluster: Cluster, body: dict[str, Any], now: float) -> Reply:
+    guard(fleet, cluster)
+    onboard = body["onboard"]
+    if "existing_passphrase" in onboard:
+        raise Refused(codes.FIELD_NOT_SETTABLE, target="onboard.existing_passphrase")
+    if onboard.get("passphrase") is None:
+        raise Refused(codes.MISSING_VALUE, target="onboard.passphrase")
+    passphrase = _string(onboard["passphrase"], "onboard.passphrase")
+    if cluster.key_manager is not None:
+        raise Refused(codes.KEY_MANAGER_ALREADY_CONFIGURED)
+    check_length(cluster, passphrase, code=codes.OKM_PASSPHRASE_LENGTH, target="onboard.passphrase")
+    if cluster.metrocluster is not None:
+        partner = _partner_reachable(fleet, cluster)
+        if partner.key_manager is not None and partner.key_manager.kind == "onboard":
+            raise Refused(codes.OKM_ALREADY_AT_PARTNER)
+        if partner.key_manager is not None:
+            raise Refused(codes.OKM_PARTNER_HAS_EXTERNAL)
+    km_uuid = _new_km_uuid(cluster)
+    change = Change(
+        "create_onboard",
+        {"uuid": km_uuid, "passphrase": passphrase, "synchronize": False},
+        "POST /api/security/key-managers",
+        status=201,
+        location=_path(km_uuid),
+    )
+    return commit(fleet, cluster, change, now)
+
+
+def _server_record(raw: dict[str, Any], target: str) -> dict[str, Any]:
+    server = _string(raw.get("server"), f"{target}.server")
+    timeout = raw.get("timeout", 25)
+    if not isinstance(timeout, int) or isinstance(timeout, bool) or not -1 <= timeout <= 60:
+        raise Refused(codes.INVALID_VALUE, target=f"{target}.timeout")
+    return {
+        "server": server,
+        "timeout": timeout,
+        "username": raw.get("username"),
+        "secondary_key_servers": list(raw.get("secondary_key_servers") or []),
+    }
+
+
+def _check_new_servers(existing: list[str], new: list[str]) -> None:
+    if len(set(new)) != len(new):
+        raise Refused(codes.DUPLICATE_KEY_SERVERS)
+    if set(new) & set(existing):
+        raise Refused(codes.KEY_SERVERS_ALREADY_EXIST)
+    if len(existing) + len(new) > MAX_PRIMARY_SERVERS:
+        raise Refused(codes.MAX_PRIMARY_KEY_SERVERS)
+
+
+@as_reply
+def create_external(fleet: Fleet, cluster: Cluster, body: dict[str, Any], now: float) -> Reply:
+    guard(fleet, cluster)
+    external = body["external"]
+    if cluster.key_manager is not None:
+        raise Refused(codes.KEY_MANAGER_ALREADY_CONFIGURED)
+    servers = external.get("servers") or []
+    if not servers or not external.get("client_certificate") or not external.get("server_ca_certificates"):
+        raise Refused(codes.EXTERNAL_NEEDS_CERTS_AND_SERVERS)
+    records = [_server_record(raw, "external.servers") for raw in servers]
+    _check_new_servers([], [record["server"] for record in records])
+    client = _cert(cluster, external["client_certificate"], "client_certificate")
+    cas = [_cert(cluster, ref, "server_ca_certificates") for ref in external["server_ca_certificates"]]
+    if cluster.metrocluster is not None:
+        partner = fleet.partner_of(cluster)
+        if partner is not None and partner.key_manager is not None and partner.key_manager.kind == "onboard":
+            raise Refused(codes.EXTERNAL_PARTNER_HAS_OKM)
+    _tls_fault(cluster)
+    km_uuid = _new_km_uuid(cluster)
+    params = {
+        "uuid": km_uuid,
+        "servers": records,
+        "client_certificate": client,
+        "server_ca_certificates": cas,
+    }
+    change = Change(
+        "create_external", params, "POST /api/security/key-managers", status=201, location=_path(km_uuid)
+    )
+    return commit(fleet, cluster, change, now)
+
+
+# --- DELETE /api/security/key-managers/{uuid} ------------------------------------------------------------
+
+
+@as_reply
+def delete_key_manager(fleet: Fleet, cluster: Cluster, km_uuid: str, now: float) -> Reply:
+    km = find_key_manager(cluster, km_uuid)
+    guard(fleet, cluster)
+    return commit(fleet, cluster, Change("delete", {}, f"DELETE {_path(km.uuid)}"), now)
+
+
+# --- key servers (external only; synchronous: the spec documents 201/200 only) ---------------------------
+
+
+def _external_km(cluster: Cluster, km_uuid: str) -> KeyManager:
+    km = find_key_manager(cluster, km_uuid)
+    if km.kind != "external":
+        raise Refused(codes.EXTERNAL_NOT_ENABLED)
+    return km
+
+
+def _find_server(km: KeyManager, server: str) -> KeyServer:
+    for candidate in km.servers:
+        if candidate.server == server:
+            return candidate
+    raise Refused(codes.KEY_SERVER_NOT_CONFIGURED, target="server")
+
+
+@as_reply
+def add_key_servers(fleet: Fleet, cluster: Cluster, km_uuid: str, body: dict[str, Any], now: float) -> Reply:
+    """One server (``{"server": …}``) or several (``{"records": […]}``), all or nothing."""
+    km = _external_km(cluster, km_uuid)
+    guard(fleet, cluster)
+    check_fields(body, POST_KEY_SERVER_FIELDS, frozenset({"connectivity", "_links"}))
+    raw_records = body.get("records", [body])
+    if not isinstance(raw_records, list) or not raw_records:
+        raise Refused(codes.INVALID_VALUE, target="records")
+    records = [_server_record(raw, "records" if "records" in body else "") for raw in raw_records]
+    _check_new_servers([server.server for server in km.servers], [record["server"] for record in records])
+    _tls_fault(cluster)
+    for record in records:
+        km.servers.append(KeyServer(**record))
+    km.key_generation += 1
+    return Reply(201, {"num_records": len(records), "records": [{"server": r["server"]} for r in records]})
+
+
+@as_reply
+def modify_key_server(
+    fleet: Fleet, cluster: Cluster, km_uuid: str, server: str, body: dict[str, Any], now: float
+) -> Reply:
+    km = _external_km(cluster, km_uuid)
+    guard(fleet, cluster)
+    key_server = _find_server(km, server)
+    check_fields(body, PATCH_KEY_SERVER_FIELDS, KEY_SERVER_READ_ONLY)
+    if not any(name in body for name in KEY_SERVER_PATCH_FIELDS):
+        raise Refused(codes.KEY_SERVER_NO_FIELDS)
+    if "timeout" in body:
+        key_server.timeout = _server_record({"server": server, "timeout": body["timeout"]}, "")["timeout"]
+    if "username" in body:
+        key_server.username = _string(body["username"], "username")
+    if "secondary_key_servers" in body:
+        key_server.secondary_key_servers = [str(name) for name in body["secondary_key_servers"] or []]
+    return Reply(200)
+
+
+@as_reply
+def delete_key_server(fleet: Fleet, cluster: Cluster, km_uuid: str, server: str, now: float) -> Reply:
+    km = _external_km(cluster, km_uuid)
+    guard(fleet, cluster)
+    km.servers.remove(_find_server(km, server))
+    km.key_generation += 1
+    return Reply(200)
+
+
+# --- applying changes, now or when a job ends ------------------------------------------------------------
+
+
+def commit(fleet: Fleet, cluster: Cluster, change: Change, now: float) -> Reply:
+    """Apply a validated change now, or start a job that applies it when it ends (``advance_jobs``)."""
+    headers = {"Location": change.location} if change.location else {}
+    if cluster.faults.jobs:
+        job = start_job(cluster, change, now)
+        link = {"uuid": job.uuid, "_links": {"self": {"href": f"/api/cluster/jobs/{job.uuid}"}}}
+        return Reply(cluster.faults.job_http_status, {"job": link}, headers)
+    failure = apply_change(fleet, cluster, change.operation, change.params)
+    if failure:
+        return Reply.error(failure)
+    return Reply(change.status, {}, headers)
+
+
+def start_job(cluster: Cluster, change: Change, now: float) -> Job:
+    cluster.job_seq += 1
+    job = Job(
+        uuid=str(uuid.uuid5(uuid.UUID(cluster.uuid), f"job-{cluster.job_seq}")),
+        description=change.description,
+        start_time=now,
+        ends_at=now + cluster.faults.job_seconds,
+        failure=cluster.faults.job_fail,
+        operation=change.operation,
+        params=change.params,
+    )
+    cluster.faults.job_fail = None  # "the next job" fails, not every job
+    cluster.jobs[job.uuid] = job
+    return job
+
+
+def advance_jobs(fleet: Fleet, cluster: Cluster, now: float) -> None:
+    """Finish the jobs whose time has come and forget those ended longer than the retention ago."""
+    if not cluster.jobs:
+        return
+    retention = fleet.settings.job_retention_seconds
+    for job in sorted(cluster.jobs.values(), key=lambda job: job.ends_at):
+        if job.state in ("queued", "running") and job.ends_at <= now:
+            finish_job(fleet, cluster, job)
+        if job.end_time is not None and job.end_time + retention <= now:
+            del cluster.jobs[job.uuid]
+
+
+def finish_job(fleet: Fleet, cluster: Cluster, job: Job) -> None:
+    job.end_time = job.ends_at
+    if job.failure is not None:
+        job.error_code, job.message = job.failure
+    else:
+        job.error_code = apply_change(fleet, cluster, job.operation, job.params)
+        job.message = codes.message_for(job.error_code) if job.error_code else "success"
+    job.state = "failure" if job.error_code else "success"
+    job.code = job.error_code
+
+
+def apply_change(fleet: Fleet, cluster: Cluster, operation: str, params: dict[str, Any]) -> int:
+    """Make a change true; returns 0, or the partial-failure code when ``faults.partial_nodes`` fire."""
+    return _APPLY[operation](fleet, cluster, params)
+
+
+def _stale_nodes(cluster: Cluster) -> list[str]:
+    """Nodes that fail this change (the partial fault), consumed when ``partial_once``."""
+    names = [node.name for node in cluster.nodes if node.name in set(cluster.faults.partial_nodes)]
+    if names and cluster.faults.partial_once:
+        cluster.faults.partial_nodes = []
+    return names
+
+
+def _mark_keys(cluster: Cluster, stale: list[str]) -> None:
+    for node in cluster.nodes:
+        for key in node.keys:
+            key.restored = node.name not in stale
+
+
+def _apply_change_passphrase(fleet: Fleet, cluster: Cluster, params: dict[str, Any]) -> int:
+    km = cluster.key_manager
+    if km is None or km.kind != "onboard":
+        return codes.PASSPHRASE_CHANGE_FAILED  # deleted while the job ran
+    km.passphrase = params["passphrase"]
+    km.key_generation += 1
+    cluster.counters.rotations += 1
+    partner = fleet.partner_of(cluster)
+    if partner is not None and partner.key_manager is not None and partner.key_manager.kind == "onboard":
+        partner.pending_partner_sync = params["passphrase"]
+    stale = _stale_nodes(cluster)
+    for node in cluster.nodes:
+        if node.name in stale:
+            for key in node.keys:
+                key.restored = False
+    return codes.PASSPHRASE_FAILED_SOME_NODES if stale else 0
+
+
+def _apply_synchronize(fleet: Fleet, cluster: Cluster, params: dict[str, Any]) -> int:
+    km = cluster.key_manager
+    if km is None or km.kind != "onboard":
+        return codes.PASSPHRASE_CHANGE_FAILED
+    if cluster.pending_partner_sync is not None:
+        km.passphrase = cluster.pending_partner_sync
+        cluster.pending_partner_sync = None
+        km.key_generation += 1
+    cluster.counters.syncs += 1
+    stale = _stale_nodes(cluster)
+    _mark_keys(cluster, stale)
+    return codes.PASSPHRASE_FAILED_SOME_NODES if stale else 0
+
+
+def _apply_create_onboard(fleet: Fleet, cluster: Cluster, params: dict[str, Any]) -> int:
+    cluster.key_manager = KeyManager(uuid=params["uuid"], kind="onboard", passphrase=params["passphrase"])
+    _new_keys(cluster)
+    if params.get("synchronize"):
+        cluster.counters.syncs += 1
+    stale = _stale_nodes(cluster)
+    _mark_keys(cluster, stale)
+    return codes.OKM_FAILED_SOME_NODES if stale else 0
+
+
+def _apply_create_external(fleet: Fleet, cluster: Cluster, params: dict[str, Any]) -> int:
+    cluster.key_manager = KeyManager(
+        uuid=params["uuid"],
+        kind="external",
+        servers=[KeyServer(**record) for record in params["servers"]],
+        client_certificate=CertRef(**params["client_certificate"]),
+        server_ca_certificates=[CertRef(**ref) for ref in params["server_ca_certificates"]],
+    )
+    _new_keys(cluster)
+    return 0
+
+
+def _apply_modify_external(fleet: Fleet, cluster: Cluster, params: dict[str, Any]) -> int:
+    km = cluster.key_manager
+    if km is None or km.kind != "external":
+        return codes.EXTERNAL_NOT_ENABLED
+    if "client_certificate" in params:
+        km.client_certificate = CertRef(**params["client_certificate"])
+    if "server_ca_certificates" in params:
+        km.server_ca_certificates = [CertRef(**ref) for ref in params["server_ca_certificates"]]
+    return 0
+
+
+def _apply_delete(fleet: Fleet, cluster: Cluster, params: dict[str, Any]) -> int:
+    cluster.key_manager = None
+    cluster.pending_partner_sync = None
+    for node in cluster.nodes:
+        node.keys = []
+    return 0
+
+
+def _new_keys(cluster: Cluster) -> None:
+    """Fresh keys for a new key manager, deterministic from the cluster and the key manager."""
+    assert cluster.key_manager is not None
+    rng = random.Random(f"{cluster.uuid}/{cluster.key_manager.uuid}")
+    for node in cluster.nodes:
+        node.keys = make_keys(rng, rng.randint(2, 4))
+
+
+_APPLY: dict[str, Callable[[Fleet, Cluster, dict[str, Any]], int]] = {
+    "change_passphrase": _apply_change_passphrase,
+    "synchronize": _apply_synchronize,
+    "create_onboard": _apply_create_onboard,
+    "create_external": _apply_create_external,
+    "modify_external": _apply_modify_external,
+    "delete": _apply_delete,
+}

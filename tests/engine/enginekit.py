@@ -1,0 +1,89 @@
+"""Run fleet's engine in-process against a simulated fleet: the same code path as the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from fleet.engine.context import RunOptions
+from fleet.engine.plans import build_rotation_plan, build_sync_plan
+from fleet.engine.rotate_work import rotate_work
+from fleet.engine.run import execute
+from fleet.engine.sync import sync_work
+from fleet.journal import Journal
+from fleet.ontap import HttpSettings
+from fleet.report import Report
+
+NEW_PASSPHRASE = "N3w-fleet-passphrase/" + "x7" * 25 + "!Z"  # 73 chars: CC mode accepts it too
+FAST_HTTP = HttpSettings(
+    concurrency=256,
+    per_cluster=2,
+    request_timeout=5.0,
+    backoff_base=0.01,
+    backoff_max=0.2,
+    job_poll_initial=0.05,
+    job_poll_max=0.2,
+)
+
+
+@dataclass
+class Runner:
+    """Runs rotations and syncs with one journal, the way an admin reruns fleet on one machine."""
+
+    workdir: Path
+    journal: Journal
+
+    def secret_file(self, name: str, value: str) -> str:
+        path = self.workdir / name
+        path.write_text(value)
+        path.chmod(0o600)
+        return f"file:{path}"
+
+    async def rotate(
+        self,
+        inventory: Path,
+        *,
+        new_ref: str | None = None,
+        current_ref: str | None = None,
+        limit: str | None = None,
+        store: str | None = None,
+        remediate: bool = True,
+        concurrency: int = 64,
+        http: HttpSettings = FAST_HTTP,
+        first_site: str | None = None,
+    ) -> Report:
+        new_ref = new_ref or self.secret_file("new.okm", NEW_PASSPHRASE)
+        plan = await build_rotation_plan(
+            self.journal,
+            inventory_path=inventory,
+            limit=limit,
+            current_ref=current_ref,
+            new_ref=new_ref,
+            store_spec=store,
+            options=RunOptions(
+                concurrency=concurrency,
+                remediate=remediate,
+                backup_dir=self.workdir / "backups",
+                generated=new_ref == "generate",
+                first_site=first_site,
+            ),
+            http=http,
+            report_options={},
+        )
+        return await execute(plan, rotate_work)
+
+    async def sync(self, inventory: Path, *, passphrase_ref: str | None, limit: str | None = None) -> Report:
+        plan = await build_sync_plan(
+            self.journal,
+            inventory_path=inventory,
+            limit=limit,
+            passphrase_ref=passphrase_ref,
+            options=RunOptions(concurrency=16),
+            http=FAST_HTTP,
+            report_options={},
+        )
+        return await execute(plan, sync_work)
+
+
+def by_name(report: Report) -> dict:
+    return {record.name: record for record in report.clusters}

@@ -1,0 +1,53 @@
+"""Value-based scrubbing: every registered value disappears, wherever and however it is quoted."""
+
+from __future__ import annotations
+
+import json
+import random
+import string
+
+from fleet.secrets.scrub import Scrubber
+
+
+def test_every_occurrence_is_replaced_and_the_longest_match_wins() -> None:
+    scrubber = Scrubber()
+    scrubber.register_many(["abcd1234", "abcd12345678"])
+    assert scrubber.scrub("x abcd12345678 y abcd1234 z abcd1234abcd1234") == "x *** y *** z ******"
+
+
+def test_values_shorter_than_four_characters_are_not_scrubbed() -> None:
+    scrubber = Scrubber()
+    scrubber.register("abc")
+    assert scrubber.scrub("abc abcd") == "abc abcd" and len(scrubber) == 0
+
+
+def test_json_and_repr_escaped_forms_are_scrubbed_too() -> None:
+    scrubber = Scrubber()
+    value = "pa\"ss\\word-with-quote's"
+    scrubber.register(value)
+    assert value not in scrubber.scrub(f"raw {value}")
+    assert json.dumps(value)[1:-1] not in scrubber.scrub(json.dumps({"p": value}))
+    assert repr(value)[1:-1] not in scrubber.scrub(repr({"p": value}))
+
+
+def test_scrub_obj_cleans_nested_structures_and_keeps_other_types() -> None:
+    scrubber = Scrubber()
+    scrubber.register("nested-secret")
+    data = {"a": ["x nested-secret", ("nested-secret",)], "nested-secret": {"n": 5, "b": None}}
+    assert scrubber.scrub_obj(data) == {"a": ["x ***", ("***",)], "***": {"n": 5, "b": None}}
+
+
+def test_scrubbing_a_line_against_twenty_thousand_secrets_is_correct() -> None:
+    """A large fleet registers tens of thousands of values; a log line must still scrub exactly."""
+    rng = random.Random(7)
+    alphabet = string.ascii_letters + string.digits
+    values = ["".join(rng.choices(alphabet, k=rng.randint(8, 64))) for _ in range(20_000)]
+    scrubber = Scrubber()
+    scrubber.register_many(values)
+    picked = [values[17], values[12_345], values[19_999]]
+    line = f"cluster cl-0042 rejected {picked[0]} then {picked[1]}, body={{'p': '{picked[2]}'}} " + "." * 80
+    scrubbed = scrubber.scrub(line)
+    assert all(value not in scrubbed for value in picked)
+    assert scrubbed.startswith("cluster cl-0042 rejected *** then ***, body={'p': '***'}")
+    for _ in range(200):
+        assert scrubber.scrub(line) == scrubbed
