@@ -100,7 +100,7 @@ class PairRotation:
         if problem is not None:
             return self._refused("skipped", f"pre-check failed: {problem}; nothing was changed")
 
-        rotation = ClusterRotation(self.ctx, a, self.rec_a, self.unit_id)
+        rotation = ClusterRotation(self.ctx, a, self.rec_a, self.unit_id, verify=False)
         try:
             outcome_a = await rotation.run(seen_a)
         except OntapError as exc:
@@ -111,6 +111,11 @@ class PairRotation:
         outcome_b = await self._sync_partner(seen_b)
         if outcome_b.outcome == "failed":
             return self._split(outcome_a, outcome_b)
+        if outcome_a.outcome in ("succeeded", "already_current"):
+            assert seen_a.km_uuid is not None
+            verified_a = await self._verify_site(a, seen_a.km_uuid, self.rec_a)
+            if verified_a.outcome != "succeeded":
+                outcome_a = verified_a
         return self._result("rotated", None, outcome_a, outcome_b)
 
     # -- site B ------------------------------------------------------------------------------

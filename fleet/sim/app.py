@@ -373,6 +373,17 @@ def key_server_record(cluster: Cluster, km: KeyManager, server: KeyServer) -> di
     return record
 
 
+def _embedded_server(cluster: Cluster, km: KeyManager, server: KeyServer) -> dict[str, Any]:
+    """A server inside the key-manager record: the spec's ``key_server_readcreate``, where
+    ``secondary_key_servers`` is one comma-delimited string (a list on the key-servers resource)."""
+    record = key_server_record(cluster, km, server)
+    record.pop("connectivity")
+    record.pop("create_remove_timeout", None)
+    if "secondary_key_servers" in record:
+        record["secondary_key_servers"] = ", ".join(record["secondary_key_servers"])
+    return record
+
+
 def key_manager_record(fleet: Fleet, cluster: Cluster, km: KeyManager) -> dict[str, Any]:
     """The full record, expensive fields included; ``select_fields`` decides what leaves."""
     record: dict[str, Any] = {
@@ -390,14 +401,7 @@ def key_manager_record(fleet: Fleet, cluster: Cluster, km: KeyManager) -> dict[s
         record["external"] = {
             "client_certificate": _cert_record(km.client_certificate) if km.client_certificate else None,
             "server_ca_certificates": [_cert_record(cert) for cert in km.server_ca_certificates],
-            "servers": [
-                {
-                    key: value
-                    for key, value in key_server_record(cluster, km, s).items()
-                    if key != "connectivity"
-                }
-                for s in km.servers
-            ],
+            "servers": [_embedded_server(cluster, km, server) for server in km.servers],
         }
     if cluster.at_least(16):
         record["enabled"] = km.enabled

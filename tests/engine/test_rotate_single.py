@@ -120,3 +120,35 @@ async def test_wrong_credentials_fail_the_cluster_with_an_auth_reason(sim_fleet,
     assert "username and password" in report.failures.by_code["6691623"].next_step
     assert row.requests == 1  # a 401 is not retried
     assert sim.cluster(victim).counters.mutations == 0
+
+
+def drop_answer_after_applying(victims: set[str]):
+    """A middleware: the cluster applies the PATCH, then the connection dies before the answer."""
+    from aiohttp import web
+
+    @web.middleware
+    async def drop(request, handler):
+        response = await handler(request)
+        cluster = request.get("cluster")
+        if request.method == "PATCH" and cluster is not None and cluster.name in victims:
+            victims.discard(cluster.name)
+            request.transport.abort()
+        return response
+
+    return drop
+
+
+async def test_lost_answer_is_reconciled_by_one_probe_never_by_resending(sim_fleet, runner, tmp_path):
+    victims = {"sim-0002", "sim-0004"}
+    sim = await sim_fleet(clusters=6, seed=4, middlewares=[drop_answer_after_applying(victims)])
+    targets = [name for name in ("sim-0002", "sim-0004") if name in sim.onboard_names()]
+    assert targets
+    report = await runner.rotate(sim.inventory)
+    rows = by_name(report)
+    for name in targets:
+        assert rows[name].outcome == "succeeded", rows[name].reason
+        assert sim.passphrase(name) == NEW_PASSPHRASE
+        assert sim.cluster(name).counters.rotations == 1  # the change was never sent twice
+        steps = [step.name for step in rows[name].steps]
+        assert "probe_new_passphrase" in steps
+        assert steps.count("change_passphrase") == 1
