@@ -84,7 +84,7 @@ async def test_too_short_new_passphrase_exits_2_and_sends_nothing(sim_fleet, tmp
 
 async def test_no_secret_value_reaches_logs_report_journal_or_file_names(sim_fleet, tmp_path):
     sim = await sim_fleet(clusters=16, mcc_pairs=2, seed=22, faults="partial=0.2,jobs=0.3")
-    secrets = sim.secret_values() + [NEW_PASSPHRASE]
+    secrets = [*sim.secret_values(), NEW_PASSPHRASE]
     new = tmp_path / "new.okm"
     new.write_text(NEW_PASSPHRASE)
     report = tmp_path / "out" / "report.json"
