@@ -26,7 +26,7 @@ from fleet.sim.faults import apply_faults, fault_middleware, parse_faults
 from fleet.sim.generate import generate_fleet
 from fleet.sim.inventory_out import write_inventory
 from fleet.sim.persist import StateSaver, load_fleet
-from fleet.sim.server import SimServer
+from fleet.sim.server import SimServer, raise_open_file_limit
 from fleet.sim.state import Fleet
 from fleet.sim.tls import ensure_tls_files, server_ssl_context
 
@@ -66,7 +66,7 @@ async def run_server(
     started = time.perf_counter()
     stop = stop or _stop_on_signals()
     fleet = _load_or_generate(options)
-    _raise_fd_limit(len(fleet.clusters) + 1024)
+    _check_fd_limit(len(fleet.clusters) + 256)
     base = options.inventory_out.absolute().parent
     ca_file = None if options.http else ensure_tls_files(options.tls_dir or base / "certs").ca
     ssl_context = None if options.http else server_ssl_context(ca_file.parent)  # type: ignore[union-attr]
@@ -149,14 +149,11 @@ def _stop_on_signals() -> asyncio.Event:
     return stop
 
 
-def _raise_fd_limit(needed: int) -> None:
-    """One listening socket per cluster: lift the soft descriptor limit towards the hard one."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < needed:
-        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    if needed > resource.getrlimit(resource.RLIMIT_NOFILE)[0]:
-        raise InputError(f"{needed} file descriptors needed, the limit is {hard}: raise `ulimit -n`")
+def _check_fd_limit(needed: int) -> None:
+    """One listening socket per cluster: fail early and clearly rather than half-way through binding."""
+    limit = raise_open_file_limit()
+    if limit != resource.RLIM_INFINITY and needed > limit:
+        raise InputError(f"{needed} file descriptors needed, the limit is {limit}: raise `ulimit -n`")
 
 
 @click.group(name="sim")

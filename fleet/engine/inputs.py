@@ -7,7 +7,7 @@ not one request has been sent.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from fleet.engine.context import ClusterSecrets
@@ -15,7 +15,9 @@ from fleet.errors import InputError
 from fleet.inventory import Cluster
 from fleet.secrets import Secret, SecretRequest, SecretResolver, check_passphrase, check_rotation_pair
 from fleet.secrets.generate import generate_passphrase
+from fleet.secrets.store import SecretStore
 
+FinishedCheck = Callable[[str, Secret], Awaitable[bool]]
 PASSPHRASE_VAR = "okm_passphrase"
 GENERATE = "generate"
 _TRUE = frozenset({"true", "yes", "1", "on"})
@@ -61,8 +63,16 @@ async def rotation_secrets(
     current_ref: str | None,
     new_ref: str,
     resolver: SecretResolver,
+    store: SecretStore | None = None,
+    finished: FinishedCheck | None = None,
 ) -> dict[str, ClusterSecrets]:
     """Passwords, current and new passphrases for every cluster, checked as ONTAP would check them.
+
+    With ``--new generate`` the secret store is the source of truth: its ``current`` (what fleet
+    last verified) replaces the inventory's reference, and a ``pending`` left by an interrupted run
+    is reused, never replaced: that cluster may already have it. ``finished(name, current)`` says
+    whether the run being resumed already verified that stored passphrase: then it is re-proven,
+    never rotated again.
 
     A cluster with no passphrase reference at all (no ``--current``, no ``vars.okm_passphrase``)
     gets no passphrases: the engine reports it ``skipped`` without contacting it.
@@ -73,7 +83,9 @@ async def rotation_secrets(
         _passphrase_request(cluster, current_ref, "--current") for cluster in known
     )
     if new_ref == GENERATE:
-        news = _generated_per_unit(known)
+        if store is None:
+            raise InputError("--new generate needs --store DIR|cmd:...", field="--store")
+        currents, news = await _from_store(known, currents, store, finished or (lambda _name, _secret: False))
     else:
         news = await resolver.resolve_many(
             SecretRequest(new_ref, cluster.name, "--new", base_dir=Path.cwd()) for cluster in known
@@ -81,7 +93,9 @@ async def rotation_secrets(
     by_name = {cluster.name: index for index, cluster in enumerate(known)}
     for cluster, current, new in zip(known, currents, news, strict=True):
         cc_mode = declared_cc_mode(cluster)
-        problem = check_passphrase(new, cc_mode=cc_mode) or check_rotation_pair(current, new)
+        problem = check_passphrase(new, cc_mode=cc_mode)
+        if new_ref != GENERATE:  # a stored pending equal to current is a finished change, resumed
+            problem = problem or check_rotation_pair(current, new)
         if problem:
             raise InputError(f"cluster {cluster.name}: new passphrase: {problem}", field="--new")
         partner = by_name.get(cluster.metrocluster_partner or "")
@@ -102,13 +116,32 @@ async def rotation_secrets(
     return secrets
 
 
-def _generated_per_unit(clusters: Sequence[Cluster]) -> list[Secret]:
-    """A fresh passphrase per unit: both sites of a MetroCluster pair share one."""
+async def _from_store(
+    clusters: Sequence[Cluster], currents: list[Secret], store: SecretStore, finished: FinishedCheck
+) -> tuple[list[Secret], list[Secret]]:
+    """Current and new passphrases for generate mode; both sites of a pair share one new passphrase."""
     chosen: dict[str, Secret] = {}
+    carried: set[str] = set()  # pending or finished by the resumed run: must not be replaced
+    new_currents: list[Secret] = []
+    for cluster, current in zip(clusters, currents, strict=True):
+        stored = await store.get(cluster.name, "current")
+        new_currents.append(stored or current)
+        pending = await store.get(cluster.name, "pending")
+        if pending is None and stored is not None and await finished(cluster.name, stored):
+            pending = stored
+        if pending is not None:
+            chosen[cluster.name] = pending
+            carried.add(cluster.name)
     for cluster in clusters:
-        partner = cluster.metrocluster_partner
-        chosen[cluster.name] = chosen.get(partner or "") or generate_passphrase()
-    return [chosen[cluster.name] for cluster in clusters]
+        if cluster.name in chosen:
+            continue
+        partner = cluster.metrocluster_partner or ""
+        chosen[cluster.name] = chosen.get(partner) or generate_passphrase()
+    for cluster in clusters:  # a pair's carried passphrase on either site wins for both
+        partner = cluster.metrocluster_partner or ""
+        if partner in carried and cluster.name not in carried:
+            chosen[cluster.name] = chosen[partner]
+    return new_currents, [chosen[cluster.name] for cluster in clusters]
 
 
 async def sync_secrets(

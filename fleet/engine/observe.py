@@ -7,10 +7,12 @@ from typing import Any
 
 from fleet.engine.recorder import ClusterRecorder
 from fleet.ontap import OntapClient
+from fleet.ontap import codes as C
 
 # status.code values that mean "nothing left to do" (0 per the spec; 65537200 "No action needed at
 # this time." per NetApp's client examples — ontap-notes §5 marks the latter UNCONFIRMED).
 HEALTHY_STATUS_CODES = frozenset({0, 65537200})
+_PARTNER_SYNC_PREFIX = C.message_for(C.MCC_SYNC_PENDING)[:60]
 KEY_MANAGER_FIELDS = "uuid,scope,onboard.enabled,external.servers,status.code,status.message"
 
 
@@ -41,6 +43,15 @@ class Observed:
     status_code: int | None
     status_message: str | None
     metrocluster: MetroClusterView | None
+
+    @property
+    def partner_sync_pending(self) -> bool:
+        """The MetroCluster "sync the partner with the same passphrase" condition.
+
+        Matched on ONTAP's message: the spec's example code (346758) is a placeholder it reuses for
+        unrelated conditions (ontap-notes §4.1).
+        """
+        return bool(self.status_message) and self.status_message.startswith(_PARTNER_SYNC_PREFIX)
 
     @property
     def healthy(self) -> bool:

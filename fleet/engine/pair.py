@@ -57,8 +57,12 @@ def pairing_problem(a: Cluster, oa: Observed, b: Cluster, ob: Observed) -> str |
     return None
 
 
-def precheck_problem(site: Cluster, seen: Observed) -> str | None:
-    """Both sites must be configured, normal, reachable, on OKM and not already waiting for a sync."""
+def precheck_problem(site: Cluster, seen: Observed, resuming: bool = False) -> str | None:
+    """Both sites must be configured, normal, reachable, on OKM and not already waiting for a sync.
+
+    ``resuming``: the journal shows fleet itself sent this pair's new passphrase (a killed run), so
+    the pending-partner-sync condition is ours to finish, not a reason to stop.
+    """
     mcc = seen.metrocluster
     assert mcc is not None
     if mcc.configuration_state != "configured":
@@ -69,6 +73,8 @@ def precheck_problem(site: Cluster, seen: Observed) -> str | None:
         return f"{site.name}: the MetroCluster partner cluster is not reachable"
     if seen.km_uuid is None or not seen.onboard:
         return f"{site.name}: onboard key management is not enabled"
+    if seen.partner_sync_pending and resuming:
+        return None
     if not seen.healthy:
         return f"{site.name}: key manager not healthy (status {seen.status_code}: {seen.status_message})"
     return None
@@ -96,7 +102,8 @@ class PairRotation:
         problem = pairing_problem(a, seen_a, b, seen_b)
         if problem is not None:
             return self._refused("failed", f"pairing mismatch: {problem}; nothing was changed")
-        problem = precheck_problem(a, seen_a) or precheck_problem(b, seen_b)
+        resuming = await self._half_done_by_us()
+        problem = precheck_problem(a, seen_a, resuming) or precheck_problem(b, seen_b, resuming)
         if problem is not None:
             return self._refused("skipped", f"pre-check failed: {problem}; nothing was changed")
 
@@ -118,6 +125,18 @@ class PairRotation:
                 outcome_a = verified_a
         return self._result("rotated", None, outcome_a, outcome_b)
 
+    async def _half_done_by_us(self) -> bool:
+        """Did an earlier run of fleet send this pair's new passphrase to either site?"""
+        new = self.ctx.secrets[self.a.name].new
+        if new is None:
+            return False
+        new_fp = self.ctx.journal.fingerprint(new)
+        for site in (self.a, self.b):
+            state = await self.ctx.journal.cluster_state(site.name)
+            if state is not None and new_fp in (state.pending_fp, state.current_fp):
+                return True
+        return False
+
     # -- site B ------------------------------------------------------------------------------
     async def _sync_partner(self, seen_b: Observed) -> Outcome:
         """Sync B with the NEW passphrase (PATCH synchronize, existing_passphrase = new).
@@ -133,6 +152,10 @@ class PairRotation:
         journal = self.ctx.journal
         new_fp = journal.fingerprint(new)
         client = self.ctx.client(b)
+        store = self.ctx.store
+        if store is not None:
+            await store.put_pending(b.name, new)
+        await journal.mark_sent(b.name, new_fp, self.ctx.run_id)
         for attempt in (1, 2):
             step_id = await journal.begin_step(
                 self.ctx.run_id, self.unit_id, b.name, "partner_sync", to_fp=new_fp
@@ -154,14 +177,19 @@ class PairRotation:
                 return Outcome("failed", f"partner sync refused: {failure_reason(exc)}")
             await journal.end_step(step_id, status="ok")
             break
-        await journal.mark_verified(b.name, new_fp, self.ctx.run_id)
-        self.rec_b.passphrase_fingerprint = new_fp
+        await self._b_verified(new_fp)
         return await self._verify_site(b, km, self.rec_b)
+
+    async def _b_verified(self, new_fp: str) -> None:
+        """B proved it has the new passphrase: journal it and promote it in the store."""
+        await self.ctx.journal.mark_verified(self.b.name, new_fp, self.ctx.run_id)
+        self.rec_b.passphrase_fingerprint = new_fp
+        if self.ctx.store is not None:
+            await self.ctx.store.promote(self.b.name)
 
     async def _partner_partial(self, km: str, seen_b: Observed, exc: OntapError, new_fp: str) -> Outcome:
         """B accepted the new passphrase but some of its nodes kept stale keys: sync once more."""
-        await self.ctx.journal.mark_verified(self.b.name, new_fp, self.ctx.run_id)
-        self.rec_b.passphrase_fingerprint = new_fp
+        await self._b_verified(new_fp)
         client = self.ctx.client(self.b)
         missing = await missing_keys_by_node(client, km, seen_b, self.rec_b)
         self.rec_b.nodes = [

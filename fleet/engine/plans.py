@@ -9,10 +9,10 @@ from fleet.engine.context import RunOptions
 from fleet.engine.inputs import GENERATE, rotation_secrets, sync_secrets
 from fleet.engine.run import RunPlan
 from fleet.errors import InputError
-from fleet.inventory import load_any
+from fleet.inventory import Cluster, load_any
 from fleet.journal import Journal
 from fleet.ontap import HttpSettings
-from fleet.secrets import SecretResolver
+from fleet.secrets import Secret, SecretResolver
 from fleet.secrets.store import open_store
 
 
@@ -27,17 +27,38 @@ async def build_rotation_plan(
     options: RunOptions,
     http: HttpSettings,
     report_options: dict[str, Any],
+    only: set[str] | None = None,
+    resumed_runs: frozenset[str] = frozenset(),
 ) -> RunPlan:
-    """Everything checked before the first request: inventory, selection, secrets, passphrase rules."""
+    """Everything checked before the first request: inventory, selection, secrets, passphrase rules.
+
+    ``only`` narrows the selection to these clusters (``fleet resume``: the units left to do);
+    ``resumed_runs`` are the runs being continued: a passphrase one of them verified is re-proven,
+    never replaced by a fresh one.
+    """
     if new_ref == GENERATE and not store_spec:
         raise InputError(
             "--new generate needs --store DIR|cmd:... to keep the generated passphrases", field="--store"
         )
     store = open_store(store_spec) if store_spec else None
     inventory = load_any(inventory_path)
-    clusters = inventory.select(limit)
+    clusters = narrow(inventory.select(limit), only)
+
+    async def finished(cluster: str, stored: Secret) -> bool:
+        state = await journal.cluster_state(cluster)
+        return (
+            state is not None
+            and state.run_id in resumed_runs
+            and state.current_fp == journal.fingerprint(stored)
+        )
+
     secrets = await rotation_secrets(
-        clusters, current_ref=current_ref, new_ref=new_ref, resolver=SecretResolver()
+        clusters,
+        current_ref=current_ref,
+        new_ref=new_ref,
+        resolver=SecretResolver(),
+        store=store,
+        finished=finished,
     )
     return RunPlan(
         kind="rotate",
@@ -61,10 +82,11 @@ async def build_sync_plan(
     options: RunOptions,
     http: HttpSettings,
     report_options: dict[str, Any],
+    only: set[str] | None = None,
 ) -> RunPlan:
     """A sync needs each cluster's password and the passphrase to sync with (checked, not tried)."""
     inventory = load_any(inventory_path)
-    clusters = inventory.select(limit)
+    clusters = narrow(inventory.select(limit), only)
     secrets = await sync_secrets(clusters, passphrase_ref=passphrase_ref, resolver=SecretResolver())
     return RunPlan(
         kind="sync",
@@ -76,3 +98,8 @@ async def build_sync_plan(
         journal=journal,
         report_options=report_options,
     )
+
+
+def narrow(clusters: list[Cluster], only: set[str] | None) -> list[Cluster]:
+    """Keep the clusters named in ``only`` (all when None), in inventory order."""
+    return clusters if only is None else [cluster for cluster in clusters if cluster.name in only]

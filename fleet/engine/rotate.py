@@ -64,6 +64,14 @@ class ClusterRotation:
         if known is not None and known.current_fp == self.new_fp:
             # The journal saw this cluster verified on the new passphrase: prove it, don't re-send.
             return await self._probe_already_rotated(km, observed, why="the journal records it as rotated")
+        if known is not None and known.pending_fp == self.new_fp:
+            # A change to this passphrase was sent and never confirmed (a killed run): probe first.
+            outcome = await self._probe_already_rotated(
+                km, observed, why="a change to the new passphrase was sent but never confirmed"
+            )
+            if outcome.reason != _NOT_ROTATED:
+                return outcome
+            # Proven not applied: the change below is the first one that takes effect.
         if self.ctx.store is not None:
             await self.ctx.store.put_pending(self.cluster.name, self.new)
         step_id = await self.ctx.journal.begin_step(

@@ -1,0 +1,93 @@
+"""``fleet runs`` lists what the journal remembers; ``fleet resume`` finishes a run."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from fleet.cli.app import main
+from fleet.cli.run_support import fail_input, run_and_exit
+from fleet.engine.resume import WORK_BY_KIND, ResumeRequest, resume_plan
+from fleet.engine.run import RunPlan
+from fleet.errors import InputError
+from fleet.journal import Journal, RunRow, default_journal_path
+
+journal_option = click.option(
+    "--journal",
+    "journal_path",
+    default=None,
+    envvar="FLEET_JOURNAL",
+    type=click.Path(path_type=Path),
+    help="Journal database (env FLEET_JOURNAL).",
+)
+
+
+@main.command()
+@journal_option
+@click.option("--json", "as_json", is_flag=True, help="Print [{id, kind, started_at, outcome, ...}].")
+@click.option("--last", default=20, show_default=True, type=click.IntRange(1, 100000))
+def runs(journal_path: Path | None, as_json: bool, last: int) -> None:
+    """List runs, newest first."""
+    rows = asyncio.run(_runs(journal_path, last))
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(row) for row in rows], indent=2))
+        return
+    table = Table("run", "kind", "started", "finished", "outcome", "exit", "report")
+    for row in rows:
+        table.add_row(
+            row.id,
+            row.kind,
+            row.started_at,
+            row.finished_at or "-",
+            row.outcome or "unfinished",
+            str(row.exit_code) if row.exit_code is not None else "-",
+            row.report_path or "-",
+        )
+    Console().print(table)
+
+
+async def _runs(journal_path: Path | None, last: int) -> list[RunRow]:
+    path = journal_path or default_journal_path()
+    if not await asyncio.to_thread(Path(path).exists):
+        return []
+    async with await Journal.open(path) as journal:
+        return await journal.runs(limit=last)
+
+
+@main.command()
+@click.argument("run_id")
+@journal_option
+@click.option("--retry-failed", is_flag=True, help="Rerun only the units that failed, are partial or split.")
+@click.option("--report", "report_path", default=None, type=click.Path(path_type=Path))
+@click.option("--log-format", type=click.Choice(["auto", "json", "console"]), default="auto")
+def resume(
+    run_id: str, journal_path: Path | None, retry_failed: bool, report_path: Path | None, log_format: str
+) -> None:
+    """Finish RUN_ID: reconcile units that were in flight, run the ones never started."""
+    request = ResumeRequest(run_id=run_id, retry_failed=retry_failed)
+    path = journal_path or default_journal_path()
+    if not Path(path).exists():
+        sys.exit(fail_input(InputError(f"no journal at {path}", field="--journal")))
+    kind = asyncio.run(_run_kind(path, run_id))
+    if kind not in WORK_BY_KIND:
+        sys.exit(fail_input(InputError(f"no resumable run {run_id!r} in {path}", field="RUN_ID")))
+
+    async def build_plan(journal: Journal) -> RunPlan:
+        return await resume_plan(journal, request)
+
+    run_and_exit(
+        build_plan, WORK_BY_KIND[kind], journal_path=path, report_path=report_path, log_format=log_format
+    )
+
+
+async def _run_kind(path: Path, run_id: str) -> str | None:
+    async with await Journal.open(path) as journal:
+        run = await journal.run(run_id)
+        return run.kind if run is not None else None

@@ -1,0 +1,102 @@
+"""The change window: start no unit that would likely still be running when the window closes.
+
+``--window-end`` is ISO 8601 (``2026-11-29T05:30``, ``2026-11-29T05:30:00+01:00``, ``…Z``; a
+time without an offset is local time) or ``HH:MM`` local time, meaning its next occurrence (at
+23:10, ``05:30`` is tomorrow morning; a time equal to now is also tomorrow).
+
+Before each unit is admitted the time left is compared with what a unit needs: the p90 of the unit
+durations observed so far in this run (nearest rank), never less than a floor (``--window-floor``,
+30 s by default, which is also the estimate before any unit has ended). When less time is left, no
+further unit is admitted, in-flight units finish, and the run is ``paused`` (exit 4): ``fleet
+resume RUN_ID --window-end …`` continues the next night. The clock is injectable for tests.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from fleet.errors import InputError
+
+Clock = Callable[[], datetime]
+DEFAULT_FLOOR_SECONDS = 30.0
+_HH_MM = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_window_end(text: str, *, now: datetime | None = None, field: str = "--window-end") -> datetime:
+    """The window's end as an aware UTC datetime; ``HH:MM`` is the next such local time after ``now``."""
+    now = now or utc_now()
+    text = text.strip()
+    match = _HH_MM.fullmatch(text)
+    if match is not None:
+        local_now = now.astimezone().replace(tzinfo=None)
+        end = local_now.replace(hour=int(match.group(1)), minute=int(match.group(2)), second=0, microsecond=0)
+        if end <= local_now:
+            end += timedelta(days=1)
+        return end.astimezone().astimezone(UTC)  # naive → local: DST resolved on the day itself
+    try:
+        end = datetime.fromisoformat(text)
+    except ValueError:
+        raise InputError(
+            f"expected HH:MM (local) or an ISO 8601 time such as 2026-11-29T05:30Z, got {text!r}", field=field
+        ) from None
+    return end.astimezone(UTC)  # a naive time is local time
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    end: datetime
+    floor: float = DEFAULT_FLOOR_SECONDS
+    clock: Clock = field(default=utc_now, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Closing:
+    """Why the window admitted no more units."""
+
+    end: datetime
+    left_s: float
+    needed_s: float
+    in_flight: int
+
+    @property
+    def message(self) -> str:
+        left = max(0.0, self.left_s)
+        return (
+            f"change window ends at {self.end.isoformat()}: {left:.0f} s left, a unit needs"
+            f" {self.needed_s:.0f} s (p90, floor included); {self.in_flight} unit(s) in flight were let finish"
+        )
+
+
+class WindowGuard:
+    """Learns unit durations as units end and says whether one more unit fits in the window."""
+
+    def __init__(self, window: Window) -> None:
+        self.window = window
+        self.durations: list[float] = []
+
+    def observe(self, seconds: float) -> None:
+        self.durations.append(max(0.0, seconds))
+
+    def needed(self) -> float:
+        """p90 of observed unit durations (nearest rank), never below the floor."""
+        if not self.durations:
+            return self.window.floor
+        ordered = sorted(self.durations)
+        p90 = ordered[math.ceil(0.9 * len(ordered)) - 1]
+        return max(self.window.floor, p90)
+
+    def closing(self, *, in_flight: int) -> Closing | None:
+        """None while one more unit fits; otherwise why it does not."""
+        left = (self.window.end - self.window.clock()).total_seconds()
+        needed = self.needed()
+        if left < needed:
+            return Closing(self.window.end, left, needed, in_flight)
+        return None
