@@ -5,6 +5,7 @@ import fleet.cli.demo_cmd
 import fleet.cli.report_cmd
 import fleet.cli.rotate_cmd
 import fleet.cli.runs_cmd
+import fleet.cli.sim_cmd
 import fleet.cli.sync_cmd  # noqa: F401
 from fleet.cli.app import main
 

@@ -112,7 +112,7 @@ def demo(
         console.print(
             f"[bold]fleet demo[/]: starting {clusters} simulated clusters ({mcc_pairs} MetroCluster pairs)"
         )
-        console.print(sim.start())
+        console.print(sim.start(), soft_wrap=True, highlight=False)
         try:
             report, path = asyncio.run(_rotate(inventory, base, report_path, console))
         finally:

@@ -91,6 +91,10 @@ class ClusterRotation:
             await self.ctx.journal.end_step(step_id, status="unknown", detail=type(exc).__name__)
             return await self._reconcile_unknown(km, observed)
         except OntapError as exc:
+            if (exc.http_status or 0) >= 500:
+                # A server error on a mutation: ONTAP may have applied part of it. Treat as unknown.
+                await self.ctx.journal.end_step(step_id, status="unknown", error_code=exc.code)
+                return await self._reconcile_unknown(km, observed)
             await self.ctx.journal.end_step(step_id, status="failed", error_code=exc.code)
             return await self._on_change_error(exc, km, observed, known_pending=known)
         await self.ctx.journal.end_step(step_id, status="ok")

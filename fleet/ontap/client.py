@@ -188,15 +188,16 @@ class OntapClient:
             what=f"{method} {path}",
         )
 
-    def _decode(self, raw: RawReply, what: str) -> dict[str, Any]:
+    def _decode(self, raw: RawReply, method: str, path: str) -> dict[str, Any]:
+        """A 2xx body as a dict (``{}`` when empty); any other status as ONTAP's error."""
         if not 200 <= raw.status < 300:
-            raise _ontap_error(raw, what, self.name)
+            raise _ontap_error(raw, f"{method} {path}", self.name)
         if not raw.body.strip():
             return {}
-        method, path = what.split(" ", 1)
         with translate_errors(method, path, self.name):
             decoded = json.loads(raw.body)
         if not isinstance(decoded, dict):
+            what = f"{method} {path}"
             raise OntapTransportError(f"{what}: the reply is not a JSON object", sent=True, cluster=self.name)
         return decoded
 
@@ -204,7 +205,7 @@ class OntapClient:
 
     async def get(self, path: str, params: Params | None = None) -> dict[str, Any]:
         """GET a path under the cluster's base URL; transient failures are retried."""
-        return self._decode(await self._send("GET", path, params, None), f"GET {path}")
+        return self._decode(await self._send("GET", path, params, None), "GET", path)
 
     async def patch(self, path: str, body: Mapping[str, Any], params: Params | None = None) -> Reply:
         return await self._mutate("PATCH", path, body, params)
@@ -222,7 +223,7 @@ class OntapClient:
         what = f"{method} {path}"
         query: dict[str, Any] = {"return_timeout": self._return_timeout, **(params or {})}
         raw = await self._send(method, path, query, body)
-        decoded = self._decode(raw, what)
+        decoded = self._decode(raw, method, path)
         uuid = job_uuid_of(decoded)
         if uuid is None:
             if raw.status == 202:
@@ -242,7 +243,7 @@ class OntapClient:
         raw = await self._send("GET", path, None, None)
         if raw.status == 404:
             return None
-        return self._decode(raw, f"GET {path}")
+        return self._decode(raw, "GET", path)
 
     async def _records(self, path: str, params: Params | None) -> list[dict[str, Any]]:
         """Every record of a collection, following ``_links.next`` when ONTAP pages."""
@@ -250,7 +251,7 @@ class OntapClient:
         records: list[dict[str, Any]] = list(body.get("records", []))
         next_href = body.get("_links", {}).get("next", {}).get("href")
         while next_href:
-            body = self._decode(await self._send("GET", next_href, None, None), f"GET {path}")
+            body = self._decode(await self._send("GET", next_href, None, None), "GET", path)
             records.extend(body.get("records", []))
             next_href = body.get("_links", {}).get("next", {}).get("href")
         return records

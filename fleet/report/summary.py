@@ -106,8 +106,6 @@ def _grid(report: Report, path: str | os.PathLike[str] | None, limit: int) -> Ta
         for group in groups:
             for label, value in _failure_rows(group, limit):
                 grid.add_row(label, value)
-    if path is not None:
-        grid.add_row("report", escape(str(path)))
     return grid
 
 
@@ -120,6 +118,8 @@ def render_summary(
 ) -> None:
     """Print the summary; ``path`` is where the report was written, shown last so it can be copied."""
     console.print(_grid(report, path, max_names))
+    if path is not None:  # never wrapped: it is there to be copied
+        console.print(f"report    {escape(str(path))}", soft_wrap=True, highlight=False)
 
 
 def summary_text(

@@ -15,6 +15,7 @@ import fnmatch
 import hashlib
 import hmac
 import json
+import logging
 import time
 import uuid
 import warnings
@@ -32,6 +33,7 @@ from fleet.sim.state import Cluster, ClusterFaults, Fleet, Job, KeyManager, KeyS
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+LOGGER = logging.getLogger(__name__)
 FLEET = web.AppKey("fleet", Fleet)
 CLOCK = web.AppKey("clock", Callable[[], float])
 HOST = web.AppKey("host", str)  # what introspection shows as each cluster's address host
@@ -141,6 +143,7 @@ async def ontap_errors(request: web.Request, handler: Handler) -> web.StreamResp
     except web.HTTPException:
         raise
     except Exception:
+        LOGGER.exception("simulator handler failed: %s %s", request.method, request.path)
         return _json(Reply.error(codes.UNEXPECTED_EXCEPTION))
 
 
@@ -732,6 +735,39 @@ async def get_key_id(request: web.Request) -> web.Response:
     raise Refused(codes.NOT_FOUND, target="key_id")
 
 
+# --- key stores (9.10+): what policy sweeps check; one record per cluster-scope key manager ------------
+
+KEY_STORE_SHAPE = Shape(keys=("uuid",), filters=frozenset({"type", "location", "scope", "enabled", "state"}))
+
+
+def key_store_record(cluster: Cluster, km: KeyManager) -> dict[str, Any]:
+    """``enabled`` and ``configuration`` arrived in 9.14, ``state`` in 9.16 (ontap-notes §1.8)."""
+    onboard = km.kind == "onboard"
+    store_uuid = str(uuid.uuid5(uuid.UUID(km.uuid), "key-store"))
+    record: dict[str, Any] = {
+        "uuid": store_uuid,
+        "type": "okm" if onboard else "kmip",
+        "location": "onboard" if onboard else "external",
+        "scope": "cluster",
+        "_links": _self(f"/api/security/key-stores/{store_uuid}"),
+    }
+    if cluster.at_least(14):
+        record["enabled"] = km.enabled
+        config_uuid = str(uuid.uuid5(uuid.UUID(km.uuid), "configuration"))
+        record["configuration"] = {"name": "default", "uuid": config_uuid}
+    if cluster.at_least(16):
+        record["state"] = "active" if km.enabled else "disabling"
+    return record
+
+
+async def list_key_stores(request: web.Request) -> web.Response:
+    _, cluster, _ = _ctx(request)
+    _gate(cluster, 10)
+    km = cluster.key_manager
+    records = [key_store_record(cluster, km)] if km is not None else []
+    return collection(request, records, KEY_STORE_SHAPE)
+
+
 # --- introspection (/_sim/): the truth ONTAP never shows, and fault control ------------------------------
 
 
@@ -909,6 +945,7 @@ def build_app(
             web.delete(KM + "/{uuid}/key-servers/{server}", delete_key_server),
             web.get(KM + "/{km_uuid}/keys/{node_uuid}/key-ids", list_key_ids, allow_head=False),
             web.get(KM + "/{km_uuid}/keys/{node_uuid}/key-ids/{key_id}", get_key_id, allow_head=False),
+            web.get("/api/security/key-stores", list_key_stores, allow_head=False),
             web.get("/_sim/fleet", sim_fleet, allow_head=False),
             web.get("/_sim/clusters/{name}", sim_cluster, allow_head=False),
             web.post("/_sim/clusters/{name}", sim_update),

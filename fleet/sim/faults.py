@@ -31,7 +31,7 @@ from fleet.errors import InputError
 from fleet.ontap import codes
 from fleet.sim.app import CLUSTER
 from fleet.sim.rules import error_body
-from fleet.sim.state import Cluster, Fleet
+from fleet.sim.state import Cluster, ClusterFaults, Fleet
 
 T = TypeVar("T")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -294,6 +294,11 @@ def _pick(population: list[T], rate: float, seed: int, kind: str) -> list[T]:
 
 def _partial_nodes(cluster: Cluster, override: list[str] | bool | None, drawn: bool, seed: int) -> list[str]:
     if isinstance(override, list):
+        missing = sorted(set(override) - {node.name for node in cluster.nodes})
+        if missing:
+            raise InputError(
+                f"no node {missing[0]} on {cluster.name}", field=f"clusters.{cluster.name}.partial"
+            )
         return list(override)
     if not _flag(override, drawn) or not cluster.nodes:
         return []
@@ -347,7 +352,7 @@ def fault_middleware(fleet: Fleet, *, seed: int | None = None) -> Middleware:
     return faults
 
 
-def _request_fault_rates(settings: Any) -> list[tuple[str, float]]:
+def _request_fault_rates(settings: ClusterFaults) -> list[tuple[str, float]]:
     return [
         ("hang", settings.hang_rate),
         ("reset", settings.reset_rate),

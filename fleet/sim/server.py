@@ -114,6 +114,7 @@ class SimServer:
         self._servers.clear()
         handler = self._runner.server
         if handler is not None:
+            handler.pre_shutdown()  # idle keep-alive connections close now, not after the timeout
             await handler.shutdown(SHUTDOWN_TIMEOUT)
         await self._runner.cleanup()
 

@@ -321,3 +321,15 @@ async def test_no_secret_appears_in_any_exception_text(serve: Serve, make_pool: 
 async def test_the_client_repr_shows_no_credentials(pool: HttpPool) -> None:
     text = repr(client_for(pool, "https://127.0.0.1:1"))
     assert PASSWORD not in text and "cl-0001" in text
+
+
+async def test_collections_are_followed_across_pages(serve: Serve, pool: HttpPool) -> None:
+    async def pages(request: web.Request, _recorder: Recorder) -> web.StreamResponse:
+        if "start.uuid" not in request.query:
+            nxt = {"href": "/api/cluster/nodes?start.uuid=n2&fields=name,uuid"}
+            return web.json_response({"records": [{"name": "n1"}], "num_records": 1, "_links": {"next": nxt}})
+        return web.json_response({"records": [{"name": "n2"}], "num_records": 1})
+
+    url, recorder = await serve(pages)
+    assert [n["name"] for n in await client_for(pool, url).nodes()] == ["n1", "n2"]
+    assert recorder.seen[1].query == {"start.uuid": "n2", "fields": "name,uuid"}

@@ -1,0 +1,62 @@
+"""Simulator bodies validate against NetApp's published schema (skipped where the spec is absent)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from jsonschema import Draft4Validator
+from simkit import OTHER_PASSPHRASE, STD_PASSPHRASE, FakeClock
+
+SPEC = Path(__file__).parents[2] / ".." / "shared" / "ontap-spec" / "key-managers.swagger.yml"
+KM = "/api/security/key-managers"
+
+
+@pytest.fixture(scope="module")
+def definitions() -> dict[str, Any]:
+    if not SPEC.is_file():
+        pytest.skip(f"NetApp's spec is not at {SPEC}")
+    return yaml.safe_load(SPEC.read_text())["definitions"]
+
+
+def check(definitions: dict[str, Any], name: str, body: dict[str, Any]) -> None:
+    validator = Draft4Validator({"$ref": f"#/definitions/{name}", "definitions": definitions})
+    errors = [f"{list(error.absolute_path)}: {error.message}" for error in validator.iter_errors(body)]
+    assert errors == []
+
+
+@pytest.mark.parametrize("cluster", ["std", "ext", "sim-0002"])
+@pytest.mark.parametrize("fields", [None, "*", "**", "status.code,status.message,onboard.key_backup"])
+async def test_key_manager_collection_and_instance_match_the_schema(
+    api: Any, definitions: dict[str, Any], cluster: str, fields: str | None
+) -> None:
+    site = api(cluster)
+    query = {"fields": fields} if fields else {}
+    _, collection = await site.get(KM, **query)
+    check(definitions, "security_key_manager_response", collection)
+    _, record = await site.get(f"{KM}/{site.km_uuid}", **query)
+    check(definitions, "security_key_manager", record)
+
+
+async def test_key_servers_key_ids_jobs_and_errors_match_the_schema(
+    api: Any, definitions: dict[str, Any], clock: FakeClock
+) -> None:
+    ext, std = api("ext"), api("std")
+    _, servers = await ext.get(f"{KM}/{ext.km_uuid}/key-servers", fields="**")
+    check(definitions, "key_server_response", servers)
+    node = std.cluster.nodes[0]
+    _, keys = await std.get(f"{KM}/{std.km_uuid}/keys/{node.uuid}/key-ids", fields="*")
+    check(definitions, "key_manager_keys_response", keys)
+    _, metrocluster = await api("sim-0001").get("/api/cluster/metrocluster")
+    check(definitions, "metrocluster", metrocluster)
+
+    await std.set(faults={"jobs": True})
+    _, link = await std.rotate(STD_PASSPHRASE, OTHER_PASSPHRASE)
+    check(definitions, "job_link_response", link)
+    clock.advance(5)
+    _, job = await std.get(f"/api/cluster/jobs/{link['job']['uuid']}")
+    check(definitions, "job", job)
+    _, error = await std.rotate("w" * 40, OTHER_PASSPHRASE)
+    check(definitions, "error_response", error)
