@@ -85,10 +85,14 @@ def main() -> None:
             runs = [one_run(clusters, latency, args.concurrency) for _ in range(args.repeat)]
             median = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
             results.append({"clusters": clusters, "latency_ms": latency, "median": median, "runs": runs})
-            print(f"N={clusters} latency={latency:g}ms  wall {median['wall_s']:.2f}s  cpu {median['cpu_s']:.2f}s"
-                  f" ({median['cpu_ms_per_cluster']:.2f} ms/cluster)  rss {median['peak_rss_mb']:.0f} MB"
-                  f"  {median['requests_per_cluster']:.1f} req/cluster  {median['clusters_per_s']:.0f} clusters/s"
-                  f"  accounted {median['accounted']:.0f}", flush=True)
+            m = median
+            print(
+                f"N={clusters} latency={latency:g}ms  wall {m['wall_s']:.2f}s  cpu {m['cpu_s']:.2f}s"
+                f" ({m['cpu_ms_per_cluster']:.2f} ms/cluster)  rss {m['peak_rss_mb']:.0f} MB"
+                f"  {m['requests_per_cluster']:.1f} req/cluster  {m['clusters_per_s']:.0f} clusters/s"
+                f"  accounted {m['accounted']:.0f}",
+                flush=True,
+            )
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=2))

@@ -2,6 +2,7 @@
 
 # Each import below attaches one sub-command group to ``main``.
 import fleet.cli.demo_cmd
+import fleet.cli.policy_cmds
 import fleet.cli.report_cmd
 import fleet.cli.rotate_cmd
 import fleet.cli.runs_cmd

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import signal
 import sys
+import threading
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +17,7 @@ import click
 from rich.console import Console
 
 from fleet.cli.progress import ProgressObserver
+from fleet.engine.rollout import Rollout, parse_rollout
 from fleet.engine.run import RunPlan, UnitWork, execute
 from fleet.engine.units import build_units
 from fleet.errors import InputError
@@ -24,6 +29,20 @@ from fleet.secrets import SCRUBBER
 
 EXIT_INPUT = 2
 EXIT_INTERRUPTED = 130
+Finish = Callable[[Report, Path], tuple[Report, Path]]
+ROLLOUT_KEY = "fleet.rollout"
+ROLLOUT_PARAMS = (
+    "waves",
+    "max_failures",
+    "max_wave_failures",
+    "max_consecutive_failures",
+    "window_end",
+    "window_floor",
+    "limit_per",
+    "pause_between_waves",
+    "yes",
+    "events_path",
+)
 
 
 def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -86,10 +105,119 @@ def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--log-format", type=click.Choice(["auto", "json", "console"]), default="auto", show_default=True
         ),
+        *rollout_options(),
     ]
+    command = with_rollout(command)
     for option in reversed(options):
         command = option(command)
     return command
+
+
+def rollout_options() -> list[Callable[[Callable[..., Any]], Callable[..., Any]]]:
+    """Waves, budgets, window, limits, events: parsed by ``with_rollout``, documented in docs/rollouts.md."""
+    return [
+        click.option(
+            "--waves", default=None, help="Wave sizes, counts or % of all units: e.g. 1,5,10%,100%."
+        ),
+        click.option("--max-failures", default=None, help="Abort (exit 3) on reaching N or P% failed units."),
+        click.option(
+            "--max-wave-failures", default=None, help="Abort on reaching N or P% failures in a wave."
+        ),
+        click.option(
+            "--max-consecutive-failures", default=None, help="Abort on reaching N failures in a row."
+        ),
+        click.option(
+            "--window-end", default=None, help="Change window end: HH:MM (local, next) or ISO 8601; exit 4."
+        ),
+        click.option(
+            "--window-floor",
+            default=30.0,
+            show_default=True,
+            type=click.FloatRange(min=0),
+            help="Seconds a unit is assumed to need at least, before the window closes.",
+        ),
+        click.option(
+            "--limit-per",
+            "limit_per",
+            multiple=True,
+            help="LABEL=N: at most N units in flight per label value.",
+        ),
+        click.option("--pause-between-waves", is_flag=True, help="Ask before each wave after the first."),
+        click.option("--yes", is_flag=True, help="Do not ask (--pause-between-waves); needed without a TTY."),
+        click.option(
+            "--events",
+            "events_path",
+            default=None,
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="Append the run's events here as JSON Lines.",
+        ),
+    ]
+
+
+def with_rollout(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Parse the rollout options before the command runs (bad input → exit 2, nothing touched).
+
+    The parsed ``Rollout`` waits in the click context until ``run_and_exit`` applies it to the
+    plan, so rotate, sync and apply get waves, budgets and window without a parameter each.
+    """
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        given = {name: kwargs.pop(name) for name in ROLLOUT_PARAMS}
+        ask = given["pause_between_waves"] and not given["yes"]
+        if ask and not sys.stdin.isatty():
+            sys.exit(
+                fail_input(InputError("needs a terminal to ask on, or --yes", field="--pause-between-waves"))
+            )
+        try:
+            rollout = parse_rollout(
+                waves=given["waves"],
+                max_failures=given["max_failures"],
+                max_wave_failures=given["max_wave_failures"],
+                max_consecutive_failures=given["max_consecutive_failures"],
+                window_end=given["window_end"],
+                window_floor=given["window_floor"],
+                limit_per=given["limit_per"],
+                pause_between_waves=ask,
+                events=given["events_path"],
+                confirm_next_wave=confirm_on_terminal if ask else None,
+            )
+        except InputError as exc:
+            sys.exit(fail_input(exc))
+        click.get_current_context().meta[ROLLOUT_KEY] = rollout
+        return command(*args, **kwargs)
+
+    return wrapper
+
+
+async def confirm_on_terminal(finished: int, failures: int, index: int, size: int) -> bool:
+    """Ask whether to start the next wave. A daemon thread waits for the answer, so a run stopped
+    meanwhile (signal, ``fleet`` exiting) is never held up by a prompt nobody answers."""
+    prompt = f"wave {finished} ended with {failures} failed unit(s). Start wave {index} ({size} unit(s))?"
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[bool] = loop.create_future()
+
+    def settle(value: bool) -> None:
+        if not answer.done():
+            answer.set_result(value)
+
+    def ask() -> None:
+        try:
+            value = click.confirm(prompt, default=False, err=True)
+        except (click.Abort, EOFError):
+            value = False
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits for the answer
+            loop.call_soon_threadsafe(settle, value)
+
+    threading.Thread(target=ask, name="fleet-confirm-wave", daemon=True).start()
+    return await answer
+
+
+def apply_rollout(plan: RunPlan, rollout: Rollout) -> RunPlan:
+    """The plan with the command line's rollout, recorded in its options so ``fleet resume`` keeps it."""
+    plan.options = replace(plan.options, rollout=rollout)
+    plan.report_options = {**plan.report_options, **rollout.options()}
+    return plan
 
 
 def http_settings(
@@ -117,11 +245,19 @@ async def drive(
     journal_path: Path | None,
     report_path: Path | None,
     console: Console,
+    rollout: Rollout | None = None,
+    finish: Finish | None = None,
 ) -> tuple[Report, Path]:
-    """Open the journal, build the plan (input errors surface here), run it with signals handled."""
+    """Open the journal, build the plan (input errors surface here), run it with signals handled.
+
+    ``finish`` (policy commands) sees the report before it is written: it adds findings and drift,
+    sets the compliance outcome, and may choose the file (sweeps keep theirs in a report directory).
+    """
     journal = await Journal.open(journal_path or default_journal_path())
     try:
         plan = await build_plan(journal)
+        if rollout is not None:
+            plan = apply_rollout(plan, rollout)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         main_task = asyncio.current_task()
@@ -144,6 +280,8 @@ async def drive(
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)
         path = report_path or default_report_path(report.run.id)
+        if finish is not None:
+            report, path = await asyncio.to_thread(finish, report, path)
         written = await asyncio.to_thread(write_report, report, path)
         await journal.finish_run(
             report.run.id,
@@ -164,17 +302,35 @@ def run_and_exit(
     journal_path: Path | None,
     report_path: Path | None,
     log_format: str,
+    finish: Finish | None = None,
+    after: Callable[[Report, Path, Console], None] | None = None,
 ) -> None:
-    """Run a command end to end and exit with DESIGN.md's exit code."""
+    """Run a command end to end and exit with DESIGN.md's exit code.
+
+    ``finish`` goes to ``drive``; ``after`` runs once the report is written, before the summary
+    (a sweep writes its HTML and Prometheus files and prunes old reports there).
+    """
     configure_logging(fmt=log_format)  # type: ignore[arg-type]
     console = Console(stderr=False)
+    context = click.get_current_context(silent=True)
+    rollout = context.meta.get(ROLLOUT_KEY) if context is not None else None
     try:
         report, path = asyncio.run(
-            drive(build_plan, work, journal_path=journal_path, report_path=report_path, console=console)
+            drive(
+                build_plan,
+                work,
+                journal_path=journal_path,
+                report_path=report_path,
+                console=console,
+                rollout=rollout,
+                finish=finish,
+            )
         )
     except InputError as exc:
         sys.exit(fail_input(exc))
     except KeyboardInterrupt:
         sys.exit(EXIT_INTERRUPTED)
+    if after is not None:
+        after(report, path, console)
     render_summary(report, console, path=path)
     sys.exit(report.run.exit_code)

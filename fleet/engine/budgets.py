@@ -145,7 +145,12 @@ class BudgetTracker:
         checks: list[tuple[str, str, int, int]] = []
         if budgets.max_failures is not None:
             checks.append(
-                ("max-failures", str(budgets.max_failures), budgets.max_failures.limit(self.planned), self.failures)
+                (
+                    "max-failures",
+                    str(budgets.max_failures),
+                    budgets.max_failures.limit(self.planned),
+                    self.failures,
+                )
             )
         if budgets.max_wave_failures is not None:
             limit = budgets.max_wave_failures.limit(self.wave_planned)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fleet.engine.rollout import Rollout
 from fleet.inventory import Cluster
 from fleet.journal import Journal
 from fleet.ontap import HttpPool, OntapClient
@@ -29,6 +30,9 @@ class RunOptions:
     cluster_deadline: float | None = None
     generated: bool = False  # --new generate: pending/current/previous live in the secret store
     first_site: str | None = None  # MetroCluster: "key=value" label of the site rotated first
+    rollout: Rollout = field(
+        default_factory=Rollout
+    )  # waves, failure budgets, change window, per-label limits, events
 
 
 @dataclass(slots=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fleet.engine.context import RunOptions
-from fleet.engine.inputs import GENERATE, rotation_secrets, sync_secrets
+from fleet.engine.context import ClusterSecrets, RunOptions
+from fleet.engine.inputs import GENERATE, resolve_passwords, rotation_secrets, sync_secrets
 from fleet.engine.run import RunPlan
 from fleet.errors import InputError
 from fleet.inventory import Cluster, load_any
@@ -103,3 +103,36 @@ async def build_sync_plan(
 def narrow(clusters: list[Cluster], only: set[str] | None) -> list[Cluster]:
     """Keep the clusters named in ``only`` (all when None), in inventory order."""
     return clusters if only is None else [cluster for cluster in clusters if cluster.name in only]
+
+
+async def build_policy_plan(
+    journal: Journal,
+    *,
+    kind: str,
+    inventory_path: Path,
+    limit: str | None,
+    passphrase_ref: str | None,
+    with_passphrases: bool,
+    options: RunOptions,
+    http: HttpSettings,
+    report_options: dict[str, Any],
+) -> RunPlan:
+    """plan, apply, sweep: passwords always; passphrases only when a sync or a probe may need them."""
+    inventory = load_any(inventory_path)
+    clusters = inventory.select(limit)
+    resolver = SecretResolver()
+    if with_passphrases:
+        secrets = await sync_secrets(clusters, passphrase_ref=passphrase_ref, resolver=resolver)
+    else:
+        passwords = await resolve_passwords(clusters, resolver)
+        secrets = {c.name: ClusterSecrets(password=p) for c, p in zip(clusters, passwords, strict=True)}
+    return RunPlan(
+        kind=kind,
+        inventory=inventory,
+        clusters=clusters,
+        secrets=secrets,
+        options=options,
+        http=http,
+        journal=journal,
+        report_options=report_options,
+    )

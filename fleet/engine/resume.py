@@ -16,6 +16,7 @@ import structlog
 
 from fleet.engine.context import RunOptions
 from fleet.engine.plans import build_rotation_plan, build_sync_plan
+from fleet.engine.rollout import Rollout
 from fleet.engine.rotate_work import rotate_work
 from fleet.engine.run import RunPlan, UnitWork
 from fleet.engine.sync import sync_work
@@ -70,6 +71,7 @@ async def resume_plan(journal: Journal, request: ResumeRequest) -> RunPlan:
         cluster_deadline=options.get("cluster_deadline"),
         generated=options.get("new") == "generate",
         first_site=options.get("first_site"),
+        rollout=Rollout.from_options(options, window_end=request.window_end),
     )
     per_cluster = int(options.get("per_cluster") or 2)
     http = HttpSettings(
@@ -110,6 +112,8 @@ async def resume_plan(journal: Journal, request: ResumeRequest) -> RunPlan:
         )
     else:
         raise InputError(f"runs of kind {kind!r} cannot be resumed", field="RUN_ID")
+    # Same waves as the original run: units keep the wave they were assigned.
+    plan.wave_of = {unit.unit_id: unit.wave for unit in await journal.units(request.run_id) if unit.wave}
     if options.get("inventory_digest") and plan.inventory.digest != options["inventory_digest"]:
         log.warning(
             "the inventory changed since the run started; resuming with the current one", run=request.run_id

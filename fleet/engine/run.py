@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,19 +20,23 @@ import structlog
 
 from fleet import __version__
 from fleet.engine.context import ClusterSecrets, RunContext, RunOptions
+from fleet.engine.events import EventsObserver
 from fleet.engine.recorder import ClusterRecorder
-from fleet.engine.runner import RunObserver, run_units
+from fleet.engine.runner import RolloutResult, RunObserver, Stop, WaveResult, run_waves
 from fleet.engine.units import Unit, build_units
+from fleet.engine.waves import assign_waves, group_by_wave
 from fleet.inventory import Cluster, Inventory
 from fleet.journal import Journal
 from fleet.ontap import HttpSettings, open_http
-from fleet.report import ClusterRecord, PairRecord, Report, RunInfo, build_report
+from fleet.report import ClusterRecord, PairRecord, Report, RunInfo, WaveRecord, build_report
 from fleet.secrets.store import SecretStore
 
 log = structlog.get_logger("fleet.run")
 
 FAILED_OUTCOMES = frozenset({"failed", "partial", "split", "interrupted"})
 INTERRUPT_GRACE_SECONDS = 10.0
+#: How a rollout stop shows in the run's outcome and exit code (DESIGN.md's exit-code table).
+HALTED = {"budget": ("aborted", 3), "window": ("paused", 4), "declined": ("paused", 4)}
 
 
 @dataclass(slots=True)
@@ -47,6 +52,8 @@ class RunPlan:
     journal: Journal
     report_options: dict[str, Any] = field(default_factory=dict)
     store: SecretStore | None = None
+    units: list[Unit] | None = None  # default: build_units(clusters)
+    wave_of: dict[str, int] | None = None  # unit id → wave (a resumed run keeps its first night's waves)
 
 
 @dataclass(slots=True)
@@ -56,6 +63,7 @@ class RunState:
     recorders: dict[str, ClusterRecorder] = field(default_factory=dict)
     records: dict[str, ClusterRecord] = field(default_factory=dict)
     pairs: dict[str, PairRecord] = field(default_factory=dict)
+    wave_of: Mapping[str, int] = field(default_factory=dict)  # cluster name → wave
 
     def recorder(self, cluster: Cluster) -> ClusterRecorder:
         rec = ClusterRecorder(cluster)
@@ -75,85 +83,138 @@ async def execute(
 ) -> Report:
     """Run ``work`` over every unit of the plan and return the report (the caller writes it)."""
     stop = stop or asyncio.Event()
+    rollout = plan.options.rollout
     started_at = datetime.now(UTC)
     started = time.perf_counter()
-    units = build_units(plan.clusters)
-    run_id = await plan.journal.create_run(
-        kind=plan.kind,
-        options=plan.report_options,
-        inventory_path=";".join(str(path) for path in plan.inventory.sources),
-        inventory_digest=plan.inventory.digest,
-    )
-    await plan.journal.add_units(run_id, [(unit.id, list(unit.names), None) for unit in units])
-    structlog.contextvars.bind_contextvars(run_id=run_id)
-    state = RunState()
+    units = plan.units if plan.units is not None else build_units(plan.clusters)
+    wave_of = plan.wave_of if plan.wave_of is not None else assign_waves(units, rollout.waves)
     interrupted = False
-    async with open_http(plan.http) as pool:
-        ctx = RunContext(
-            run_id=run_id,
+    result: RolloutResult | None = None
+    with ExitStack() as resources:
+        events = None
+        if rollout.events_path is not None:  # opened first: a path that cannot be written touches nothing
+            events = resources.enter_context(EventsObserver(rollout.events_path, clock=rollout.clock))
+            observers = [*observers, events]
+        run_id = await plan.journal.create_run(
             kind=plan.kind,
-            pool=pool,
-            journal=plan.journal,
-            options=plan.options,
-            secrets=plan.secrets,
-            store=plan.store,
+            options=plan.report_options,
+            inventory_path=";".join(str(path) for path in plan.inventory.sources),
+            inventory_digest=plan.inventory.digest,
         )
-
-        async def run_one(unit: Unit) -> str:
-            await plan.journal.set_unit(run_id, unit.id, status="running")
-            await work(ctx, unit, state)
-            outcome = unit_outcome(unit, state)
-            await plan.journal.set_unit(run_id, unit.id, status=outcome)
-            return outcome
-
-        def on_error(unit: Unit, exc: Exception) -> str:
-            log.error("unit crashed", unit=unit.id, error=f"{type(exc).__name__}: {exc}")
-            for cluster in unit.clusters:
-                rec = state.recorders.get(cluster.name) or state.recorder(cluster)
-                state.records[cluster.name] = rec.finish("failed", f"internal error: {type(exc).__name__}")
-            return "failed"
-
-        runner = asyncio.create_task(
-            run_units(
-                units,
-                run_one,
-                concurrency=plan.options.concurrency,
-                on_error=on_error,
-                observers=observers,
-                stop=stop,
+        await plan.journal.add_units(
+            run_id, [(unit.id, list(unit.names), wave_of.get(unit.id)) for unit in units]
+        )
+        structlog.contextvars.bind_contextvars(run_id=run_id)
+        state = RunState(
+            wave_of={name: wave_of[unit.id] for unit in units if unit.id in wave_of for name in unit.names}
+        )
+        if events is not None:
+            events.run_started(run_id, plan.kind, group_by_wave(units, wave_of))
+        async with open_http(plan.http) as pool:
+            ctx = RunContext(
+                run_id=run_id,
+                kind=plan.kind,
+                pool=pool,
+                journal=plan.journal,
+                options=plan.options,
+                secrets=plan.secrets,
+                store=plan.store,
             )
+
+            async def run_one(unit: Unit) -> str:
+                await plan.journal.set_unit(run_id, unit.id, status="running")
+                await work(ctx, unit, state)
+                outcome = unit_outcome(unit, state)
+                await plan.journal.set_unit(run_id, unit.id, status=outcome)
+                return outcome
+
+            def on_error(unit: Unit, exc: Exception) -> str:
+                log.error("unit crashed", unit=unit.id, error=f"{type(exc).__name__}: {exc}")
+                for cluster in unit.clusters:
+                    rec = state.recorders.get(cluster.name) or state.recorder(cluster)
+                    state.records[cluster.name] = rec.finish(
+                        "failed", f"internal error: {type(exc).__name__}"
+                    )
+                return "failed"
+
+            runner = asyncio.create_task(
+                run_waves(
+                    units,
+                    run_one,
+                    concurrency=plan.options.concurrency,
+                    on_error=on_error,
+                    observers=observers,
+                    stop=stop,
+                    rollout=rollout,
+                    wave_of=wave_of,
+                )
+            )
+            stopper = asyncio.create_task(stop.wait())
+            await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if not runner.done():
+                interrupted = True
+                log.warning("stop requested: admitting no more units, letting in-flight ones finish")
+                done, _ = await asyncio.wait({runner}, timeout=INTERRUPT_GRACE_SECONDS)
+                if not done:
+                    runner.cancel()
+                    await asyncio.gather(runner, return_exceptions=True)
+            stopper.cancel()
+            if runner.done() and not runner.cancelled():
+                if runner.exception() is not None:
+                    raise runner.exception()  # type: ignore[misc]
+                result = runner.result()
+            interrupted = interrupted or stop.is_set()
+        halt = None if interrupted or result is None else result.stop
+        if halt is not None:
+            log.warning("run stopped early", reason=halt.message)
+        clusters = _clusters_of(plan.clusters, units)
+        records = account_for_every_cluster(
+            clusters, state, interrupted=interrupted, not_started_reason=_not_started_reason(halt, run_id)
         )
-        stopper = asyncio.create_task(stop.wait())
-        await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        if not runner.done():
-            interrupted = True
-            log.warning("stop requested: admitting no more units, letting in-flight ones finish")
-            done, _ = await asyncio.wait({runner}, timeout=INTERRUPT_GRACE_SECONDS)
-            if not done:
-                runner.cancel()
-                await asyncio.gather(runner, return_exceptions=True)
-        stopper.cancel()
-        if runner.done() and not runner.cancelled() and runner.exception() is not None:
-            raise runner.exception()  # type: ignore[misc]
-        interrupted = interrupted or stop.is_set()
-    records = account_for_every_cluster(plan.clusters, state, interrupted=interrupted)
-    finished_at = datetime.now(UTC)
-    outcome, exit_code = run_outcome(records, interrupted=interrupted)
-    run = RunInfo(
-        id=run_id,
-        kind=plan.kind,
-        started_at=started_at,
-        finished_at=finished_at,
-        outcome=outcome,
-        exit_code=exit_code,
-        fleet_version=__version__,
-        inventory=";".join(str(path) for path in plan.inventory.sources),
-        options=plan.report_options,
-        stop_reason="interrupted by signal" if interrupted else None,
-    )
-    report = build_report(run, records, list(state.pairs.values()))
+        finished_at = datetime.now(UTC)
+        outcome, exit_code = run_outcome(records, interrupted=interrupted, halted=halt.kind if halt else None)
+        run = RunInfo(
+            id=run_id,
+            kind=plan.kind,
+            started_at=started_at,
+            finished_at=finished_at,
+            outcome=outcome,
+            exit_code=exit_code,
+            fleet_version=__version__,
+            inventory=";".join(str(path) for path in plan.inventory.sources),
+            options=plan.report_options,
+            stop_reason="interrupted by signal" if interrupted else (halt.message if halt else None),
+        )
+        waves = [wave_record(wave) for wave in result.waves] if result is not None else []
+        report = build_report(run, records, list(state.pairs.values()), waves)
+        if events is not None:
+            events.run_finished(report)
     log.info("run finished", outcome=outcome, seconds=round(time.perf_counter() - started, 3))
     return report
+
+
+def wave_record(wave: WaveResult) -> WaveRecord:
+    return WaveRecord(
+        index=wave.index,
+        size=len(wave.units),
+        units=list(wave.units),
+        started_at=wave.started_at,
+        finished_at=wave.finished_at,
+        outcome=wave.outcome,
+        failures=wave.failures,
+    )
+
+
+def _clusters_of(clusters: Sequence[Cluster], units: Sequence[Unit]) -> list[Cluster]:
+    """The clusters the units cover, in inventory order (a resumed run may run fewer than selected)."""
+    names = {name for unit in units for name in unit.names}
+    return [cluster for cluster in clusters if cluster.name in names]
+
+
+def _not_started_reason(halt: Stop | None, run_id: str) -> str | None:
+    if halt is None:
+        return None
+    return f"not started: {halt.message}; `fleet resume {run_id}` continues the run"
 
 
 def unit_outcome(unit: Unit, state: RunState) -> str:
@@ -166,9 +227,13 @@ def unit_outcome(unit: Unit, state: RunState) -> str:
 
 
 def account_for_every_cluster(
-    clusters: Sequence[Cluster], state: RunState, *, interrupted: bool
+    clusters: Sequence[Cluster],
+    state: RunState,
+    *,
+    interrupted: bool,
+    not_started_reason: str | None = None,
 ) -> list[ClusterRecord]:
-    """One record per selected cluster, in inventory order: nothing silently dropped."""
+    """One record per selected cluster, in inventory order, with its wave: nothing silently dropped."""
     records = []
     for cluster in clusters:
         record = state.records.get(cluster.name)
@@ -181,14 +246,22 @@ def account_for_every_cluster(
                 )
             else:
                 reason = "the run stopped before this cluster was started" if interrupted else None
-                record = ClusterRecorder(cluster).finish("not_started", reason)
+                record = ClusterRecorder(cluster).finish("not_started", reason or not_started_reason)
+        wave = state.wave_of.get(cluster.name)
+        if record.wave is None and wave is not None:
+            record = record.model_copy(update={"wave": wave})
         records.append(record)
     return records
 
 
-def run_outcome(records: Sequence[ClusterRecord], *, interrupted: bool) -> tuple[str, int]:
+def run_outcome(
+    records: Sequence[ClusterRecord], *, interrupted: bool, halted: str | None = None
+) -> tuple[str, int]:
+    """The run's outcome and exit code; ``halted`` is the rollout stop's kind (budget, window, declined)."""
     if interrupted:
         return "interrupted", 130
+    if halted is not None:
+        return HALTED[halted]
     if any(record.outcome in FAILED_OUTCOMES for record in records):
         return "failed", 1
     return "succeeded", 0

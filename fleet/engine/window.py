@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from fleet.errors import InputError
@@ -54,7 +54,6 @@ def parse_window_end(text: str, *, now: datetime | None = None, field: str = "--
 class Window:
     end: datetime
     floor: float = DEFAULT_FLOOR_SECONDS
-    clock: Clock = field(default=utc_now, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,15 +70,17 @@ class Closing:
         left = max(0.0, self.left_s)
         return (
             f"change window ends at {self.end.isoformat()}: {left:.0f} s left, a unit needs"
-            f" {self.needed_s:.0f} s (p90, floor included); {self.in_flight} unit(s) in flight were let finish"
+            f" {self.needed_s:.0f} s (p90, floor included);"
+            f" {self.in_flight} unit(s) in flight were let finish"
         )
 
 
 class WindowGuard:
     """Learns unit durations as units end and says whether one more unit fits in the window."""
 
-    def __init__(self, window: Window) -> None:
+    def __init__(self, window: Window, clock: Clock = utc_now) -> None:
         self.window = window
+        self.clock = clock
         self.durations: list[float] = []
 
     def observe(self, seconds: float) -> None:
@@ -95,7 +96,7 @@ class WindowGuard:
 
     def closing(self, *, in_flight: int) -> Closing | None:
         """None while one more unit fits; otherwise why it does not."""
-        left = (self.window.end - self.window.clock()).total_seconds()
+        left = (self.window.end - self.clock()).total_seconds()
         needed = self.needed()
         if left < needed:
             return Closing(self.window.end, left, needed, in_flight)

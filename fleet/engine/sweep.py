@@ -1,0 +1,296 @@
+"""``fleet sweep`` and ``fleet plan``: read every cluster, diff it against the policy, change nothing.
+
+Reading is GETs only, each field asked for only on the ONTAP release that has it; what a release
+cannot report stays ``None`` in ``ClusterFacts`` and becomes a "not verifiable on this version"
+finding, never a crash. Expensive fields (``status``, ``connectivity``) are named explicitly, as
+ONTAP requires. The one exception to read-only is ``fleet plan --probe``: a passphrase can only be
+proven by a PATCH ONTAP refuses (existing = new = X answers 65536150 when X is current), so it is
+opt-in, one attempt per cluster (Common Criteria mode counts wrong passphrases).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from fleet.engine.context import RunContext
+from fleet.engine.recorder import ClusterRecorder
+from fleet.engine.rotate_unit import failure_reason
+from fleet.engine.run import RunState
+from fleet.engine.units import Unit
+from fleet.errors import OntapError
+from fleet.inventory import Cluster
+from fleet.ontap import OntapClient
+from fleet.ontap import codes as C
+from fleet.policy import (
+    PROBE_CHECKS,
+    ClusterFacts,
+    Evaluation,
+    KeyServerFacts,
+    KeyStoreFacts,
+    Policy,
+    evaluate,
+)
+from fleet.report import Finding
+
+KEY_STORES = "/api/security/key-stores"
+
+
+def _km_fields(version: tuple[int, int, int]) -> str:
+    fields = ["uuid", "scope", "onboard.enabled", "external"]
+    if version[1:] >= (7, 0):
+        fields += [
+            "status.code",
+            "status.message",
+            "volume_encryption.supported",
+            "is_default_data_at_rest_encryption_disabled",
+        ]
+    if version[1:] >= (16, 0):
+        fields.append("enabled")
+    return ",".join(fields)
+
+
+def _pick_record(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """9.16+ may list an inactive configuration beside the active one: take the enabled record."""
+    for record in records:
+        if record.get("enabled", True):
+            return record
+    return records[0] if records else {}
+
+
+async def read_facts(ctx: RunContext, cluster: Cluster, rec: ClusterRecorder, policy: Policy) -> ClusterFacts:
+    client = ctx.client(cluster)
+    async with rec.step("read_cluster") as step:
+        body = await client.cluster()
+        raw = body.get("version", {})
+        version = (int(raw.get("generation", 0)), int(raw.get("major", 0)), int(raw.get("minor", 0)))
+        step.detail = "ONTAP " + ".".join(str(part) for part in version)
+    rec.ontap_version = ".".join(str(part) for part in version)
+    partner, ready = cluster.metrocluster_partner, True
+    if version[1:] >= (8, 0):
+        async with rec.step("read_metrocluster"):
+            mcc = await client.metrocluster()
+        local, remote = mcc.get("local") or {}, mcc.get("remote") or {}
+        if local.get("configuration_state", "not_configured") != "not_configured":
+            partner = partner or (remote.get("cluster") or {}).get("name")
+            ready = (
+                local.get("configuration_state") == "configured"
+                and local.get("mode") == "normal"
+                and bool(local.get("partner_cluster_reachable"))
+            )
+    async with rec.step("read_key_manager") as step:
+        record = _pick_record(await client.key_managers(fields=_km_fields(version)))
+        step.detail = "no cluster-scope key manager" if not record else None
+    facts = _key_manager_facts(cluster.name, version, record, partner, ready)
+    km = facts.km_uuid
+    if km is not None and facts.kind == "external":
+        facts = await _with_key_servers(client, km, facts, rec)
+    if km is not None and facts.kind == "onboard" and policy.onboard.require_all_nodes_keys:
+        facts = await _with_node_keys(client, km, facts, rec)
+    if km is not None and policy.require.key_store_active and facts.at_least(10):
+        facts = await _with_key_stores(client, facts, rec)
+    if facts.kind == "onboard" and policy.onboard.passphrase_max_age_days is not None:
+        state = await ctx.journal.cluster_state(cluster.name)
+        verified = state.verified_at if state is not None else None
+        facts = replace(facts, verified_at=datetime.fromisoformat(verified) if verified else None)
+    return facts
+
+
+def _key_manager_facts(
+    name: str, version: tuple[int, int, int], record: dict[str, Any], partner: str | None, ready: bool
+) -> ClusterFacts:
+    onboard = bool((record.get("onboard") or {}).get("enabled"))
+    external = record.get("external") or {}
+    kind = None if not record else "onboard" if onboard else "external" if external else None
+    status = record.get("status") or {}
+    code = status.get("code")
+    volume = record.get("volume_encryption") or {}
+    client_cert = external.get("client_certificate") or {}
+    return ClusterFacts(
+        name=name,
+        version=version,
+        km_uuid=record.get("uuid"),
+        kind=kind,
+        status_code=int(code) if code is not None else None,
+        status_message=status.get("message"),
+        volume_encryption_supported=volume.get("supported"),
+        dare_disabled=record.get("is_default_data_at_rest_encryption_disabled"),
+        client_certificate=client_cert.get("name"),
+        server_ca_certificates=tuple(
+            cert.get("name", "") for cert in external.get("server_ca_certificates") or []
+        ),
+        partner=partner,
+        metrocluster_ready=ready,
+    )
+
+
+async def _with_key_servers(
+    client: OntapClient, km: str, facts: ClusterFacts, rec: ClusterRecorder
+) -> ClusterFacts:
+    per_node = facts.at_least(13)
+    fields = "server,timeout" + (",connectivity" if per_node else "")
+    async with rec.step("read_key_servers") as step:
+        records = await client.key_servers(km, fields=fields)
+        step.detail = f"{len(records)} key server(s)"
+    servers = []
+    for record in records:
+        states = None
+        if per_node:
+            node_states = (record.get("connectivity") or {}).get("node_states") or []
+            states = {item["node"]["name"]: item.get("state", "") for item in node_states}
+        servers.append(KeyServerFacts(record["server"], record.get("timeout"), states))
+    return replace(facts, servers=tuple(servers))
+
+
+async def _with_node_keys(
+    client: OntapClient, km: str, facts: ClusterFacts, rec: ClusterRecorder
+) -> ClusterFacts:
+    """Keys with restored=false per node (9.12+: the query filter arrived then); N+1 cheap counts."""
+    if not facts.at_least(12):
+        return facts
+    async with rec.step("check_node_keys") as step:
+        missing = {}
+        for node in await client.nodes():
+            missing[node["name"]] = await client.missing_keys(km, node["uuid"])
+        step.detail = f"{sum(1 for n in missing.values() if n)} of {len(missing)} node(s) missing keys"
+    return replace(facts, missing_keys=missing)
+
+
+async def _with_key_stores(client: OntapClient, facts: ClusterFacts, rec: ClusterRecorder) -> ClusterFacts:
+    fields = (
+        "type,location"
+        + (",enabled" if facts.at_least(14) else "")
+        + (",state" if facts.at_least(16) else "")
+    )
+    async with rec.step("read_key_stores"):
+        body = await client.get(KEY_STORES, {"fields": fields})
+    stores = tuple(
+        KeyStoreFacts(type=record.get("type", ""), enabled=record.get("enabled"), state=record.get("state"))
+        for record in body.get("records", [])
+    )
+    return replace(facts, key_stores=stores)
+
+
+# --- sweep and plan ----------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class PolicyResults:
+    """What a policy run learned beside the engine's records: each cluster's evaluation."""
+
+    evaluations: dict[str, Evaluation] = field(default_factory=dict)
+    unreadable: dict[str, Finding] = field(default_factory=dict)
+
+    def findings(self) -> list[Finding]:
+        found = [finding for ev in self.evaluations.values() for finding in ev.findings]
+        return found + list(self.unreadable.values())
+
+
+def unreadable_finding(cluster: Cluster, exc: OntapError) -> Finding:
+    """A cluster fleet could not read is not known to comply: a critical finding of its own."""
+    return Finding(
+        cluster=cluster.name,
+        rule="readable",
+        severity="critical",
+        observed=None,
+        expected="readable",
+        message=f"the cluster could not be read: {failure_reason(exc)}",
+    )
+
+
+async def read_unit(
+    ctx: RunContext, unit: Unit, state: RunState, policy: Policy, results: PolicyResults
+) -> dict[str, tuple[ClusterRecorder, ClusterFacts]]:
+    """Facts for every site of the unit; a site that cannot be read is finished as ``failed``."""
+    read: dict[str, tuple[ClusterRecorder, ClusterFacts]] = {}
+    for cluster in unit.clusters:
+        rec = state.recorder(cluster)
+        try:
+            read[cluster.name] = (rec, await read_facts(ctx, cluster, rec, policy))
+        except OntapError as exc:
+            results.unreadable[cluster.name] = unreadable_finding(cluster, exc)
+            state.records[cluster.name] = rec.finish(
+                "failed", failure_reason(exc), requests=ctx.requests_sent(cluster.name)
+            )
+    return read
+
+
+def partner_facts(
+    facts: ClusterFacts, read: dict[str, tuple[ClusterRecorder, ClusterFacts]]
+) -> ClusterFacts | None:
+    entry = read.get(facts.partner or "")
+    return entry[1] if entry is not None else None
+
+
+@dataclass(slots=True)
+class SweepWork:
+    """Unit work for ``sweep`` (findings only) and ``plan`` (findings and the actions apply would take)."""
+
+    policy: Policy
+    now: datetime
+    plan: bool = False
+    probe: bool = False
+    results: PolicyResults = field(default_factory=PolicyResults)
+
+    async def __call__(self, ctx: RunContext, unit: Unit, state: RunState) -> None:
+        read = await read_unit(ctx, unit, state, self.policy, self.results)
+        for cluster in unit.clusters:
+            if cluster.name not in read:
+                continue
+            rec, facts = read[cluster.name]
+            evaluation = evaluate(self.policy, facts, partner_facts(facts, read), self.now)
+            if self.plan:
+                evaluation = await self._plan_extras(ctx, cluster, facts, rec, evaluation)
+            self.results.evaluations[cluster.name] = evaluation
+            state.records[cluster.name] = rec.finish(
+                "succeeded", evaluation.reason(), requests=ctx.requests_sent(cluster.name)
+            )
+
+    async def _plan_extras(
+        self, ctx: RunContext, cluster: Cluster, facts: ClusterFacts, rec: ClusterRecorder, ev: Evaluation
+    ) -> Evaluation:
+        """Write the actions into the record (as steps not taken) and run or name the write-probe."""
+        for action in ev.actions:
+            rec.note(f"plan_{action.kind}", "skipped", action.describe())
+        if facts.kind != "onboard" or facts.km_uuid is None:
+            return ev
+        if not self.probe:
+            checks = ", ".join(PROBE_CHECKS)
+            rec.note("probe", "skipped", f"{checks} needs a write-probe: not run (use `fleet plan --probe`)")
+            return ev
+        found = await probe_passphrase(ctx, cluster, facts.km_uuid, rec)
+        return ev if found is None else Evaluation(ev.cluster, [*ev.findings, found], ev.actions)
+
+
+async def probe_passphrase(
+    ctx: RunContext, cluster: Cluster, km: str, rec: ClusterRecorder
+) -> Finding | None:
+    """PATCH existing = new = the inventory's passphrase: 65536150 proves it current, 65536139 refutes it."""
+
+    def finding(severity: str, message: str, observed: Any = None) -> Finding:
+        return Finding(
+            cluster=cluster.name,
+            rule="passphrase_current",
+            severity=severity,  # type: ignore[arg-type]
+            observed=observed,
+            expected="the inventory's passphrase is current",
+            message=message,
+        )
+
+    secret = ctx.secrets[cluster.name].current
+    if secret is None:
+        return finding("info", "not probed: no passphrase reference (vars.okm_passphrase or --passphrase)")
+    error: OntapError | None = None
+    async with rec.step("probe_passphrase") as step:
+        try:
+            await ctx.client(cluster).change_passphrase(km, existing=secret, new=secret)
+        except OntapError as exc:
+            error = exc
+        step.detail = f"ONTAP answered {error.code}" if error is not None else "accepted (unexpected)"
+    if error is not None and error.code == C.PASSPHRASE_SAME_AS_OLD:
+        return None
+    if error is not None and error.code == C.PASSPHRASE_INCORRECT:
+        return finding("critical", "the inventory's passphrase is not the cluster's (65536139)", "different")
+    reason = failure_reason(error) if error is not None else "ONTAP accepted an unchanged passphrase"
+    return finding("info", f"probe inconclusive: {reason}")

@@ -1,0 +1,89 @@
+"""The Prometheus textfile of a sweep, for node-exporter's textfile collector.
+
+Written by hand (the format is four lines of grammar; prometheus_client is a test-only dependency)
+and atomically: node-exporter may read the directory at any moment, so the file is written under a
+name it ignores (``.*.tmp``) and renamed into place.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+
+from fleet.report.drift import compliance
+from fleet.report.model import Report
+from fleet.secrets.scrub import SCRUBBER
+
+
+def _label(value: str) -> str:
+    """A label value escaped as the exposition format wants (backslash, quote, newline)."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _metric(name: str, kind: str, help_text: str, samples: list[tuple[dict[str, str], float]]) -> list[str]:
+    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
+    for labels, value in samples:
+        rendered = ",".join(f'{key}="{_label(text)}"' for key, text in labels.items())
+        number = repr(float(value))  # the shortest text that round-trips (``:g`` would drop digits)
+        lines.append(f"{name}{{{rendered}}} {number}" if rendered else f"{name} {number}")
+    return lines
+
+
+def prom_text(report: Report, sites: Mapping[str, str]) -> str:
+    """The four sweep metrics; ``sites`` maps cluster names to their ``site`` label ("" when none)."""
+    compliant = compliance(report)
+    by_rule = Counter((finding.rule, finding.severity) for finding in report.findings)
+    lines = [
+        *_metric(
+            "fleet_cluster_compliant",
+            "gauge",
+            "1 when the cluster meets the policy (no critical or warning finding), else 0.",
+            [
+                ({"cluster": name, "site": sites.get(name, "")}, float(ok))
+                for name, ok in sorted(compliant.items())
+            ],
+        ),
+        *_metric(
+            "fleet_findings",
+            "gauge",
+            "Findings of the last sweep by rule and severity.",
+            [({"rule": rule, "severity": sev}, float(n)) for (rule, sev), n in sorted(by_rule.items())],
+        ),
+        *_metric(
+            "fleet_sweep_timestamp_seconds",
+            "gauge",
+            "When the last sweep finished, seconds since the epoch.",
+            [({}, report.run.finished_at.timestamp())],
+        ),
+        *_metric(
+            "fleet_sweep_duration_seconds",
+            "gauge",
+            "How long the last sweep took, seconds.",
+            [({}, report.summary.duration_s)],
+        ),
+    ]
+    return SCRUBBER.scrub("\n".join(lines) + "\n")
+
+
+def write_text_atomically(path: Path, text: str, mode: int = 0o644) -> Path:
+    """Temp file in the same directory (a dot-name collectors skip), fsync, rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp_name, mode)
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_prom(report: Report, path: Path, sites: Mapping[str, str]) -> Path:
+    return write_text_atomically(path, prom_text(report, sites))
