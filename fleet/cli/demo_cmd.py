@@ -115,10 +115,33 @@ def demo(
         console.print(sim.start(), soft_wrap=True, highlight=False)
         try:
             report, path = asyncio.run(_rotate(inventory, base, report_path, console))
+            render_summary(report, console, path=path)
+            console.print("\n[bold]fleet demo[/]: compliance sweep of the same fleet (read-only)")
+            _sweep(inventory, base, (report_path.parent if report_path else Path("reports")))
         finally:
             sim.stop()
-    render_summary(report, console, path=path)
     sys.exit(report.run.exit_code)
+
+
+DEMO_POLICY = """\
+key_manager: onboard
+onboard: {passphrase_max_age_days: 90, require_all_nodes_keys: true}
+require: {status_healthy: true}
+metrocluster: {same_key_manager_both_sites: true}
+"""
+
+
+def _sweep(inventory: Path, base: Path, report_dir: Path) -> int:
+    """``fleet sweep`` as cron would run it, against the simulator still up; returns its exit code."""
+    policy = base / "policy.yml"
+    policy.write_text(DEMO_POLICY)
+    command = [
+        sys.executable, "-m", "fleet", "sweep", "-i", str(inventory), "-p", str(policy),
+        "--journal", str(base / "journal.db"), "--report-dir", str(report_dir),
+        "--html", str(report_dir / "fleet-demo-sweep.html"),
+        "--prom", str(report_dir / "fleet-demo-sweep.prom"),
+    ]  # fmt: skip
+    return subprocess.run(command, check=False).returncode
 
 
 async def _rotate(inventory: Path, base: Path, report_path: Path | None, console: Console):

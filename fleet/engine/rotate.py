@@ -173,11 +173,17 @@ class ClusterRotation:
         try:
             async with self.rec.step("probe_new_passphrase") as step:
                 step.detail = why
-                reply = await self.client.synchronize(km, passphrase=self.new)
+                try:
+                    reply = await self.client.synchronize(km, passphrase=self.new)
+                except OntapError as exc:
+                    if exc.code != C.PASSPHRASE_INCORRECT:
+                        raise
+                    # An answer, not a failure: the probe proved the change is not in place.
+                    step.detail = f"{why}; ONTAP refused the new passphrase (65536139): not applied"
+                    step.http_status = exc.http_status
+                    return Outcome("failed", _NOT_ROTATED)
                 step.http_status = reply.status
         except OntapError as exc:
-            if exc.code == C.PASSPHRASE_INCORRECT:
-                return Outcome("failed", _NOT_ROTATED)
             if exc.code == C.PASSPHRASE_FAILED_SOME_NODES:
                 await self._verified()
                 return await self._partial(km, observed, exc)
