@@ -123,18 +123,25 @@ async def execute(
 
             async def run_one(unit: Unit) -> str:
                 await plan.journal.set_unit(run_id, unit.id, status="running")
-                await work(ctx, unit, state)
+                # --cluster-deadline bounds each site's work; a pair gets one deadline per site.
+                deadline = plan.options.cluster_deadline
+                async with asyncio.timeout(deadline * len(unit.clusters) if deadline else None):
+                    await work(ctx, unit, state)
                 outcome = unit_outcome(unit, state)
                 await plan.journal.set_unit(run_id, unit.id, status=outcome)
                 return outcome
 
             def on_error(unit: Unit, exc: Exception) -> str:
-                log.error("unit crashed", unit=unit.id, error=f"{type(exc).__name__}: {exc}")
+                if isinstance(exc, TimeoutError):
+                    reason = "the cluster deadline passed; `fleet resume` reconciles any change in flight"
+                else:
+                    log.error("unit crashed", unit=unit.id, error=f"{type(exc).__name__}: {exc}")
+                    reason = f"internal error: {type(exc).__name__}"
                 for cluster in unit.clusters:
+                    if cluster.name in state.records:
+                        continue
                     rec = state.recorders.get(cluster.name) or state.recorder(cluster)
-                    state.records[cluster.name] = rec.finish(
-                        "failed", f"internal error: {type(exc).__name__}"
-                    )
+                    state.records[cluster.name] = rec.finish("failed", reason)
                 return "failed"
 
             runner = asyncio.create_task(

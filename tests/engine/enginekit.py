@@ -51,6 +51,7 @@ class Runner:
         concurrency: int = 64,
         http: HttpSettings = FAST_HTTP,
         first_site: str | None = None,
+        cluster_deadline: float | None = None,
     ) -> Report:
         new_ref = new_ref or self.secret_file("new.okm", NEW_PASSPHRASE)
         plan = await build_rotation_plan(
@@ -66,6 +67,7 @@ class Runner:
                 backup_dir=self.workdir / "backups",
                 generated=new_ref == "generate",
                 first_site=first_site,
+                cluster_deadline=cluster_deadline,
             ),
             http=http,
             report_options={},

@@ -117,3 +117,26 @@ async def test_no_secret_value_reaches_logs_report_journal_or_file_names(sim_fle
         for where, text in artifacts.items():
             assert secret not in text, f"a secret value leaked into {where}"
         assert not any(secret in name for name in names)
+
+
+async def test_sigint_stops_admitting_writes_the_report_and_exits_130(sim_fleet, tmp_path):
+    import signal
+
+    sim = await sim_fleet(clusters=120, seed=23, faults="latency=60ms")
+    new = tmp_path / "new.okm"
+    new.write_text(NEW_PASSPHRASE)
+    report = tmp_path / "report.json"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "fleet", "rotate", "-i", str(sim.inventory), "--new", f"file:{new}",
+        "--report", str(report), "--journal", str(tmp_path / "j.db"), "--concurrency", "4",
+        cwd=tmp_path, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    while sim.mutations() == 0:  # noqa: ASYNC110 - polling the simulator's counters
+        await asyncio.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    assert await asyncio.wait_for(process.wait(), timeout=60) == 130
+    data = json.loads(report.read_text())
+    assert data["run"]["outcome"] == "interrupted" and data["run"]["exit_code"] == 130
+    outcomes = data["summary"]["by_outcome"]
+    assert data["summary"]["total"] == 120 and outcomes["not_started"] > 0
+    assert sum(1 for name in sim.onboard_names() if sim.passphrase(name) == NEW_PASSPHRASE) < 120

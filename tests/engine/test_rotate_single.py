@@ -152,3 +152,18 @@ async def test_lost_answer_is_reconciled_by_one_probe_never_by_resending(sim_fle
         steps = [step.name for step in rows[name].steps]
         assert "probe_new_passphrase" in steps
         assert steps.count("change_passphrase") == 1
+
+
+async def test_cluster_deadline_fails_a_slow_cluster_and_spares_the_rest(sim_fleet, runner):
+    from dataclasses import replace
+
+    from enginekit import FAST_HTTP
+
+    sim = await sim_fleet(clusters=6, seed=4)
+    slow = sim.onboard_names()[0]
+    sim.cluster(slow).faults.latency_ms = 400
+    runner_http = replace(FAST_HTTP, cluster_deadline=0.5)
+    report = await runner.rotate(sim.inventory, http=runner_http, cluster_deadline=0.5)
+    rows = by_name(report)
+    assert rows[slow].outcome == "failed" and "deadline" in rows[slow].reason
+    assert all(rows[n].outcome == "succeeded" for n in sim.onboard_names() if n != slow)
