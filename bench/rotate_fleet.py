@@ -1,10 +1,11 @@
-"""Benchmark a fleet-wide rotation: wall time, CPU seconds and peak RSS of the `fleet rotate` process.
+"""Benchmark a fleet-wide rotation or sweep: wall time, CPU seconds and peak RSS of the fleet process.
 
 Starts `fleet sim serve` in its own process (N clusters, 10% in MetroCluster pairs, optional added
 latency), then runs `fleet rotate` as a second process and reads its resource usage from wait4.
 Each figure is the median of ``--repeat`` runs, each on a fresh simulator.
 
     .venv/bin/python bench/rotate_fleet.py --clusters 1000 --latency-ms 0 20 --repeat 3
+    .venv/bin/python bench/rotate_fleet.py --command sweep --clusters 2000 --latency-ms 0 --repeat 3
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import time
 from pathlib import Path
 
 NEW = "Bench-rotation-passphrase-" + "q" * 40
+POLICY = "key_manager: onboard\nonboard: {require_all_nodes_keys: true}\nrequire: {status_healthy: true}\n"
 
 
 def start_sim(workdir: Path, clusters: int, latency_ms: float) -> subprocess.Popen[str]:
@@ -38,7 +40,26 @@ def start_sim(workdir: Path, clusters: int, latency_ms: float) -> subprocess.Pop
     return process
 
 
-def one_run(clusters: int, latency_ms: float, concurrency: int) -> dict[str, float]:
+def fleet_command(command: str, workdir: Path, concurrency: int) -> list[str]:
+    common = [
+        "-i",
+        str(workdir / "inventory.yml"),
+        "--journal",
+        str(workdir / "journal.db"),
+        "--concurrency",
+        str(concurrency),
+        "--log-format",
+        "json",
+        "--report",
+        str(workdir / "report.json"),
+    ]
+    if command == "sweep":
+        (workdir / "policy.yml").write_text(POLICY)
+        return ["sweep", "-p", str(workdir / "policy.yml"), *common]
+    return ["rotate", "--new", f"file:{workdir / 'new.okm'}", *common]
+
+
+def one_run(command: str, clusters: int, latency_ms: float, concurrency: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="fleet-bench-") as tmp:
         workdir = Path(tmp)
         (workdir / "new.okm").write_text(NEW)
@@ -46,12 +67,10 @@ def one_run(clusters: int, latency_ms: float, concurrency: int) -> dict[str, flo
         try:
             started = time.perf_counter()
             fleet = subprocess.Popen(
-                [sys.executable, "-m", "fleet", "rotate", "-i", str(workdir / "inventory.yml"),
-                 "--new", f"file:{workdir / 'new.okm'}", "--journal", str(workdir / "journal.db"),
-                 "--report", str(workdir / "report.json"), "--concurrency", str(concurrency),
-                 "--log-format", "json"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )  # fmt: skip
+                [sys.executable, "-m", "fleet", *fleet_command(command, workdir, concurrency)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             _, status, usage = os.wait4(fleet.pid, 0)
             wall = time.perf_counter() - started
         finally:
@@ -73,6 +92,7 @@ def one_run(clusters: int, latency_ms: float, concurrency: int) -> dict[str, flo
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--command", choices=["rotate", "sweep"], default="rotate")
     parser.add_argument("--clusters", type=int, nargs="+", default=[1000])
     parser.add_argument("--latency-ms", type=float, nargs="+", default=[0.0, 20.0])
     parser.add_argument("--concurrency", type=int, default=64)
@@ -82,12 +102,21 @@ def main() -> None:
     results = []
     for clusters in args.clusters:
         for latency in args.latency_ms:
-            runs = [one_run(clusters, latency, args.concurrency) for _ in range(args.repeat)]
+            runs = [one_run(args.command, clusters, latency, args.concurrency) for _ in range(args.repeat)]
             median = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
-            results.append({"clusters": clusters, "latency_ms": latency, "median": median, "runs": runs})
+            results.append(
+                {
+                    "command": args.command,
+                    "clusters": clusters,
+                    "latency_ms": latency,
+                    "median": median,
+                    "runs": runs,
+                }
+            )
             m = median
             print(
-                f"N={clusters} latency={latency:g}ms  wall {m['wall_s']:.2f}s  cpu {m['cpu_s']:.2f}s"
+                f"{args.command} N={clusters} latency={latency:g}ms"
+                f"  wall {m['wall_s']:.2f}s  cpu {m['cpu_s']:.2f}s"
                 f" ({m['cpu_ms_per_cluster']:.2f} ms/cluster)  rss {m['peak_rss_mb']:.0f} MB"
                 f"  {m['requests_per_cluster']:.1f} req/cluster  {m['clusters_per_s']:.0f} clusters/s"
                 f"  accounted {m['accounted']:.0f}",
