@@ -18,9 +18,9 @@ import click
 from rich.console import Console
 
 from fleet.cli.app import main
-from fleet.cli.run_support import drive, http_settings
+from fleet.cli.run_support import drive
 from fleet.engine.context import RunOptions
-from fleet.engine.plans import build_rotation_plan
+from fleet.engine.plans import build_rotation_plan, http_settings
 from fleet.engine.rotate_work import rotate_work
 from fleet.errors import FleetError
 from fleet.journal import Journal

@@ -23,10 +23,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from fleet.cli.app import main
-from fleet.cli.run_support import fail_input, http_settings, run_and_exit, run_options
+from fleet.cli.run_support import fail_input, run_and_exit, run_options
 from fleet.engine.apply import ApplyWork
 from fleet.engine.context import RunOptions
-from fleet.engine.plans import build_policy_plan
+from fleet.engine.plans import build_policy_plan, http_settings
 from fleet.engine.run import RunPlan
 from fleet.engine.sweep import PolicyResults, SweepWork
 from fleet.errors import InputError

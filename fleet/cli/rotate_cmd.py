@@ -7,10 +7,10 @@ from pathlib import Path
 import click
 
 from fleet.cli.app import main
-from fleet.cli.run_support import http_settings, run_and_exit, run_options
+from fleet.cli.run_support import run_and_exit, run_options
 from fleet.engine.context import RunOptions
 from fleet.engine.inputs import GENERATE
-from fleet.engine.plans import build_rotation_plan
+from fleet.engine.plans import build_rotation_plan, http_settings
 from fleet.engine.rotate_work import rotate_work
 from fleet.engine.run import RunPlan
 from fleet.journal import Journal

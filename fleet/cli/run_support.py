@@ -23,7 +23,6 @@ from fleet.engine.units import build_units
 from fleet.errors import InputError
 from fleet.journal import Journal, default_journal_path
 from fleet.logs import configure_logging
-from fleet.ontap import HttpSettings
 from fleet.report import Report, default_report_path, render_summary, write_report
 from fleet.secrets import SCRUBBER
 
@@ -218,19 +217,6 @@ def apply_rollout(plan: RunPlan, rollout: Rollout) -> RunPlan:
     plan.options = replace(plan.options, rollout=rollout)
     plan.report_options = {**plan.report_options, **rollout.options()}
     return plan
-
-
-def http_settings(
-    concurrency: int, per_cluster: int, request_timeout: float, cluster_deadline: float | None, insecure: bool
-) -> HttpSettings:
-    """Connection caps follow unit concurrency: every unit in flight may hold its per-cluster cap."""
-    return HttpSettings(
-        concurrency=max(concurrency, 8) * per_cluster,
-        per_cluster=per_cluster,
-        request_timeout=request_timeout,
-        cluster_deadline=cluster_deadline,
-        insecure=insecure,
-    )
 
 
 def fail_input(exc: InputError) -> int:

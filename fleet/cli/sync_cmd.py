@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 
 from fleet.cli.app import main
-from fleet.cli.run_support import http_settings, run_and_exit, run_options
+from fleet.cli.run_support import run_and_exit, run_options
 from fleet.engine.context import RunOptions
-from fleet.engine.plans import build_sync_plan
+from fleet.engine.plans import build_sync_plan, http_settings
 from fleet.engine.run import RunPlan
 from fleet.engine.sync import sync_work
 from fleet.journal import Journal

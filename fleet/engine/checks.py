@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 from pathlib import Path
 
+from fleet.atomic import write_atomically
 from fleet.engine.observe import HEALTHY_STATUS_CODES, Observed, read_status, status_of
 from fleet.engine.recorder import ClusterRecorder
 from fleet.ontap import OntapClient
@@ -38,19 +38,9 @@ async def verify_and_backup(
     if backup:
         rec.key_backup_sha256 = hashlib.sha256(backup.encode()).hexdigest()
         if backup_dir is not None:
-            await asyncio.to_thread(write_private, backup_dir / f"{rec.cluster.name}.okm-backup", backup)
+            await asyncio.to_thread(
+                write_atomically, backup_dir / f"{rec.cluster.name}.okm-backup", backup, mode=0o600
+            )
     if code is not None and code not in HEALTHY_STATUS_CODES:
         return f"the key manager reports status {code}: {message}"
     return None
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write a file only its owner can read, atomically (key backups are sensitive)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)

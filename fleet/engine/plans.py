@@ -136,3 +136,16 @@ async def build_policy_plan(
         journal=journal,
         report_options=report_options,
     )
+
+
+def http_settings(
+    concurrency: int, per_cluster: int, request_timeout: float, cluster_deadline: float | None, insecure: bool
+) -> HttpSettings:
+    """Connection caps follow unit concurrency: every unit in flight may hold its per-cluster cap."""
+    return HttpSettings(
+        concurrency=max(concurrency, 8) * per_cluster,
+        per_cluster=per_cluster,
+        request_timeout=request_timeout,
+        cluster_deadline=cluster_deadline,
+        insecure=insecure,
+    )

@@ -15,14 +15,13 @@ from typing import Any
 import structlog
 
 from fleet.engine.context import RunOptions
-from fleet.engine.plans import build_rotation_plan, build_sync_plan
+from fleet.engine.plans import build_rotation_plan, build_sync_plan, http_settings
 from fleet.engine.rollout import Rollout
 from fleet.engine.rotate_work import rotate_work
 from fleet.engine.run import RunPlan, UnitWork
 from fleet.engine.sync import sync_work
 from fleet.errors import InputError
 from fleet.journal import Journal
-from fleet.ontap import HttpSettings
 
 log = structlog.get_logger("fleet.resume")
 
@@ -73,13 +72,12 @@ async def resume_plan(journal: Journal, request: ResumeRequest) -> RunPlan:
         first_site=options.get("first_site"),
         rollout=Rollout.from_options(options, window_end=request.window_end),
     )
-    per_cluster = int(options.get("per_cluster") or 2)
-    http = HttpSettings(
-        concurrency=max(run_options.concurrency, 8) * per_cluster,
-        per_cluster=per_cluster,
-        request_timeout=float(options.get("timeout") or 30.0),
-        cluster_deadline=options.get("cluster_deadline"),
-        insecure=bool(options.get("insecure")),
+    http = http_settings(
+        run_options.concurrency,
+        int(options.get("per_cluster") or 2),
+        float(options.get("timeout") or 30.0),
+        options.get("cluster_deadline"),
+        bool(options.get("insecure")),
     )
     report_options = {**{k: v for k, v in options.items() if k not in ("kind", "inventory_digest")}}
     report_options["resumed_from"] = request.run_id

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import structlog
-
 from fleet.engine.checks import missing_keys_by_node, verify_and_backup
 from fleet.engine.context import RunContext
 from fleet.engine.observe import Observed, read_status
@@ -23,8 +21,6 @@ from fleet.ontap import OntapClient
 from fleet.ontap import codes as C
 from fleet.report import NodeRecord
 from fleet.secrets import Secret
-
-log = structlog.get_logger("fleet.rotate")
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import structlog
@@ -272,7 +271,3 @@ def run_outcome(
     if any(record.outcome in FAILED_OUTCOMES for record in records):
         return "failed", 1
     return "succeeded", 0
-
-
-def backup_dir_option(path: str | None) -> Path | None:
-    return Path(path) if path else None

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from html import escape
 from pathlib import Path
 
+from fleet.atomic import write_atomically
 from fleet.report.drift import compliance
 from fleet.report.model import Report
-from fleet.report.prom import write_text_atomically
 from fleet.secrets.scrub import SCRUBBER
 
 SEVERITIES = ("critical", "warning", "info")
@@ -175,4 +175,4 @@ exit {run.exit_code}, {report.summary.duration_s:.1f} s.</p>
 
 
 def write_html(report: Report, path: Path, sites: Mapping[str, str]) -> Path:
-    return write_text_atomically(path, render_html(report, sites))
+    return write_atomically(path, render_html(report, sites))

@@ -7,12 +7,11 @@ name it ignores (``.*.tmp``) and renamed into place.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
+from fleet.atomic import write_atomically
 from fleet.report.drift import compliance
 from fleet.report.model import Report
 from fleet.secrets.scrub import SCRUBBER
@@ -68,22 +67,5 @@ def prom_text(report: Report, sites: Mapping[str, str]) -> str:
     return SCRUBBER.scrub("\n".join(lines) + "\n")
 
 
-def write_text_atomically(path: Path, text: str, mode: int = 0o644) -> Path:
-    """Temp file in the same directory (a dot-name collectors skip), fsync, rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp_name, mode)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def write_prom(report: Report, path: Path, sites: Mapping[str, str]) -> Path:
-    return write_text_atomically(path, prom_text(report, sites))
+    return write_atomically(path, prom_text(report, sites))

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from pydantic import ValidationError
 
+from fleet.atomic import write_atomically
 from fleet.errors import InputError
 from fleet.report.model import SCHEMA_ID, Report
 from fleet.secrets.scrub import SCRUBBER
@@ -36,36 +36,7 @@ def report_json(report: Report) -> str:
 
 def write_report(report: Report, path: str | os.PathLike[str]) -> Path:
     """Write ``report`` to ``path`` atomically (mode 0644, parent directories created); returns the path."""
-    target = Path(path)
-    text = report_json(report)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as tmp:
-            tmp.write(text)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.chmod(tmp_name, _FILE_MODE)
-        os.replace(tmp_name, target)
-    except BaseException:  # also Ctrl-C mid-write: never leave a stray temp file behind
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    _fsync_dir(target.parent)
-    return target
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename itself durable; some platforms cannot open a directory, which is harmless."""
-    try:
-        dir_fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
+    return write_atomically(path, report_json(report), mode=_FILE_MODE)
 
 
 def load_report(path: str | os.PathLike[str]) -> Report:

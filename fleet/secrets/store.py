@@ -21,11 +21,11 @@ import hmac
 import os
 import re
 import shlex
-import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Literal, Protocol, get_args
 
+from fleet.atomic import fsync_dir, write_atomically
 from fleet.errors import FleetError, InputError
 from fleet.secrets.scrub import SCRUBBER
 from fleet.secrets.secret import Secret
@@ -173,20 +173,10 @@ def _write_file(root: Path, cluster: str, slot: Slot, value: str) -> None:
     directory = root / cluster
     try:
         directory.mkdir(mode=0o700)
-        _fsync_dir(root)
+        fsync_dir(root)
     except FileExistsError:
         pass
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{slot}.", suffix=".tmp")  # mkstemp: mode 0600
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(value.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, directory / slot)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(directory)
+    write_atomically(directory / slot, value, mode=0o600)
 
 
 def _delete_file(path: Path) -> None:
@@ -194,15 +184,7 @@ def _delete_file(path: Path) -> None:
         path.unlink()
     except FileNotFoundError:
         return
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_dir(path.parent)
 
 
 class CmdStore(_SlotStore):

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from fleet.sim.persist import write_file_atomically
+from fleet.atomic import write_atomically
 from fleet.sim.state import Cluster, Fleet
 
 PASSWORD_SUFFIX = ".password"
@@ -58,7 +58,7 @@ def write_inventory(
     )
     text = yaml.dump(document, Dumper=_Dumper, sort_keys=False, default_flow_style=None, width=200)
     header = "# Written by `fleet sim serve`: one entry per simulated cluster. Secrets are references.\n"
-    write_file_atomically(path, (header + text).encode(), mode=0o644)
+    write_atomically(path, (header + text).encode(), mode=0o644)
     return path
 
 

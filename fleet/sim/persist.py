@@ -16,15 +16,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from fleet.atomic import write_atomically
 from fleet.errors import InputError
 from fleet.sim.app import CLUSTER
 from fleet.sim.state import STATE_VERSION, Cluster, Fleet, SimSettings
@@ -62,7 +62,7 @@ def dump_fleet(fleet: Fleet, pieces: Mapping[str, bytes] | None = None) -> list[
 
 def save_fleet(fleet: Fleet, path: Path | str) -> None:
     """Write the whole fleet to ``path`` atomically."""
-    write_file_atomically(Path(path), dump_fleet(fleet), mode=0o600)
+    write_atomically(Path(path), dump_fleet(fleet), mode=0o600)
 
 
 def load_fleet(path: Path | str) -> Fleet:
@@ -103,31 +103,6 @@ def _state_version(data: bytes) -> object:
     except ValueError:
         return "unreadable (not JSON)"
     return document.get("state_version") if isinstance(document, dict) else None
-
-
-def write_file_atomically(path: Path, data: bytes | Iterable[bytes], *, mode: int = 0o644) -> None:
-    """Temp file in the same directory, fsync, rename: readers see the old or the new file, never half."""
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.fchmod(fd, mode)  # O_CREAT's mode is filtered by the umask; secrets must be exactly 0600
-        with os.fdopen(fd, "wb", closefd=False) as stream:
-            stream.writelines([data] if isinstance(data, bytes) else data)
-            stream.flush()
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise
-    os.close(fd)
-    os.replace(temp, path)
-    with contextlib.suppress(OSError):  # make the rename itself durable
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
 
 class StateSaver:
@@ -200,7 +175,7 @@ class StateSaver:
         self.last_save_seconds = time.perf_counter() - started
         self._writing = True
         try:
-            await asyncio.to_thread(write_file_atomically, self.path, chunks, mode=0o600)
+            await asyncio.to_thread(write_atomically, self.path, chunks, mode=0o600)
         finally:
             self._writing = False
         self.saves += 1

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from fleet.sim.persist import write_file_atomically
+from fleet.atomic import write_atomically
 
 CA_FILE = "ca.pem"
 CERT_FILE = "server.pem"
@@ -127,9 +127,9 @@ def _generate(files: TlsFiles) -> None:
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     # Key first: a reader that sees the new certificate must also find its key.
-    write_file_atomically(files.key, key_pem, mode=0o600)
-    write_file_atomically(files.cert, cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
-    write_file_atomically(files.ca, ca.public_bytes(serialization.Encoding.PEM), mode=0o644)
+    write_atomically(files.key, key_pem, mode=0o600)
+    write_atomically(files.cert, cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
+    write_atomically(files.ca, ca.public_bytes(serialization.Encoding.PEM), mode=0o644)
 
 
 def _key_usage(*, cert_sign: bool) -> x509.KeyUsage:
