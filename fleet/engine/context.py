@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fleet.engine.rollout import Rollout
+from fleet.engine.units import Unit
 from fleet.inventory import Cluster
 from fleet.journal import Journal
 from fleet.ontap import HttpPool, OntapClient
@@ -45,6 +46,7 @@ class RunContext:
     secrets: dict[str, ClusterSecrets]
     store: SecretStore | None = None
     clients: dict[str, OntapClient] = field(default_factory=dict)
+    sent: dict[str, int] = field(default_factory=dict)  # requests of released clients
 
     def client(self, cluster: Cluster) -> OntapClient:
         """One client per cluster per run (it carries that cluster's request counters)."""
@@ -64,4 +66,12 @@ class RunContext:
 
     def requests_sent(self, name: str) -> int:
         client = self.clients.get(name)
-        return client.requests_sent if client is not None else 0
+        return self.sent.get(name, 0) + (client.requests_sent if client is not None else 0)
+
+    async def release(self, unit: Unit) -> None:
+        """The unit is over: close its clusters' connections and forget their clients (memory)."""
+        for name in unit.names:
+            client = self.clients.pop(name, None)
+            if client is not None:
+                self.sent[name] = self.sent.get(name, 0) + client.requests_sent
+            await self.pool.release(name)

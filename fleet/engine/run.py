@@ -124,8 +124,11 @@ async def execute(
                 await plan.journal.set_unit(run_id, unit.id, status="running")
                 # --cluster-deadline bounds each site's work; a pair gets one deadline per site.
                 deadline = plan.options.cluster_deadline
-                async with asyncio.timeout(deadline * len(unit.clusters) if deadline else None):
-                    await work(ctx, unit, state)
+                try:
+                    async with asyncio.timeout(deadline * len(unit.clusters) if deadline else None):
+                        await work(ctx, unit, state)
+                finally:
+                    await ctx.release(unit)
                 outcome = unit_outcome(unit, state)
                 await plan.journal.set_unit(run_id, unit.id, status=outcome)
                 return outcome

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from fleet.errors import InputError
 from fleet.inventory.document import ClusterDoc, SettingsDoc
 from fleet.inventory.model import Cluster, Inventory, TlsSettings
-from fleet.secrets.refs import is_reference
+from fleet.secrets.refs import is_reference, real_file
 
 SECRET_VAR_WORDS = ("password", "passphrase", "secret")
 _DEFAULT_PORTS = {"https": 443, "http": 80}
@@ -173,7 +173,7 @@ def _resolve(entry: ClusterEntry, base_url: str, parts: Parts) -> Cluster:
         if settings.tls is not None:
             verify = settings.tls.verify if settings.tls.verify is not None else verify
             if settings.tls.ca_file is not None:
-                ca_file = (layer.file.parent / Path(settings.tls.ca_file).expanduser()).resolve()
+                ca_file = real_file(layer.file.parent, settings.tls.ca_file)
         variables.update(settings.vars or {})
         labels.update(settings.labels or {})
     if not username:

@@ -1,6 +1,6 @@
 """Async ONTAP REST client (aiohttp) and the shared error-code table.
 
-``open_http`` owns the run's one session; ``OntapClient`` speaks to one cluster through it, retrying
+``open_http`` owns the run's per-cluster sessions; ``OntapClient`` speaks to one cluster through it, retrying
 only what is safe to retry and following jobs to their end. ``codes`` classifies ONTAP's error codes.
 """
 

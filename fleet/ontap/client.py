@@ -162,7 +162,7 @@ class OntapClient:
             self.requests_sent += 1
             self.by_method[method] += 1
             with translate_errors(method, path, self.name):
-                async with self._pool.session.request(
+                async with self._pool.session_for(self.name).request(
                     method,
                     self.base_url + path,
                     params=query,

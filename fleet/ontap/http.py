@@ -1,11 +1,14 @@
 """The one home for HTTP limits, TLS contexts and the aiohttp session of a run.
 
-``open_http(settings)`` is the only place in fleet that builds an ``aiohttp.ClientSession``: one
-session per run, keep-alive connections reused across every request to a cluster. Two different caps
-protect the clusters: the connector's ``limit``/``limit_per_host`` count *connections*, while the
-per-cluster semaphore (``HttpPool.slot``) counts *requests in flight*, which is what ONTAP's REST
-throttling sees. ``translate_errors`` is the one place aiohttp, ssl and JSON exceptions become fleet
-errors, each saying whether the request may have reached the cluster (``sent``).
+``open_http(settings)`` gives the run's ``HttpPool``, the only place in fleet that builds an
+``aiohttp.ClientSession``: one small session per cluster, so keep-alive connections are reused across
+that cluster's requests and closed the moment its work ends (``HttpPool.release``). One shared pool
+would keep every finished cluster's TLS connection open until its idle timeout: over a thousand of
+them, hundreds of MB, at 10,000 clusters. Two caps protect each cluster: its connector's ``limit``
+counts *connections*, the per-cluster semaphore (``HttpPool.slot``) counts *requests in flight*, which
+is what ONTAP's REST throttling sees. The engine's runner bounds how many clusters are worked at once.
+``translate_errors`` is the one place aiohttp, ssl and JSON exceptions become fleet errors, each
+saying whether the request may have reached the cluster (``sent``).
 """
 
 from __future__ import annotations
@@ -39,9 +42,10 @@ USER_AGENT = f"fleet/{__version__}"
 class HttpSettings:
     """Caps and timeouts of a run; per-run variants via ``dataclasses.replace``.
 
-    ``concurrency`` caps connections across the run, ``per_cluster`` caps requests in flight per
-    cluster. ``cluster_deadline`` bounds all of one cluster's work and is enforced by the caller with
-    ``OntapClient.deadline()``. ``insecure`` disables TLS verification for every cluster (loud).
+    ``concurrency`` caps units worked at once (the engine's runner enforces it), ``per_cluster`` caps
+    connections and requests in flight per cluster. ``cluster_deadline`` bounds all of one cluster's
+    work and is enforced by the caller with ``OntapClient.deadline()``. ``insecure`` disables TLS
+    verification for every cluster (loud).
     """
 
     concurrency: int = 64
@@ -87,17 +91,18 @@ class OntapTlsError(OntapTransportError):
 
 
 class HttpPool:
-    """The run's session plus what every client shares: TLS contexts, per-cluster slots, timeouts."""
+    """The run's per-cluster sessions plus what every client shares: TLS contexts, slots, timeouts."""
 
-    def __init__(
-        self, session: aiohttp.ClientSession, settings: HttpSettings, *, sleep: Sleep, rng: random.Random
-    ) -> None:
-        self.session = session
+    def __init__(self, settings: HttpSettings, *, sleep: Sleep, rng: random.Random) -> None:
         self.settings = settings
         self.sleep = sleep
         self.rng = rng
         self._contexts: dict[Path | None, ssl.SSLContext] = {}
         self._slots: dict[str, asyncio.Semaphore] = {}
+        self._sessions: dict[str, aiohttp.ClientSession] = {}
+        self._timeout = aiohttp.ClientTimeout(
+            total=settings.request_timeout, sock_connect=settings.connect_timeout
+        )
         self._warned_insecure = False
 
     def ssl_for(self, ca_file: Path | None, verify: bool) -> ssl.SSLContext | bool:
@@ -105,11 +110,14 @@ class HttpPool:
         if self.settings.insecure or not verify:
             self.warn_insecure()
             return False
-        key = ca_file.resolve() if ca_file is not None else None
-        context = self._contexts.get(key)
+        context = self._contexts.get(ca_file)
         if context is None:
-            context = ssl.create_default_context(cafile=str(key) if key is not None else None)
-            self._contexts[key] = context
+            key = ca_file.resolve() if ca_file is not None else None
+            context = self._contexts.get(key)
+            if context is None:
+                context = ssl.create_default_context(cafile=str(key) if key is not None else None)
+                self._contexts[key] = context
+            self._contexts[ca_file] = context
         return context
 
     def slot(self, cluster: str) -> asyncio.Semaphore:
@@ -118,6 +126,44 @@ class HttpPool:
         if semaphore is None:
             semaphore = self._slots[cluster] = asyncio.Semaphore(self.settings.per_cluster)
         return semaphore
+
+    def session_for(self, cluster: str) -> aiohttp.ClientSession:
+        """The cluster's keep-alive session, opened on first use (and again after ``release``)."""
+        session = self._sessions.get(cluster)
+        if session is None:
+            per_cluster = self.settings.per_cluster
+            connector = aiohttp.TCPConnector(
+                limit=per_cluster,
+                limit_per_host=per_cluster,
+                ttl_dns_cache=300,
+                keepalive_timeout=KEEPALIVE_SECONDS,
+            )
+            session = aiohttp.ClientSession(
+                connector=connector,
+                headers={"Accept": "application/json", "User-Agent": USER_AGENT},
+                # Waiting for a pooled connection counts against ``total`` only, so a busy pool
+                # surfaces as a connection timeout (nothing sent), never as an unknown outcome.
+                timeout=self._timeout,
+                raise_for_status=False,
+            )
+            self._sessions[cluster] = session
+        return session
+
+    @property
+    def open_sessions(self) -> int:
+        return len(self._sessions)
+
+    async def release(self, cluster: str) -> None:
+        """The cluster's work is over: close its connections now instead of at their idle timeout."""
+        session = self._sessions.pop(cluster, None)
+        self._slots.pop(cluster, None)
+        if session is not None:
+            await session.close()
+
+    async def close(self) -> None:
+        sessions, self._sessions = list(self._sessions.values()), {}
+        self._slots.clear()
+        await asyncio.gather(*(session.close() for session in sessions), return_exceptions=True)
 
     def warn_insecure(self) -> None:
         """Once per run: disabling TLS verification must never be quiet."""
@@ -134,28 +180,14 @@ class HttpPool:
 async def open_http(
     settings: HttpSettings, *, sleep: Sleep = asyncio.sleep, rng: random.Random | None = None
 ) -> AsyncIterator[HttpPool]:
-    """One keep-alive session for the whole run; closed on exit, whatever happened inside."""
-    connector = aiohttp.TCPConnector(
-        limit=settings.concurrency,
-        limit_per_host=settings.per_cluster,
-        ttl_dns_cache=300,
-        keepalive_timeout=KEEPALIVE_SECONDS,
-    )
-    session = aiohttp.ClientSession(
-        connector=connector,
-        headers={"Accept": "application/json", "User-Agent": USER_AGENT},
-        # Waiting for a pooled connection counts against ``total`` only, so a busy pool surfaces as a
-        # connection timeout (nothing sent), never as an unknown outcome.
-        timeout=aiohttp.ClientTimeout(total=settings.request_timeout, sock_connect=settings.connect_timeout),
-        raise_for_status=False,
-    )
-    pool = HttpPool(session, settings, sleep=sleep, rng=rng or random.Random())
+    """The run's pool; every session still open is closed on exit, whatever happened inside."""
+    pool = HttpPool(settings, sleep=sleep, rng=rng or random.Random())
     if settings.insecure:
         pool.warn_insecure()
     try:
         yield pool
     finally:
-        await session.close()
+        await pool.close()
 
 
 @contextmanager

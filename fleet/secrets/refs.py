@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import signal
 import stat
@@ -174,9 +175,9 @@ class SecretResolver:
                 "not a secret reference; use env:NAME, file:PATH or cmd:COMMAND (literal secrets are refused)"
             )
         scheme, _, target = expand(request.ref, request.cluster).partition(":")
-        base_dir = (request.base_dir or self._base_dir).resolve()
+        base_dir = real_dir(request.base_dir or self._base_dir)
         if scheme == "file":
-            target = str((base_dir / Path(target).expanduser()).resolve())
+            target = str(real_file(base_dir, target))
         return _Lookup(scheme, target.strip() if scheme == "env" else target, base_dir)
 
     def _remember(self, lookup: _Lookup, value: str, request: SecretRequest) -> Secret:
@@ -185,6 +186,22 @@ class SecretResolver:
         secret = Secret(value)
         self._cache[lookup.key] = secret
         return secret
+
+
+def real_dir(folder: Path) -> Path:
+    """``folder`` with symlinks resolved, once per folder: 10,000 clusters share a handful of folders."""
+    return _real_absolute_dir(Path(os.path.abspath(folder)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _real_absolute_dir(folder: Path) -> Path:
+    return folder.resolve()
+
+
+def real_file(base_dir: Path, target: str) -> Path:
+    """A ``file:`` target as an absolute path: its folder resolved (cached), its own name kept."""
+    path = Path(os.path.normpath(base_dir / Path(target).expanduser()))
+    return real_dir(path.parent) / path.name
 
 
 def resolve_ref(
