@@ -31,7 +31,9 @@ def default_report_path(run_id: str) -> Path:
 
 def report_json(report: Report) -> str:
     """The report as scrubbed, indented JSON: exactly what ``write_report`` puts in the file."""
-    return json.dumps(SCRUBBER.scrub_obj(report.model_dump(mode="json")), indent=2, ensure_ascii=False) + "\n"
+    # Serialised by pydantic-core and scrubbed as one text: at 10,000 clusters the dict-tree route
+    # (model_dump, scrub every string, json.dumps with indent in pure Python) took seconds and ~100 MB.
+    return SCRUBBER.scrub(report.model_dump_json(indent=2)) + "\n"
 
 
 def write_report(report: Report, path: str | os.PathLike[str]) -> Path:

@@ -51,3 +51,31 @@ def test_scrubbing_a_line_against_twenty_thousand_secrets_is_correct() -> None:
     assert scrubbed.startswith("cluster cl-0042 rejected *** then ***, body={'p': '***'}")
     for _ in range(200):
         assert scrubber.scrub(line) == scrubbed
+
+
+def test_a_large_text_is_scrubbed_exactly_like_a_short_one() -> None:
+    """Big texts (reports) go through the automaton, short ones may use the scan: same answer."""
+    rng = random.Random(11)
+    alphabet = string.ascii_letters + string.digits + "!#%&*+-=?@^_~ é€"
+    values = ["".join(rng.choices(alphabet, k=rng.randint(8, 48))) for _ in range(5_000)]
+    scrubber = Scrubber()
+    scrubber.register_many(values)
+    lines = [
+        f"ü line {i}: {values[i * 7]} and {values[i * 7][:6]} near {values[i * 7 + 1]}." for i in range(400)
+    ]
+    big = "\n".join(lines)
+    assert len(big) > 4096
+    scanned = [scrubber.scrub(line) for line in lines]  # no automaton yet: the dict scan
+    assert scrubber.scrub(big).split("\n") == scanned  # builds and uses the automaton
+    assert [scrubber.scrub(line) for line in lines] == scanned  # short texts now use it too
+    assert all(values[i * 7] not in scrubber.scrub(big) for i in range(400))
+
+
+def test_a_value_registered_after_a_large_scrub_is_scrubbed_from_the_next_texts() -> None:
+    scrubber = Scrubber()
+    scrubber.register("abcd1234")
+    padding = "." * 5000
+    assert scrubber.scrub(f"{padding} abcd1234") == f"{padding} ***"
+    scrubber.register("XYZabcd1234QRS")  # a superstring of a known value: never a partial mask
+    assert scrubber.scrub("a XYZabcd1234QRS b") == "a *** b"
+    assert scrubber.scrub(f"{padding} XYZabcd1234QRS abcd1234") == f"{padding} *** ***"
