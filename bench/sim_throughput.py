@@ -4,7 +4,7 @@ and requests/s of ``GET /api/security/key-managers`` over keep-alive, verified H
 Targets on a 2-core machine: 10,000 clusters up in < 20 s and < 1.5 GB; >= 2,000 requests/s.
 Each figure is the median of ``--repeat`` runs (a fresh simulator each time).
 
-    .venv/bin/python bench/sim_throughput.py [--clusters 10000] [--concurrency 256] [--seconds 5]
+    .venv/bin/python -m bench.sim_throughput [--clusters 10000] [--concurrency 256] [--seconds 5]
 """
 
 from __future__ import annotations
