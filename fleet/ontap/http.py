@@ -140,6 +140,7 @@ class HttpPool:
             )
             session = aiohttp.ClientSession(
                 connector=connector,
+                cookie_jar=aiohttp.DummyCookieJar(),  # ONTAP's REST API authenticates every request
                 headers={"Accept": "application/json", "User-Agent": USER_AGENT},
                 # Waiting for a pooled connection counts against ``total`` only, so a busy pool
                 # surfaces as a connection timeout (nothing sent), never as an unknown outcome.

@@ -53,7 +53,9 @@ async def newest_run(cwd: Path) -> str:
 
 @pytest.mark.slow
 async def test_rotation_killed_at_random_moments_and_resumed_loses_no_passphrase(sim_fleet, tmp_path):
-    sim = await sim_fleet(clusters=300, mcc_pairs=15, seed=31, faults="partial=0.05,jobs=0.1,latency=5ms~5ms")
+    sim = await sim_fleet(
+        clusters=300, mcc_pairs=15, seed=31, faults="partial=0.05,jobs=0.1,latency=10ms~10ms"
+    )
     originals = {name: sim.passphrase(name) for name in sim.onboard_names()}
     store_dir = tmp_path / "store"
     rng = random.Random(31)
@@ -66,13 +68,13 @@ async def test_rotation_killed_at_random_moments_and_resumed_loses_no_passphrase
         "--store",
         str(store_dir),
         "--concurrency",
-        "32",
+        "8",  # slow enough that every kill lands mid-run
         "--log-format",
         "json",
     ]
     process = await start_fleet(*rotate, cwd=tmp_path)
     for _ in range(KILLS):
-        await asyncio.sleep(rng.uniform(0.8, 2.0))
+        await asyncio.sleep(rng.uniform(0.7, 1.4))
         if process.returncode is None:
             process.send_signal(signal.SIGKILL)
         await process.wait()
