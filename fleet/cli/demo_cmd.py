@@ -7,7 +7,6 @@ passphrase kept in a secret store, prints the summary and the report path, and s
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
 import tempfile
@@ -17,6 +16,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from fleet import aio
 from fleet.cli.app import main
 from fleet.cli.run_support import drive
 from fleet.engine.context import RunOptions
@@ -114,7 +114,7 @@ def demo(
         )
         console.print(sim.start(), soft_wrap=True, highlight=False)
         try:
-            report, path = asyncio.run(_rotate(inventory, base, report_path, console))
+            report, path = aio.run(_rotate(inventory, base, report_path, console))
             render_summary(report, console, path=path)
             console.print("\n[bold]fleet demo[/]: compliance sweep of the same fleet (read-only)")
             _sweep(inventory, base, (report_path.parent if report_path else Path("reports")))

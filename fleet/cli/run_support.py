@@ -16,6 +16,7 @@ from typing import Any
 import click
 from rich.console import Console
 
+from fleet import aio
 from fleet.cli.progress import ProgressObserver
 from fleet.engine.rollout import Rollout, parse_rollout
 from fleet.engine.run import RunPlan, UnitWork, execute
@@ -301,7 +302,7 @@ def run_and_exit(
     context = click.get_current_context(silent=True)
     rollout = context.meta.get(ROLLOUT_KEY) if context is not None else None
     try:
-        report, path = asyncio.run(
+        report, path = aio.run(
             drive(
                 build_plan,
                 work,

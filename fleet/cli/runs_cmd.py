@@ -12,6 +12,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from fleet import aio
 from fleet.cli.app import main
 from fleet.cli.run_support import fail_input, run_and_exit
 from fleet.engine.resume import WORK_BY_KIND, ResumeRequest, resume_plan
@@ -35,7 +36,7 @@ journal_option = click.option(
 @click.option("--last", default=20, show_default=True, type=click.IntRange(1, 100000))
 def runs(journal_path: Path | None, as_json: bool, last: int) -> None:
     """List runs, newest first."""
-    rows = asyncio.run(_runs(journal_path, last))
+    rows = aio.run(_runs(journal_path, last))
     if as_json:
         click.echo(json.dumps([dataclasses.asdict(row) for row in rows], indent=2))
         return
@@ -75,7 +76,7 @@ def resume(
     path = journal_path or default_journal_path()
     if not Path(path).exists():
         sys.exit(fail_input(InputError(f"no journal at {path}", field="--journal")))
-    kind = asyncio.run(_run_kind(path, run_id))
+    kind = aio.run(_run_kind(path, run_id))
     if kind not in WORK_BY_KIND:
         sys.exit(fail_input(InputError(f"no resumable run {run_id!r} in {path}", field="RUN_ID")))
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import click
 
+from fleet import aio
 from fleet.cli.app import main
 from fleet.errors import InputError
 from fleet.sim.faults import apply_faults, fault_middleware, parse_faults
@@ -183,7 +184,7 @@ def serve(**params: object) -> None:
     """Serve simulated clusters on 127.0.0.1 until SIGTERM/SIGINT, then save the state and exit 0."""
     options = ServeOptions(**params)  # type: ignore[arg-type]
     try:
-        asyncio.run(run_server(options))
+        aio.run(run_server(options))
     except InputError as exc:
         click.echo(f"fleet sim serve: {exc}", err=True)
         raise click.exceptions.Exit(InputError.exit_code) from None

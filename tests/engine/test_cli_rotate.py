@@ -140,3 +140,22 @@ async def test_sigint_stops_admitting_writes_the_report_and_exits_130(sim_fleet,
     outcomes = data["summary"]["by_outcome"]
     assert data["summary"]["total"] == 120 and outcomes["not_started"] > 0
     assert sum(1 for name in sim.onboard_names() if sim.passphrase(name) == NEW_PASSPHRASE) < 120
+
+
+async def test_an_untrusted_certificate_fails_every_cluster_before_any_request(sim_fleet, tmp_path):
+    """On the CLI's event loop (uvloop when installed), a CA mismatch is a TLS failure, nothing sent."""
+    from fleet.sim.tls import ensure_tls_files
+
+    sim = await sim_fleet(clusters=3, seed=23)
+    other_ca = ensure_tls_files(tmp_path / "other-ca").ca
+    sim.inventory.write_text(sim.inventory.read_text().replace("ca_file: tls/ca.pem", f"ca_file: {other_ca}"))
+    new = tmp_path / "new.okm"
+    new.write_text(NEW_PASSPHRASE)
+    report = tmp_path / "report.json"
+    args = ("rotate", "-i", str(sim.inventory), "--new", f"file:{new}", "--report", str(report))
+    code, _, _ = await run_fleet(*args, "--journal", str(tmp_path / "j.db"), cwd=tmp_path)
+    assert code == 1
+    clusters = json.loads(report.read_text())["clusters"]
+    assert {c["outcome"] for c in clusters} == {"failed"}
+    assert all("TLS certificate verification failed" in c["reason"] for c in clusters)
+    assert sim.requests() == 0
