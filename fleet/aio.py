@@ -9,11 +9,13 @@ loop out when chasing a problem).
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+GC_YOUNG_THRESHOLD = 20_000
 
 
 def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -28,6 +30,11 @@ def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 
 def run(main: Coroutine[Any, Any, T]) -> T:
-    """``asyncio.run`` on the fastest loop available."""
+    """``asyncio.run`` on the fastest loop available.
+
+    A run allocates millions of short-lived objects (requests, replies, coroutines); collecting the
+    youngest generation every 700 allocations, Python's default, costs more than it finds.
+    """
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
         return runner.run(main)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import signal
 import sys
 import threading
@@ -245,6 +246,10 @@ async def drive(
         plan = await build_plan(journal)
         if rollout is not None:
             plan = apply_rollout(plan, rollout)
+        # The inventory, secrets and plan live until the end: keep the cyclic collector from walking
+        # them again at every full collection (4% of a 1,000-cluster rotation's CPU).
+        gc.freeze()
+        SCRUBBER.prepare()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         main_task = asyncio.current_task()

@@ -79,3 +79,14 @@ def test_a_value_registered_after_a_large_scrub_is_scrubbed_from_the_next_texts(
     scrubber.register("XYZabcd1234QRS")  # a superstring of a known value: never a partial mask
     assert scrubber.scrub("a XYZabcd1234QRS b") == "a *** b"
     assert scrubber.scrub(f"{padding} XYZabcd1234QRS abcd1234") == f"{padding} *** ***"
+    undecodable = "\udc80"  # what surrogateescape leaves of a byte that was not UTF-8
+    assert scrubber.scrub(f"{undecodable}{padding} abcd1234 é") == f"{undecodable}{padding} *** é"
+
+
+def test_prepare_builds_the_automaton_for_short_texts_too() -> None:
+    scrubber = Scrubber()
+    scrubber.register_many(["first-secret-value", "second-secret-value"])
+    scrubber.prepare()
+    assert scrubber.scrub("a first-secret-value b second-secret-value") == "a *** b ***"
+    scrubber.register("third-secret-value")  # stale again: the scan still knows it
+    assert scrubber.scrub("c third-secret-value") == "c ***"
