@@ -155,10 +155,9 @@ class PairRotation:
         store = self.ctx.store
         if store is not None:
             await store.put_pending(b.name, new)
-        await journal.mark_sent(b.name, new_fp, self.ctx.run_id)
         for attempt in (1, 2):
             step_id = await journal.begin_step(
-                self.ctx.run_id, self.unit_id, b.name, "partner_sync", to_fp=new_fp
+                self.ctx.run_id, self.unit_id, b.name, "partner_sync", to_fp=new_fp, marks_pending=True
             )
             try:
                 async with self.rec_b.step("partner_sync") as step:

@@ -77,8 +77,8 @@ class ClusterRotation:
             "change_passphrase",
             from_fp=self.current_fp,
             to_fp=self.new_fp,
+            marks_pending=True,
         )
-        await self.ctx.journal.mark_sent(self.cluster.name, self.new_fp, self.ctx.run_id)
         try:
             async with self.rec.step("change_passphrase") as step:
                 reply = await self.client.change_passphrase(km, existing=self.current, new=self.new)

@@ -217,14 +217,19 @@ class Journal:
         *,
         from_fp: str | None = None,
         to_fp: str | None = None,
+        marks_pending: bool = False,
     ) -> int:
         """Record the intent to run a step; returns its id once the intent is durably committed.
 
         Call it *before* sending the request. If the caller is cancelled while waiting, the intent
         may still be committed: it then shows up in ``open_intents`` and is reconciled on resume.
+        ``marks_pending`` also records, in the same commit, that the cluster's passphrase may now be
+        ``to_fp`` (what ``mark_sent`` does): a passphrase change and its intent are never apart.
         """
         _check_fingerprint(from_fp)
         _check_fingerprint(to_fp)
+        if marks_pending and to_fp is None:
+            raise ValueError("marks_pending needs to_fp")
         now = _iso(self._clock())
 
         def insert(conn: sqlite3.Connection) -> int:
@@ -233,6 +238,8 @@ class Journal:
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (run_id, unit_id, cluster, name, now, from_fp, to_fp),
             )
+            if marks_pending:
+                _upsert_pending(conn, cluster, to_fp, run_id)  # type: ignore[arg-type]
             return int(cursor.lastrowid or 0)
 
         return await self._write(insert)
@@ -263,15 +270,7 @@ class Journal:
         """A change to ``to_fp`` was sent (or may have been): the cluster's passphrase is now uncertain."""
         _check_fingerprint(to_fp)
 
-        def upsert(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO cluster_state (cluster, pending_fp, run_id) VALUES (?, ?, ?)"
-                " ON CONFLICT (cluster) DO UPDATE SET"
-                " pending_fp = excluded.pending_fp, run_id = excluded.run_id",
-                (cluster, to_fp, run_id),
-            )
-
-        await self._write(upsert)
+        await self._write(lambda conn: _upsert_pending(conn, cluster, to_fp, run_id))
 
     async def mark_verified(self, cluster: str, fp: str, run_id: str) -> None:
         """The cluster proved it has ``fp``: it becomes current and any pending change is settled."""
@@ -365,6 +364,14 @@ class Journal:
     def _check_open(self) -> None:
         if self._closed:
             raise JournalError(f"journal {self.path} is closed")
+
+
+def _upsert_pending(conn: sqlite3.Connection, cluster: str, to_fp: str, run_id: str) -> None:
+    conn.execute(
+        "INSERT INTO cluster_state (cluster, pending_fp, run_id) VALUES (?, ?, ?)"
+        " ON CONFLICT (cluster) DO UPDATE SET pending_fp = excluded.pending_fp, run_id = excluded.run_id",
+        (cluster, to_fp, run_id),
+    )
 
 
 def _connect(path: Path, synchronous: Synchronous) -> sqlite3.Connection:

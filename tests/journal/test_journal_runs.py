@@ -129,6 +129,20 @@ async def test_sent_change_is_pending_until_verified(journal: Journal, run_id: s
     assert state.verified_at is not None
 
 
+async def test_a_change_intent_marks_the_passphrase_pending_in_the_same_commit(
+    journal: Journal, run_id: str
+) -> None:
+    old = journal.fingerprint(Secret("old-passphrase-" + "o" * 30))
+    new = journal.fingerprint(Secret("new-passphrase-" + "n" * 30))
+    await journal.mark_verified("cl-2", old, run_id)
+    step = await journal.begin_step(
+        run_id, "u2", "cl-2", "change_passphrase", from_fp=old, to_fp=new, marks_pending=True
+    )
+    state = await journal.cluster_state("cl-2")
+    assert state is not None and (state.current_fp, state.pending_fp) == (old, new)
+    assert [s.id for s in await journal.open_intents(run_id)] == [step]
+
+
 async def test_a_passphrase_is_refused_where_a_fingerprint_belongs(journal: Journal, run_id: str) -> None:
     with pytest.raises(JournalError, match="fingerprint"):
         await journal.begin_step(run_id, "u0", "cl-0", "rotate", to_fp="a-plain-passphrase-" + "x" * 30)
