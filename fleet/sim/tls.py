@@ -2,8 +2,12 @@
 
 One certificate (IP 127.0.0.1, DNS localhost) serves every simulated cluster: they all live on
 127.0.0.1, each on its own port, as real clusters each have their own management LIF. Files are reused
-when still valid, so an inventory written by one simulator run keeps working after a restart. EC P-256
-keeps key generation and handshakes cheap on a 2-core machine.
+when still valid, so an inventory written by one simulator run keeps working after a restart.
+
+Keys are RSA 2048 with SHA-256 signatures, what ONTAP creates when none is asked for (POST
+/api/security/certificates defaults: ``key_size`` 2048, ``hash_function`` sha256; CSRs default to
+``algorithm: rsa``). The key type decides what a client pays per handshake, so a simulator on EC keys
+would flatter every tool benchmarked against it.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from fleet.atomic import write_atomically
@@ -30,6 +34,11 @@ _VALIDITY = dt.timedelta(days=825)
 _RENEW_BEFORE = dt.timedelta(days=7)  # regenerate rather than hand out a certificate about to expire
 _LOOPBACK = ipaddress.IPv4Address("127.0.0.1")
 _SERVER_NAMES = [x509.DNSName("localhost"), x509.IPAddress(_LOOPBACK)]
+KEY_BITS = 2048
+
+
+def _new_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +86,8 @@ def _still_valid(files: TlsFiles) -> bool:
     now = dt.datetime.now(dt.UTC)
     if any(c.not_valid_after_utc - _RENEW_BEFORE < now or c.not_valid_before_utc > now for c in (ca, cert)):
         return False
+    if not isinstance(key, rsa.RSAPrivateKey) or key.key_size != KEY_BITS:
+        return False  # files from a simulator that used other keys
     if key.public_key().public_numbers() != cert.public_key().public_numbers():  # type: ignore[union-attr]
         return False
     try:
@@ -90,7 +101,7 @@ def _still_valid(files: TlsFiles) -> bool:
 
 def _generate(files: TlsFiles) -> None:
     now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)  # tolerate small clock skew
-    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_key = _new_key()
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fleet simulator CA")])
     ca_ski = x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key())
     ca = (
@@ -106,7 +117,7 @@ def _generate(files: TlsFiles) -> None:
         .add_extension(ca_ski, critical=False)
         .sign(ca_key, hashes.SHA256())
     )
-    key = ec.generate_private_key(ec.SECP256R1())
+    key = _new_key()
     cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
