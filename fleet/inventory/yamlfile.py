@@ -20,14 +20,27 @@ from fleet.errors import InputError
 _SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 class StrictLoader(_SafeLoader):  # type: ignore[valid-type,misc]
     """SafeLoader that refuses duplicate mapping keys."""
 
 
 def _construct_mapping(loader: SafeConstructor, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
+    if not any(key_node.tag == _MERGE_TAG for key_node, _ in node.value):
+        # The common case, built once: as many keys out as in means no key was repeated.
+        mapping = SafeConstructor.construct_mapping(loader, node, deep=deep)
+        if len(mapping) == len(node.value):
+            return mapping
+    _refuse_duplicates(loader, node)
+    return SafeConstructor.construct_mapping(loader, node, deep=deep)
+
+
+def _refuse_duplicates(loader: SafeConstructor, node: MappingNode) -> None:
     seen: set[Any] = set()
     for key_node, _ in node.value:
-        if key_node.tag == "tag:yaml.org,2002:merge":
+        if key_node.tag == _MERGE_TAG:
             continue
         key = loader.construct_object(key_node, deep=True)
         try:
@@ -37,7 +50,6 @@ def _construct_mapping(loader: SafeConstructor, node: MappingNode, deep: bool = 
             continue
         if duplicate:
             raise ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-    return SafeConstructor.construct_mapping(loader, node, deep=deep)
 
 
 StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
