@@ -12,13 +12,13 @@ import base64
 import binascii
 import dataclasses
 import fnmatch
+import functools
 import hashlib
 import hmac
 import json
 import logging
 import time
 import uuid
-import warnings
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -38,7 +38,7 @@ FLEET = web.AppKey("fleet", Fleet)
 CLOCK = web.AppKey("clock", Callable[[], float])
 HOST = web.AppKey("host", str)  # what introspection shows as each cluster's address host
 PORTS = web.AppKey("ports", dict[int, Cluster])
-CLUSTER = web.RequestKey("cluster", Cluster)  # the cluster a request is for (also under the str "cluster")
+CLUSTER = web.RequestKey("cluster", Cluster)  # the cluster a request is for
 
 SECRET_NAMES = frozenset({"passphrase", "existing_passphrase", "password"})
 COLLECTION_PARAMS = frozenset({"fields", "max_records", "return_records", "return_timeout", "order_by"})
@@ -66,12 +66,7 @@ def _cluster_for(app: web.Application, port: int | None) -> Cluster | None:
 
 
 def _set_cluster(request: web.Request, cluster: Cluster) -> None:
-    request[CLUSTER] = cluster
-    # The plain "cluster" key is the contract other middlewares (faults) read; aiohttp prefers typed keys
-    # and warns once per str key, which tests run as errors.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", web.NotAppKeyWarning)
-        request["cluster"] = cluster
+    request[CLUSTER] = cluster  # the typed key every later middleware (faults, auth) reads
 
 
 @web.middleware
@@ -320,7 +315,12 @@ def wall_time(app: web.Application, at: float) -> str:
 
 def key_backup(cluster: Cluster, km: KeyManager) -> str:
     """A deterministic BEGIN/END BACKUP blob that changes whenever the key hierarchy changes."""
-    seed = f"{cluster.uuid}/{km.uuid}/{km.key_generation}".encode()
+    return _key_backup(cluster.uuid, km.uuid, km.key_generation)
+
+
+@functools.lru_cache(maxsize=4096)
+def _key_backup(cluster_uuid: str, km_uuid: str, key_generation: int) -> str:
+    seed = f"{cluster_uuid}/{km_uuid}/{key_generation}".encode()
     blob = b"NetApp Key Blob" + b"".join(hashlib.sha256(seed + bytes([i])).digest() for i in range(12))
     text = base64.b64encode(blob).decode()
     lines = [text[i : i + 64] for i in range(0, len(text), 64)]

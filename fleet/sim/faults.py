@@ -321,7 +321,7 @@ def _has_onboard(cluster: Cluster) -> bool:
 def fault_middleware(fleet: Fleet, *, seed: int | None = None) -> Middleware:
     """An aiohttp middleware acting on each cluster's request-level ``ClusterFaults``.
 
-    It runs after the app's own first middleware (which sets ``request["cluster"]`` and counts the
+    It runs after the app's own first middleware (which sets ``request[CLUSTER]`` and counts the
     request as in flight) and before authentication, in this order: in-flight limit (429 +
     ``Retry-After``, code 262160), latency, then at most one of hang, reset, 500/502/503, slow.
     """

@@ -13,6 +13,7 @@ from fleet.engine.rollout import Rollout, parse_rollout
 from fleet.engine.runner import run_waves
 from fleet.engine.units import Unit
 from fleet.errors import InputError
+from fleet.sim.app import CLUSTER
 
 
 async def run_serially(rollout: Rollout, failing: tuple[str, ...], count: int = 10):
@@ -136,7 +137,7 @@ async def test_a_tripped_budget_aborts_the_rotation_with_exit_3_and_leaves_the_r
 
     @web.middleware
     async def refuse_rotation(request, handler):
-        cluster = request.get("cluster")
+        cluster = request.get(CLUSTER)
         if cluster is not None and cluster.name in refused and request.method == "PATCH":
             body = {"error": {"message": "The change of passphrase failed.", "code": "65536406"}}
             return web.json_response(body, status=400)

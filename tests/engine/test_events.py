@@ -13,6 +13,7 @@ from fleet.engine.rollout import Rollout, parse_rollout
 from fleet.engine.runner import run_waves
 from fleet.engine.units import Unit
 from fleet.engine.window import Window
+from fleet.sim.app import CLUSTER
 
 
 def read_events(path) -> list[dict]:
@@ -25,7 +26,7 @@ def read_events(path) -> list[dict]:
 async def test_events_agree_with_the_report_of_an_aborted_rollout(sim_fleet, runner, tmp_path):
     @web.middleware
     async def refuse_two(request, handler):
-        sim_cluster = request.get("cluster")
+        sim_cluster = request.get(CLUSTER)
         if (
             sim_cluster is not None
             and sim_cluster.name in ("sim-0004", "sim-0005")

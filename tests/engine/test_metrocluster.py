@@ -7,6 +7,8 @@ import asyncio
 from aiohttp import web
 from enginekit import NEW_PASSPHRASE, by_name
 
+from fleet.sim.app import CLUSTER
+
 
 def pair_mutation_watch(partner_of: dict[str, str], overlaps: list[tuple[str, str]]):
     """A middleware recording whenever both sites of a pair have a key-manager mutation in flight."""
@@ -14,7 +16,7 @@ def pair_mutation_watch(partner_of: dict[str, str], overlaps: list[tuple[str, st
 
     @web.middleware
     async def watch(request, handler):
-        cluster = request.get("cluster")
+        cluster = request.get(CLUSTER)
         mutating = request.method in ("PATCH", "POST", "DELETE") and request.path.startswith("/api/security")
         if cluster is None or not mutating:
             return await handler(request)
@@ -66,7 +68,7 @@ async def test_partner_sync_failure_is_split_with_remediation_then_fleet_sync_he
 
     @web.middleware
     async def refuse_b_sync(request, handler):
-        cluster = request.get("cluster")
+        cluster = request.get(CLUSTER)
         if cluster is not None and request.method == "PATCH" and refusals.get(cluster.name):
             refusals[cluster.name] -= 1
             body = {"error": {"message": "The change of passphrase failed.", "code": "65536406"}}

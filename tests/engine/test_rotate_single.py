@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enginekit import NEW_PASSPHRASE, by_name
 
+from fleet.sim.app import CLUSTER
+
 
 async def test_rotation_moves_every_onboard_cluster_to_the_new_passphrase(sim_fleet, runner):
     sim = await sim_fleet(clusters=30, seed=3)
@@ -129,7 +131,7 @@ def drop_answer_after_applying(victims: set[str]):
     @web.middleware
     async def drop(request, handler):
         response = await handler(request)
-        cluster = request.get("cluster")
+        cluster = request.get(CLUSTER)
         if request.method == "PATCH" and cluster is not None and cluster.name in victims:
             victims.discard(cluster.name)
             request.transport.abort()

@@ -14,6 +14,7 @@ from fleet.engine.runner import run_waves
 from fleet.engine.units import Unit
 from fleet.errors import InputError
 from fleet.inventory import load_any
+from fleet.sim.app import CLUSTER
 
 
 def site_watch(busy: dict[str, int], peaks: list[dict[str, int]]):
@@ -21,7 +22,7 @@ def site_watch(busy: dict[str, int], peaks: list[dict[str, int]]):
 
     @web.middleware
     async def watch(request, handler):
-        sim_cluster = request.get("cluster")
+        sim_cluster = request.get(CLUSTER)
         if sim_cluster is None:
             return await handler(request)
         busy[sim_cluster.name] = busy.get(sim_cluster.name, 0) + 1
