@@ -47,3 +47,26 @@ async def test_10000_step_pairs_from_500_tasks_keep_the_loop_responsive(journal:
     assert await journal.open_intents(run) == []
     assert elapsed < 20
     assert worst_lag < 0.5
+
+
+async def test_group_commit_lingers_for_concurrent_writers_but_never_for_a_lone_one(tmp_path) -> None:
+    """Concurrent writes wait a moment to share one commit; one-at-a-time writes never wait for company."""
+    from fleet.journal.journal import _connect
+    from fleet.journal.writer import JournalWriter
+
+    writer = JournalWriter(lambda: _connect(tmp_path / "j.db", "NORMAL"), linger=0.5)
+    await writer.start()
+    try:
+        started = time.perf_counter()
+        for _ in range(5):  # lingering, these would take 2.5 s
+            await writer.submit(lambda conn: conn.execute("SELECT 1").fetchone())
+        assert time.perf_counter() - started < 2.0
+        await asyncio.gather(*(writer.submit(lambda conn, i=i: i) for i in range(10)))  # now busy
+        commits = writer.batches
+        first = asyncio.create_task(writer.submit(lambda conn: "first"))
+        await asyncio.sleep(0.1)
+        second = asyncio.create_task(writer.submit(lambda conn: "second"))
+        assert await asyncio.gather(first, second) == ["first", "second"]
+        assert writer.batches - commits == 1, "the second write should have joined the first one's commit"
+    finally:
+        await writer.stop()
