@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import json
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -21,6 +22,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode
+
+from yarl import URL
 
 from fleet.errors import OntapError, OntapTimeout, OntapTransportError
 from fleet.ontap.http import HttpPool, RawReply, translate_errors
@@ -37,6 +41,8 @@ KEY_MANAGERS = "/api/security/key-managers"
 KEY_MANAGER_FIELDS = "uuid,scope,onboard.enabled,external,status.code,status.message"
 KEY_SERVER_FIELDS = "server,timeout,username,secondary_key_servers"
 ONTAP_MAX_RETURN_TIMEOUT = 120
+_PATH_SAFE = "/-._~:@!$&'()*+,;="  # RFC 3986 pchar: what a path segment may hold unencoded
+_QUERY_SAFE = "-._~:@!$'()*,;/?"  # the same for a query value, less the separators & = +
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +64,13 @@ def _query(params: Params | None) -> dict[str, str | int | float] | None:
             raise ValueError(f"{key} is a secret: it goes in the request body, never in the URL")
         query[key] = ("true" if value else "false") if isinstance(value, bool) else value
     return query
+
+
+@functools.lru_cache(maxsize=4096)
+def _encoded_target(path: str, query: tuple[tuple[str, str | int | float], ...]) -> str:
+    """``path?query``, percent-encoded; cached: every cluster asks the same few paths and queries."""
+    target = quote(path, safe=_PATH_SAFE)
+    return target + "?" + urlencode(query, quote_via=quote, safe=_QUERY_SAFE) if query else target
 
 
 def _as_int(value: Any) -> int | None:
@@ -116,6 +129,8 @@ class OntapClient:
         self._username = username
         self._password = password
         self._ssl = pool.ssl_for(ca_file, verify)
+        self._headers = {"Authorization": self._auth_header()}
+        self._body_headers = {**self._headers, "Content-Type": "application/json"}
         self._slot = pool.slot(name)
         self._policy = RetryPolicy(settings.retries, Backoff(settings.backoff_base, settings.backoff_max))
         self._polling = JobPolling(settings.job_poll_initial, settings.job_poll_max, settings.job_timeout)
@@ -152,20 +167,26 @@ class OntapClient:
         token = f"{self._username}:{self._password.reveal()}".encode()
         return "Basic " + base64.b64encode(token).decode("ascii")
 
-    async def _exchange(
-        self, method: str, path: str, query: dict[str, str | int | float] | None, payload: bytes | None
-    ) -> RawReply:
-        headers = {"Authorization": self._auth_header()}
-        if payload is not None:
-            headers["Content-Type"] = "application/json"
+    def _url(self, path: str, query: dict[str, str | int | float] | None) -> URL | str:
+        """The request URL, encoded once per distinct path and query (aiohttp would per request).
+
+        A path that already carries a query (ONTAP's ``_links.next``) is left for aiohttp to
+        normalise, as ONTAP wrote it.
+        """
+        if "?" in path:
+            return self.base_url + path
+        items = tuple(query.items()) if query else ()
+        return URL(self.base_url + _encoded_target(path, items), encoded=True)
+
+    async def _exchange(self, method: str, path: str, url: URL | str, payload: bytes | None) -> RawReply:
+        headers = self._headers if payload is None else self._body_headers
         async with self._slot:
             self.requests_sent += 1
             self.by_method[method] += 1
             with translate_errors(method, path, self.name):
                 async with self._pool.session_for(self.name).request(
                     method,
-                    self.base_url + path,
-                    params=query,
+                    url,
                     data=payload,
                     headers=headers,
                     ssl=self._ssl,
@@ -177,10 +198,10 @@ class OntapClient:
     async def _send(
         self, method: str, path: str, params: Params | None, body: Mapping[str, Any] | None
     ) -> RawReply:
-        query = _query(params)
+        url = self._url(path, _query(params))
         payload = json.dumps(body).encode() if body is not None else None
         return await send_with_retries(
-            lambda: self._exchange(method, path, query, payload),
+            lambda: self._exchange(method, path, url, payload),
             idempotent=method == "GET",
             policy=self._policy,
             sleep=self._pool.sleep,

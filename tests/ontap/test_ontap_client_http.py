@@ -333,3 +333,16 @@ async def test_collections_are_followed_across_pages(serve: Serve, pool: HttpPoo
     url, recorder = await serve(pages)
     assert [n["name"] for n in await client_for(pool, url).nodes()] == ["n1", "n2"]
     assert recorder.seen[1].query == {"start.uuid": "n2", "fields": "name,uuid"}
+
+
+async def test_query_values_and_paths_arrive_exactly_as_given(serve: Serve, pool: HttpPool) -> None:
+    """fleet encodes URLs itself (once per path and query): what the cluster decodes must be unchanged."""
+    url, recorder = await serve(answer(ok))
+    client = client_for(pool, url)
+    query = {"name": "cl a&b=c+d/é", "fields": "uuid,status.code", "max_records": 2, "enabled": True}
+    await client.get("/api/security/key-managers/some id", query)
+    await client.get("/api/security/key-managers/some id", query)  # the cached encoding, again
+    first, second = recorder.seen
+    expected = {"name": "cl a&b=c+d/é", "fields": "uuid,status.code", "max_records": "2", "enabled": "true"}
+    assert first.query == second.query == expected
+    assert first.path == second.path == "/api/security/key-managers/some id"
