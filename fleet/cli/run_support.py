@@ -284,6 +284,7 @@ async def drive(
         )
         return report, written
     finally:
+        gc.unfreeze()  # a library caller may drive again in this process: let that memory go
         await journal.close()
 
 

@@ -67,7 +67,7 @@ def _query(params: Params | None) -> dict[str, str | int | float] | None:
 
 
 @functools.lru_cache(maxsize=4096)
-def _encoded_target(path: str, query: tuple[tuple[str, str | int | float], ...]) -> str:
+def _encoded_target(path: str, query: tuple[tuple[str, str], ...]) -> str:
     """``path?query``, percent-encoded; cached: every cluster asks the same few paths and queries."""
     target = quote(path, safe=_PATH_SAFE)
     return target + "?" + urlencode(query, quote_via=quote, safe=_QUERY_SAFE) if query else target
@@ -129,6 +129,7 @@ class OntapClient:
         self._username = username
         self._password = password
         self._ssl = pool.ssl_for(ca_file, verify)
+        self._encoded_base = str(URL(self.base_url))  # an international host name in its ASCII form
         self._headers = {"Authorization": self._auth_header()}
         self._body_headers = {**self._headers, "Content-Type": "application/json"}
         self._slot = pool.slot(name)
@@ -175,8 +176,8 @@ class OntapClient:
         """
         if "?" in path:
             return self.base_url + path
-        items = tuple(query.items()) if query else ()
-        return URL(self.base_url + _encoded_target(path, items), encoded=True)
+        items = tuple((key, str(value)) for key, value in query.items()) if query else ()
+        return URL(self._encoded_base + _encoded_target(path, items), encoded=True)
 
     async def _exchange(self, method: str, path: str, url: URL | str, payload: bytes | None) -> RawReply:
         headers = self._headers if payload is None else self._body_headers

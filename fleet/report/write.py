@@ -33,7 +33,18 @@ def report_json(report: Report) -> str:
     """The report as scrubbed, indented JSON: exactly what ``write_report`` puts in the file."""
     # Serialised by pydantic-core and scrubbed as one text: at 10,000 clusters the dict-tree route
     # (model_dump, scrub every string, json.dumps with indent in pure Python) took seconds and ~100 MB.
-    return SCRUBBER.scrub(report.model_dump_json(indent=2)) + "\n"
+    text = report.model_dump_json(indent=2)
+    scrubbed = SCRUBBER.scrub(text)
+    if scrubbed is not text:
+        # A secret was found. One that also spells a number or a literal (a password "1234") would
+        # leave "***" outside a string: then scrub the values one by one, which always stays JSON.
+        try:
+            json.loads(scrubbed)
+        except ValueError:
+            scrubbed = json.dumps(
+                SCRUBBER.scrub_obj(report.model_dump(mode="json")), indent=2, ensure_ascii=False
+            )
+    return scrubbed + "\n"
 
 
 def write_report(report: Report, path: str | os.PathLike[str]) -> Path:

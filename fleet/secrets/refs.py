@@ -205,8 +205,11 @@ def _real_absolute_dir(folder: str) -> str:
 
 def _real_file_text(base_dir: Path | str, target: str) -> str:
     # Plain strings: pathlib objects cost more than the file read itself, 20,000 times per run.
-    path = os.path.normpath(os.path.join(base_dir, os.path.expanduser(target)))
+    path = os.path.join(os.path.abspath(base_dir), os.path.expanduser(target))
     folder, name = os.path.split(path)
+    if name in ("", ".", "..") or ".." in folder.split(os.sep):
+        # ".." after a symlink means the link target's parent, as the OS reads it: resolve it all.
+        return os.path.realpath(path)
     return os.path.join(_real_absolute_dir(folder), name)
 
 

@@ -18,6 +18,7 @@ passphrases anyway (32+ characters, see ``fleet.secrets.rules``).
 
 from __future__ import annotations
 
+import html
 import json
 import threading
 from collections.abc import Iterable
@@ -35,8 +36,17 @@ REBUILD_AT_LENGTH = 4096
 
 
 def _variants(value: str) -> set[str]:
-    """The value plus the spellings it takes once escaped in JSON, a ``repr`` or a URL."""
-    forms = {value, json.dumps(value)[1:-1], repr(value)[1:-1], quote(value, safe=""), quote(value)}
+    """The value plus the spellings it takes once escaped in JSON (ASCII-only or not, as pydantic
+    writes it), a ``repr``, a URL or HTML."""
+    forms = {
+        value,
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        repr(value)[1:-1],
+        quote(value, safe=""),
+        quote(value),
+        html.escape(value),
+    }
     return {form for form in forms if len(form) >= MIN_LENGTH}
 
 

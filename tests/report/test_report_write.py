@@ -13,7 +13,7 @@ from report_builders import cluster, make_run, ontap_error, partial_cluster, ste
 
 from fleet.errors import InputError
 from fleet.report import build_report, default_report_path, load_report, write_report
-from fleet.secrets.scrub import SCRUBBER
+from fleet.secrets.scrub import SCRUBBER, Scrubber
 
 
 def _report():
@@ -111,3 +111,29 @@ def test_loading_a_missing_report_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such report file") as caught:
         load_report(tmp_path / "gone.json")
     assert "gone.json" in str(caught.value)
+
+
+def test_a_non_ascii_secret_with_a_quote_is_scrubbed_as_pydantic_escapes_it(tmp_path: Path) -> None:
+    """pydantic writes non-ASCII as is but escapes quotes and backslashes: that spelling is scrubbed too."""
+    password = 'Pässwort"2024\\ünd-' + secrets.token_hex(4)
+    SCRUBBER.register(password)
+    failing = cluster("cl-a", "failed", reason=f"login with {password} refused")
+    path = write_report(build_report(make_run(), [failing]), tmp_path / "run.json")
+    text = path.read_text(encoding="utf-8")
+    assert password not in text and json.dumps(password, ensure_ascii=False)[1:-1] not in text
+    assert "login with *** refused" in load_report(path).clusters[0].reason
+
+
+def test_a_secret_that_spells_a_number_never_breaks_the_report_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scrubbing the whole text must not mask a number or a literal outside a string."""
+    scrubber = Scrubber()  # not the process-wide one: "null" must stay scrubbable only here
+    monkeypatch.setattr("fleet.report.write.SCRUBBER", scrubber)
+    scrubber.register("12345")
+    scrubber.register("null")
+    row = cluster("cl-a", "failed", reason="the password 12345 was refused", requests=12345)
+    path = write_report(build_report(make_run(), [row]), tmp_path / "run.json")
+    loaded = load_report(path)  # valid JSON, a valid report
+    assert loaded.clusters[0].reason == "the password *** was refused"
+    assert loaded.clusters[0].requests == 12345  # numbers are data, not text: left as they are

@@ -149,3 +149,15 @@ async def test_resolve_many_timeout_kills_the_command(tmp_path: Path) -> None:
     await asyncio.sleep(1.2)
     assert not marker.exists()
     assert os.environ.get("FLEET_SURELY_UNSET_VAR") is None
+
+
+def test_dot_dot_after_a_symlink_is_read_as_the_operating_system_reads_it(tmp_path: Path) -> None:
+    """``link/../secret`` is the link target's sibling, not ``./secret``: a wrong file, a wrong passphrase."""
+    (tmp_path / "real" / "sub").mkdir(parents=True)
+    (tmp_path / "real" / "secret").write_text("the-right-secret-value\n")
+    (tmp_path / "secret").write_text("the-wrong-secret-value\n")
+    os.chmod(tmp_path / "real" / "secret", 0o600)
+    os.chmod(tmp_path / "secret", 0o600)
+    (tmp_path / "link").symlink_to(tmp_path / "real" / "sub")
+    secret = resolve_ref("file:link/../secret", cluster="cl-1", base_dir=tmp_path, purpose="password")
+    assert secret.reveal() == "the-right-secret-value"

@@ -90,3 +90,12 @@ def test_prepare_builds_the_automaton_for_short_texts_too() -> None:
     assert scrubber.scrub("a first-secret-value b second-secret-value") == "a *** b ***"
     scrubber.register("third-secret-value")  # stale again: the scan still knows it
     assert scrubber.scrub("c third-secret-value") == "c ***"
+
+
+def test_the_html_escaped_spelling_is_scrubbed() -> None:
+    scrubber = Scrubber()
+    value = "a<b>&c\"d'e-passphrase"
+    scrubber.register(value)
+    import html
+
+    assert scrubber.scrub(f"<td>{html.escape(value)}</td>") == "<td>***</td>"
