@@ -23,7 +23,20 @@ from rich.console import Console
 from rich.markup import escape
 
 from fleet.cli.app import main
-from fleet.cli.run_support import fail_input, run_and_exit, run_options
+from fleet.cli.run_support import (
+    apply_options,
+    concurrency_option,
+    fail_input,
+    insecure_option,
+    inventory_option,
+    journal_option,
+    limit_option,
+    log_format_option,
+    per_cluster_option,
+    run_and_exit,
+    run_options,
+    timeout_option,
+)
 from fleet.engine.apply import ApplyWork
 from fleet.engine.context import RunOptions
 from fleet.engine.plans import build_policy_plan, http_settings
@@ -66,28 +79,30 @@ def exclusive_lock(path: Path) -> Iterator[None]:
         os.close(fd)  # closing drops the flock
 
 
+policy_option = click.option(
+    "-p",
+    "--policy",
+    "policy_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Policy file (YAML).",
+)
+
+
 def read_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """What a read-only policy command takes: the run options without waves, budgets or window."""
     options = [
-        click.option("-i", "--inventory", "inventory", required=True, type=click.Path(path_type=Path)),
-        click.option("-p", "--policy", "policy_path", required=True, type=click.Path(path_type=Path)),
-        click.option(
-            "--limit", default=None, help="Select clusters: globs, group:NAME, key=value, !negation."
-        ),
-        click.option("--concurrency", default=64, show_default=True, type=click.IntRange(1, 4096)),
-        click.option("--per-cluster", default=2, show_default=True, type=click.IntRange(1, 16)),
-        click.option("--timeout", "request_timeout", default=30.0, show_default=True, type=float),
-        click.option(
-            "--journal", "journal_path", default=None, envvar="FLEET_JOURNAL", type=click.Path(path_type=Path)
-        ),
-        click.option(
-            "--insecure", is_flag=True, help="Do NOT verify TLS certificates (loud; for labs only)."
-        ),
-        click.option("--log-format", type=click.Choice(["auto", "json", "console"]), default="auto"),
+        inventory_option,
+        policy_option,
+        limit_option,
+        concurrency_option,
+        per_cluster_option,
+        timeout_option,
+        journal_option,
+        insecure_option,
+        log_format_option,
     ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+    return apply_options(command, options)
 
 
 def policy_report(report: Report, results: PolicyResults, drift: Drift | None = None) -> Report:
@@ -202,7 +217,7 @@ def plan_cmd(
 
 @main.command("apply")
 @run_options
-@click.option("-p", "--policy", "policy_path", required=True, type=click.Path(path_type=Path))
+@policy_option
 @click.option(
     "--passphrase",
     "passphrase_ref",

@@ -46,42 +46,73 @@ ROLLOUT_PARAMS = (
 )
 
 
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+# Each option is declared once; the run, read-only and journal commands pick from them.
+inventory_option = click.option(
+    "-i",
+    "--inventory",
+    "inventory",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Inventory file or directory.",
+)
+limit_option = click.option(
+    "--limit", default=None, help="Select clusters: globs, group:NAME, key=value, !negation."
+)
+concurrency_option = click.option(
+    "--concurrency",
+    default=64,
+    show_default=True,
+    type=click.IntRange(1, 4096),
+    help="Units in flight at once.",
+)
+per_cluster_option = click.option(
+    "--per-cluster",
+    default=2,
+    show_default=True,
+    type=click.IntRange(1, 16),
+    help="Requests in flight per cluster.",
+)
+timeout_option = click.option(
+    "--timeout",
+    "request_timeout",
+    default=30.0,
+    show_default=True,
+    type=float,
+    help="Per-request timeout, seconds.",
+)
+journal_option = click.option(
+    "--journal",
+    "journal_path",
+    default=None,
+    envvar="FLEET_JOURNAL",
+    type=click.Path(path_type=Path),
+    help="Journal database (env FLEET_JOURNAL).",
+)
+insecure_option = click.option(
+    "--insecure", is_flag=True, help="Do NOT verify TLS certificates (loud; for labs only)."
+)
+log_format_option = click.option(
+    "--log-format", type=click.Choice(["auto", "json", "console"]), default="auto", show_default=True
+)
+
+
+def apply_options(command: Callable[..., Any], options: list[Decorator]) -> Callable[..., Any]:
+    """Decorate ``command`` with ``options``, the first one listed first in ``--help``."""
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """The options every run command (rotate, sync, apply) takes, as DESIGN.md lists them."""
     options = [
-        click.option(
-            "-i",
-            "--inventory",
-            "inventory",
-            required=True,
-            type=click.Path(path_type=Path),
-            help="Inventory file or directory.",
-        ),
-        click.option(
-            "--limit", default=None, help="Select clusters: globs, group:NAME, key=value, !negation."
-        ),
-        click.option(
-            "--concurrency",
-            default=64,
-            show_default=True,
-            type=click.IntRange(1, 4096),
-            help="Units in flight at once.",
-        ),
-        click.option(
-            "--per-cluster",
-            default=2,
-            show_default=True,
-            type=click.IntRange(1, 16),
-            help="Requests in flight per cluster.",
-        ),
-        click.option(
-            "--timeout",
-            "request_timeout",
-            default=30.0,
-            show_default=True,
-            type=float,
-            help="Per-request timeout, seconds.",
-        ),
+        inventory_option,
+        limit_option,
+        concurrency_option,
+        per_cluster_option,
+        timeout_option,
         click.option(
             "--cluster-deadline", default=None, type=float, help="Seconds for all of one cluster's work."
         ),
@@ -92,29 +123,15 @@ def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
             type=click.Path(path_type=Path),
             help="Report file (default reports/<run-id>.json).",
         ),
-        click.option(
-            "--journal",
-            "journal_path",
-            default=None,
-            envvar="FLEET_JOURNAL",
-            type=click.Path(path_type=Path),
-            help="Journal database (env FLEET_JOURNAL).",
-        ),
-        click.option(
-            "--insecure", is_flag=True, help="Do NOT verify TLS certificates (loud; for labs only)."
-        ),
-        click.option(
-            "--log-format", type=click.Choice(["auto", "json", "console"]), default="auto", show_default=True
-        ),
+        journal_option,
+        insecure_option,
+        log_format_option,
         *rollout_options(),
     ]
-    command = with_rollout(command)
-    for option in reversed(options):
-        command = option(command)
-    return command
+    return apply_options(with_rollout(command), options)
 
 
-def rollout_options() -> list[Callable[[Callable[..., Any]], Callable[..., Any]]]:
+def rollout_options() -> list[Decorator]:
     """Waves, budgets, window, limits, events: parsed by ``with_rollout``, documented in docs/rollouts.md."""
     return [
         click.option(

@@ -14,20 +14,11 @@ from rich.table import Table
 
 from fleet import aio
 from fleet.cli.app import main
-from fleet.cli.run_support import fail_input, run_and_exit
+from fleet.cli.run_support import fail_input, journal_option, log_format_option, run_and_exit
 from fleet.engine.resume import WORK_BY_KIND, ResumeRequest, resume_plan
 from fleet.engine.run import RunPlan
 from fleet.errors import InputError
 from fleet.journal import Journal, RunRow, default_journal_path
-
-journal_option = click.option(
-    "--journal",
-    "journal_path",
-    default=None,
-    envvar="FLEET_JOURNAL",
-    type=click.Path(path_type=Path),
-    help="Journal database (env FLEET_JOURNAL).",
-)
 
 
 @main.command()
@@ -67,7 +58,7 @@ async def _runs(journal_path: Path | None, last: int) -> list[RunRow]:
 @journal_option
 @click.option("--retry-failed", is_flag=True, help="Rerun only the units that failed, are partial or split.")
 @click.option("--report", "report_path", default=None, type=click.Path(path_type=Path))
-@click.option("--log-format", type=click.Choice(["auto", "json", "console"]), default="auto")
+@log_format_option
 def resume(
     run_id: str, journal_path: Path | None, retry_failed: bool, report_path: Path | None, log_format: str
 ) -> None:
