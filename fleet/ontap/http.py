@@ -159,7 +159,12 @@ class HttpPool:
         session = self._sessions.pop(cluster, None)
         self._slots.pop(cluster, None)
         if session is not None:
-            await session.close()
+            try:
+                await session.close()
+            except (aiohttp.ClientError, OSError) as exc:  # the unit's outcome stands; the socket is gone
+                log.warning(
+                    "closing a cluster's connections failed", cluster=cluster, error=type(exc).__name__
+                )
 
     async def close(self) -> None:
         sessions, self._sessions = list(self._sessions.values()), {}
