@@ -19,9 +19,9 @@ from rich.console import Console
 from fleet import aio
 from fleet.cli.app import main
 from fleet.cli.run_support import drive
-from fleet.engine.context import RunOptions
 from fleet.engine.plans import build_rotation_plan, http_settings
-from fleet.engine.rotate_work import rotate_work
+from fleet.engine.steps.context import RunOptions
+from fleet.engine.work import rotate_work
 from fleet.errors import FleetError
 from fleet.journal import Journal
 from fleet.logs import configure_logging

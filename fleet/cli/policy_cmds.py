@@ -37,11 +37,10 @@ from fleet.cli.run_support import (
     run_options,
     timeout_option,
 )
-from fleet.engine.apply import ApplyWork
-from fleet.engine.context import RunOptions
 from fleet.engine.plans import build_policy_plan, http_settings
 from fleet.engine.run import RunPlan
-from fleet.engine.sweep import PolicyResults, SweepWork
+from fleet.engine.steps.context import RunOptions
+from fleet.engine.steps.policy import ApplyWork, PolicyResults, SweepWork
 from fleet.errors import InputError
 from fleet.journal import Journal
 from fleet.policy import PROBE_CHECKS, Policy, load_policy

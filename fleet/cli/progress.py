@@ -7,7 +7,7 @@ from types import TracebackType
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from fleet.engine.units import Unit
+from fleet.engine.rollout.units import Unit
 
 _BAD = frozenset({"failed", "partial", "split", "interrupted"})
 

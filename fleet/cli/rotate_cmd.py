@@ -8,11 +8,10 @@ import click
 
 from fleet.cli.app import main
 from fleet.cli.run_support import run_and_exit, run_options
-from fleet.engine.context import RunOptions
-from fleet.engine.inputs import GENERATE
-from fleet.engine.plans import build_rotation_plan, http_settings
-from fleet.engine.rotate_work import rotate_work
+from fleet.engine.plans import GENERATE, build_rotation_plan, http_settings
 from fleet.engine.run import RunPlan
+from fleet.engine.steps.context import RunOptions
+from fleet.engine.work import rotate_work
 from fleet.journal import Journal
 
 

@@ -19,9 +19,9 @@ from rich.console import Console
 
 from fleet import aio
 from fleet.cli.progress import ProgressObserver
-from fleet.engine.rollout import Rollout, parse_rollout
+from fleet.engine.rollout.settings import Rollout, parse_rollout
+from fleet.engine.rollout.units import build_units
 from fleet.engine.run import RunPlan, UnitWork, execute
-from fleet.engine.units import build_units
 from fleet.errors import InputError
 from fleet.journal import Journal, default_journal_path
 from fleet.logs import configure_logging

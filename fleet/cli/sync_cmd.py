@@ -8,10 +8,10 @@ import click
 
 from fleet.cli.app import main
 from fleet.cli.run_support import run_and_exit, run_options
-from fleet.engine.context import RunOptions
 from fleet.engine.plans import build_sync_plan, http_settings
 from fleet.engine.run import RunPlan
-from fleet.engine.sync import sync_work
+from fleet.engine.steps.context import RunOptions
+from fleet.engine.steps.sync import sync_work
 from fleet.journal import Journal
 
 

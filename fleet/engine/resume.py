@@ -14,12 +14,12 @@ from typing import Any
 
 import structlog
 
-from fleet.engine.context import RunOptions
 from fleet.engine.plans import build_rotation_plan, build_sync_plan, http_settings
-from fleet.engine.rollout import Rollout
-from fleet.engine.rotate_work import rotate_work
+from fleet.engine.rollout.settings import Rollout
 from fleet.engine.run import RunPlan, UnitWork
-from fleet.engine.sync import sync_work
+from fleet.engine.steps.context import RunOptions
+from fleet.engine.steps.sync import sync_work
+from fleet.engine.work import rotate_work
 from fleet.errors import InputError
 from fleet.journal import Journal
 

@@ -18,12 +18,12 @@ from typing import Any
 import structlog
 
 from fleet import __version__
-from fleet.engine.context import ClusterSecrets, RunContext, RunOptions
-from fleet.engine.events import EventsObserver
-from fleet.engine.recorder import ClusterRecorder
-from fleet.engine.runner import RolloutResult, RunObserver, Stop, WaveResult, run_waves
-from fleet.engine.units import Unit, build_units
-from fleet.engine.waves import assign_waves, group_by_wave
+from fleet.engine.rollout.events import EventsObserver
+from fleet.engine.rollout.runner import RolloutResult, RunObserver, Stop, WaveResult, run_waves
+from fleet.engine.rollout.units import Unit, build_units
+from fleet.engine.rollout.waves import assign_waves, group_by_wave
+from fleet.engine.steps.context import ClusterSecrets, RunContext, RunOptions
+from fleet.engine.steps.recorder import ClusterRecorder
 from fleet.inventory import Cluster, Inventory
 from fleet.journal import Journal
 from fleet.ontap import HttpSettings, open_http

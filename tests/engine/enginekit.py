@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from fleet.engine.context import RunOptions
 from fleet.engine.plans import build_rotation_plan, build_sync_plan
-from fleet.engine.rotate_work import rotate_work
 from fleet.engine.run import execute
-from fleet.engine.sync import sync_work
+from fleet.engine.steps.context import RunOptions
+from fleet.engine.steps.sync import sync_work
+from fleet.engine.work import rotate_work
 from fleet.journal import Journal
 from fleet.ontap import HttpSettings
 from fleet.report import Report

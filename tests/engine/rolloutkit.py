@@ -9,12 +9,12 @@ from pathlib import Path
 
 from enginekit import FAST_HTTP, NEW_PASSPHRASE, Runner
 
-from fleet.engine.context import RunOptions
 from fleet.engine.plans import build_rotation_plan
-from fleet.engine.rollout import Rollout
-from fleet.engine.rotate_work import rotate_work
+from fleet.engine.rollout.settings import Rollout
+from fleet.engine.rollout.units import Unit
 from fleet.engine.run import RunPlan, UnitWork, execute
-from fleet.engine.units import Unit
+from fleet.engine.steps.context import RunOptions
+from fleet.engine.work import rotate_work
 from fleet.inventory import Cluster
 from fleet.report import Report
 

@@ -8,10 +8,10 @@ import pytest
 from aiohttp import web
 from rolloutkit import Watch, crash, fail_on, rotate, units
 
-from fleet.engine.budgets import Budgets, BudgetTracker, Threshold, parse_threshold
-from fleet.engine.rollout import Rollout, parse_rollout
-from fleet.engine.runner import run_waves
-from fleet.engine.units import Unit
+from fleet.engine.rollout.budgets import Budgets, BudgetTracker, Threshold, parse_threshold
+from fleet.engine.rollout.runner import run_waves
+from fleet.engine.rollout.settings import Rollout, parse_rollout
+from fleet.engine.rollout.units import Unit
 from fleet.errors import InputError
 from fleet.sim.app import CLUSTER
 

@@ -8,11 +8,11 @@ from datetime import timedelta
 from aiohttp import web
 from rolloutkit import START, FakeClock, crash, rotate, units
 
-from fleet.engine.events import EventsObserver
-from fleet.engine.rollout import Rollout, parse_rollout
-from fleet.engine.runner import run_waves
-from fleet.engine.units import Unit
-from fleet.engine.window import Window
+from fleet.engine.rollout.events import EventsObserver
+from fleet.engine.rollout.runner import run_waves
+from fleet.engine.rollout.settings import Rollout, parse_rollout
+from fleet.engine.rollout.units import Unit
+from fleet.engine.rollout.window import Window
 from fleet.sim.app import CLUSTER
 
 

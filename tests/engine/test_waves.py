@@ -7,11 +7,11 @@ import asyncio
 import pytest
 from rolloutkit import Watch, cluster, crash, fail_on, rotate, units
 
-from fleet.engine.rollout import Rollout
+from fleet.engine.rollout.runner import run_waves
+from fleet.engine.rollout.settings import Rollout
+from fleet.engine.rollout.units import Unit, build_units
+from fleet.engine.rollout.waves import assign_waves, parse_waves, wave_sizes
 from fleet.engine.run import run_outcome
-from fleet.engine.runner import run_waves
-from fleet.engine.units import Unit, build_units
-from fleet.engine.waves import assign_waves, parse_waves, wave_sizes
 from fleet.errors import InputError
 
 # The table of fleet/engine/waves.py's docstring and docs/rollouts.md, row by row.

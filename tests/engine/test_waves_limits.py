@@ -8,10 +8,10 @@ import pytest
 from aiohttp import web
 from rolloutkit import cluster, crash, rotate
 
-from fleet.engine.limits import parse_label_limits
-from fleet.engine.rollout import parse_rollout
-from fleet.engine.runner import run_waves
-from fleet.engine.units import Unit
+from fleet.engine.rollout.limits import parse_label_limits
+from fleet.engine.rollout.runner import run_waves
+from fleet.engine.rollout.settings import parse_rollout
+from fleet.engine.rollout.units import Unit
 from fleet.errors import InputError
 from fleet.inventory import load_any
 from fleet.sim.app import CLUSTER

@@ -8,14 +8,14 @@ import pytest
 from enginekit import FAST_HTTP, NEW_PASSPHRASE
 from rolloutkit import START, FakeClock, Watch, crash, units
 
-from fleet.engine.context import RunOptions
 from fleet.engine.plans import build_rotation_plan
-from fleet.engine.rollout import Rollout, parse_rollout
-from fleet.engine.rotate_work import rotate_work
+from fleet.engine.rollout.runner import run_waves
+from fleet.engine.rollout.settings import Rollout, parse_rollout
+from fleet.engine.rollout.units import Unit
+from fleet.engine.rollout.window import Window, parse_window_end
 from fleet.engine.run import execute
-from fleet.engine.runner import run_waves
-from fleet.engine.units import Unit
-from fleet.engine.window import Window, parse_window_end
+from fleet.engine.steps.context import RunOptions
+from fleet.engine.work import rotate_work
 from fleet.errors import InputError
 
 

@@ -8,11 +8,10 @@ from pathlib import Path
 from simfleet import SimFleet
 
 from fleet.cli.policy_cmds import policy_report
-from fleet.engine.apply import ApplyWork
-from fleet.engine.context import RunOptions
 from fleet.engine.plans import build_policy_plan
 from fleet.engine.run import execute
-from fleet.engine.sweep import SweepWork
+from fleet.engine.steps.context import RunOptions
+from fleet.engine.steps.policy import ApplyWork, SweepWork
 from fleet.journal import Journal
 from fleet.ontap import HttpSettings
 from fleet.policy import Policy

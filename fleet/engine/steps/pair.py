@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fleet.engine.checks import missing_keys_by_node, verify_and_backup
-from fleet.engine.context import RunContext
-from fleet.engine.observe import Observed, observe
-from fleet.engine.recorder import ClusterRecorder, error_info
-from fleet.engine.rotate import ClusterRotation, Outcome
-from fleet.engine.rotate_unit import NO_PASSPHRASE, failure_reason
+from fleet.engine.steps.checks import missing_keys_by_node, verify_and_backup
+from fleet.engine.steps.context import RunContext
+from fleet.engine.steps.observe import Observed, observe
+from fleet.engine.steps.recorder import ClusterRecorder, error_info
+from fleet.engine.steps.rotate import NO_PASSPHRASE, ClusterRotation, Outcome, failure_reason
 from fleet.errors import OntapError, OntapTransportError
 from fleet.inventory import Cluster
 from fleet.ontap import codes as C

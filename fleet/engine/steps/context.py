@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fleet.engine.rollout import Rollout
-from fleet.engine.units import Unit
+from fleet.engine.rollout.settings import Rollout
+from fleet.engine.rollout.units import Unit
 from fleet.inventory import Cluster
 from fleet.journal import Journal
 from fleet.ontap import HttpPool, OntapClient

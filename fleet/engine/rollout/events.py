@@ -25,10 +25,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from fleet.engine.budgets import Trip
-from fleet.engine.runner import WaveResult
-from fleet.engine.units import Unit
-from fleet.engine.window import Clock, Closing, utc_now
+from fleet.engine.rollout.budgets import Trip
+from fleet.engine.rollout.runner import WaveResult
+from fleet.engine.rollout.units import Unit
+from fleet.engine.rollout.window import Clock, Closing, utc_now
 from fleet.report import Report
 from fleet.secrets import SCRUBBER
 

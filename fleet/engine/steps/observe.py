@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fleet.engine.recorder import ClusterRecorder
+from fleet.engine.steps.recorder import ClusterRecorder
 from fleet.ontap import OntapClient
 from fleet.ontap import codes as C
 

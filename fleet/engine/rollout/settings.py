@@ -13,10 +13,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from fleet.engine.budgets import Budgets, parse_threshold
-from fleet.engine.limits import LabelLimit, parse_label_limits
-from fleet.engine.waves import WaveSpec, parse_waves
-from fleet.engine.window import DEFAULT_FLOOR_SECONDS, Clock, Window, parse_window_end, utc_now
+from fleet.engine.rollout.budgets import Budgets, parse_threshold
+from fleet.engine.rollout.limits import LabelLimit, parse_label_limits
+from fleet.engine.rollout.waves import WaveSpec, parse_waves
+from fleet.engine.rollout.window import DEFAULT_FLOOR_SECONDS, Clock, Window, parse_window_end, utc_now
 from fleet.errors import InputError
 
 ConfirmWave = Callable[[int, int, int, int], Awaitable[bool]]

@@ -35,7 +35,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
-from fleet.engine.units import Unit
+from fleet.engine.rollout.units import Unit
 from fleet.errors import InputError
 
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(%?)")

@@ -7,8 +7,8 @@ import hashlib
 from pathlib import Path
 
 from fleet.atomic import write_atomically
-from fleet.engine.observe import HEALTHY_STATUS_CODES, Observed, read_status, status_of
-from fleet.engine.recorder import ClusterRecorder
+from fleet.engine.steps.observe import HEALTHY_STATUS_CODES, Observed, read_status, status_of
+from fleet.engine.steps.recorder import ClusterRecorder
 from fleet.ontap import OntapClient
 
 

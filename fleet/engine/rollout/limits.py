@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from fleet.engine.units import Unit
+from fleet.engine.rollout.units import Unit
 from fleet.errors import InputError
 
 _LABEL_LIMIT = re.compile(r"([A-Za-z0-9_.\-/]+)=(\d+)")

@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
 
-from fleet.engine.budgets import FAILURE_OUTCOMES, BudgetTracker, Trip
-from fleet.engine.limits import LabelSlots
-from fleet.engine.rollout import Rollout
-from fleet.engine.units import Unit
-from fleet.engine.waves import assign_waves, group_by_wave
-from fleet.engine.window import Closing, WindowGuard
+from fleet.engine.rollout.budgets import FAILURE_OUTCOMES, BudgetTracker, Trip
+from fleet.engine.rollout.limits import LabelSlots
+from fleet.engine.rollout.settings import Rollout
+from fleet.engine.rollout.units import Unit
+from fleet.engine.rollout.waves import assign_waves, group_by_wave
+from fleet.engine.rollout.window import Closing, WindowGuard
 
 
 class RunObserver(Protocol):

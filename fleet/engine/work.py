@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fleet.engine.context import RunContext
-from fleet.engine.pair import PairRotation, order_sites
-from fleet.engine.rotate_unit import rotate_single
+from fleet.engine.rollout.units import Unit
 from fleet.engine.run import RunState
-from fleet.engine.units import Unit
+from fleet.engine.steps.context import RunContext
+from fleet.engine.steps.pair import PairRotation, order_sites
+from fleet.engine.steps.rotate import rotate_single
 
 
 async def rotate_work(ctx: RunContext, unit: Unit, state: RunState) -> None:

@@ -8,14 +8,13 @@ passphrase, but a wrong one still counts toward Common Criteria lockout: one att
 
 from __future__ import annotations
 
-from fleet.engine.checks import missing_keys_by_node, verify_and_backup
-from fleet.engine.context import RunContext
-from fleet.engine.observe import Observed, observe
-from fleet.engine.recorder import ClusterRecorder, error_info
-from fleet.engine.rotate import Outcome
-from fleet.engine.rotate_unit import NO_PASSPHRASE, failure_reason
+from fleet.engine.rollout.units import Unit
 from fleet.engine.run import RunState
-from fleet.engine.units import Unit
+from fleet.engine.steps.checks import missing_keys_by_node, verify_and_backup
+from fleet.engine.steps.context import RunContext
+from fleet.engine.steps.observe import Observed, observe
+from fleet.engine.steps.recorder import ClusterRecorder, error_info
+from fleet.engine.steps.rotate import NO_PASSPHRASE, Outcome, failure_reason
 from fleet.errors import OntapError
 from fleet.inventory import Cluster
 from fleet.ontap import codes as C
