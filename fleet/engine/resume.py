@@ -22,11 +22,9 @@ from fleet.engine.steps.sync import sync_work
 from fleet.engine.work import rotate_work
 from fleet.errors import InputError
 from fleet.journal import Journal
+from fleet.outcomes import FINISHED, RETRYABLE
 
 log = structlog.get_logger("fleet.resume")
-
-FINISHED = frozenset({"succeeded", "already_current", "skipped", "rotated"})
-RETRYABLE = frozenset({"failed", "partial", "split"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,15 +27,13 @@ from fleet.engine.steps.recorder import ClusterRecorder
 from fleet.inventory import Cluster, Inventory
 from fleet.journal import Journal
 from fleet.ontap import HttpSettings, open_http
+from fleet.outcomes import FAILURE, HALTED, ClusterOutcome, ExitCode, RunOutcome, UnitOutcome
 from fleet.report import ClusterRecord, PairRecord, Report, RunInfo, WaveRecord, build_report
 from fleet.secrets.store import SecretStore
 
 log = structlog.get_logger("fleet.run")
 
-FAILED_OUTCOMES = frozenset({"failed", "partial", "split", "interrupted"})
 INTERRUPT_GRACE_SECONDS = 10.0
-#: How a rollout stop shows in the run's outcome and exit code (DESIGN.md's exit-code table).
-HALTED = {"budget": ("aborted", 3), "window": ("paused", 4), "declined": ("paused", 4)}
 
 
 @dataclass(slots=True)
@@ -120,7 +118,7 @@ async def execute(
                 store=plan.store,
             )
 
-            async def run_one(unit: Unit) -> str:
+            async def run_one(unit: Unit) -> UnitOutcome:
                 await plan.journal.set_unit(run_id, unit.id, status="running")
                 # --cluster-deadline bounds each site's work; a pair gets one deadline per site.
                 deadline = plan.options.cluster_deadline
@@ -133,7 +131,7 @@ async def execute(
                 await plan.journal.set_unit(run_id, unit.id, status=outcome)
                 return outcome
 
-            def on_error(unit: Unit, exc: Exception) -> str:
+            def on_error(unit: Unit, exc: Exception) -> UnitOutcome:
                 if isinstance(exc, TimeoutError):
                     reason = "the cluster deadline passed; `fleet resume` reconciles any change in flight"
                 else:
@@ -143,8 +141,8 @@ async def execute(
                     if cluster.name in state.records:
                         continue
                     rec = state.recorders.get(cluster.name) or state.recorder(cluster)
-                    state.records[cluster.name] = rec.finish("failed", reason)
-                return "failed"
+                    state.records[cluster.name] = rec.finish(ClusterOutcome.FAILED, reason)
+                return ClusterOutcome.FAILED
 
             runner = asyncio.create_task(
                 run_waves(
@@ -226,13 +224,13 @@ def _not_started_reason(halt: Stop | None, run_id: str) -> str | None:
     return f"not started: {halt.message}; `fleet resume {run_id}` continues the run"
 
 
-def unit_outcome(unit: Unit, state: RunState) -> str:
+def unit_outcome(unit: Unit, state: RunState) -> UnitOutcome:
     """A unit's outcome: its pair's, or its single cluster's."""
     pair = state.pairs.get(unit.id)
     if pair is not None:
         return pair.outcome
     record = state.records.get(unit.clusters[0].name)
-    return record.outcome if record is not None else "failed"
+    return record.outcome if record is not None else ClusterOutcome.FAILED
 
 
 def account_for_every_cluster(
@@ -250,12 +248,14 @@ def account_for_every_cluster(
             rec = state.recorders.get(cluster.name)
             if rec is not None:
                 record = rec.finish(
-                    "interrupted",
+                    ClusterOutcome.INTERRUPTED,
                     "the run stopped while this cluster was in flight; `fleet resume` reconciles it",
                 )
             else:
                 reason = "the run stopped before this cluster was started" if interrupted else None
-                record = ClusterRecorder(cluster).finish("not_started", reason or not_started_reason)
+                record = ClusterRecorder(cluster).finish(
+                    ClusterOutcome.NOT_STARTED, reason or not_started_reason
+                )
         wave = state.wave_of.get(cluster.name)
         if record.wave is None and wave is not None:
             record = record.model_copy(update={"wave": wave})
@@ -265,12 +265,12 @@ def account_for_every_cluster(
 
 def run_outcome(
     records: Sequence[ClusterRecord], *, interrupted: bool, halted: str | None = None
-) -> tuple[str, int]:
+) -> tuple[RunOutcome, ExitCode]:
     """The run's outcome and exit code; ``halted`` is the rollout stop's kind (budget, window, declined)."""
     if interrupted:
-        return "interrupted", 130
+        return RunOutcome.INTERRUPTED, ExitCode.INTERRUPTED
     if halted is not None:
         return HALTED[halted]
-    if any(record.outcome in FAILED_OUTCOMES for record in records):
-        return "failed", 1
-    return "succeeded", 0
+    if any(record.outcome in FAILURE for record in records):
+        return RunOutcome.FAILED, ExitCode.FAILED
+    return RunOutcome.SUCCEEDED, ExitCode.OK

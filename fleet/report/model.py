@@ -9,24 +9,19 @@ Changing a field's name or meaning needs a new schema id and a migration note in
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from fleet.outcomes import ClusterOutcome, PairOutcome, RunKind, RunOutcome, StepStatus
 
 SCHEMA_ID = "fleet.report/v1"
 
 ErrorKind = Literal["ontap", "transport", "timeout", "auth", "input", "internal"]
-StepStatus = Literal["ok", "failed", "skipped", "unknown"]
-ClusterOutcome = Literal[
-    "succeeded", "already_current", "partial", "failed", "skipped", "not_started", "interrupted", "split"
-]
-PairOutcome = Literal["rotated", "split", "failed", "skipped", "not_started"]
-RunKind = Literal["rotate", "sync", "apply", "sweep", "plan"]
-RunOutcome = Literal["succeeded", "failed", "aborted", "paused", "interrupted", "compliant", "non_compliant"]
 Severity = Literal["critical", "warning", "info"]
 
-CLUSTER_OUTCOMES: tuple[str, ...] = get_args(ClusterOutcome)
-PAIR_OUTCOMES: tuple[str, ...] = get_args(PairOutcome)
+CLUSTER_OUTCOMES: tuple[str, ...] = tuple(outcome.value for outcome in ClusterOutcome)
+PAIR_OUTCOMES: tuple[str, ...] = tuple(outcome.value for outcome in PairOutcome)
 
 
 class _Record(BaseModel):

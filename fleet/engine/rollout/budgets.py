@@ -36,9 +36,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from fleet.errors import InputError
-
-FAILURE_OUTCOMES = frozenset({"failed", "partial", "split", "interrupted"})
-SUCCESS_OUTCOMES = frozenset({"succeeded", "already_current", "rotated"})
+from fleet.outcomes import FAILURE, SUCCESS
 
 _THRESHOLD = re.compile(r"(\d+(?:\.\d+)?)\s*(%?)")
 
@@ -129,11 +127,11 @@ class BudgetTracker:
 
     def record(self, outcome: str, *, in_flight: int) -> Trip | None:
         """Count one ended unit; returns the trip when this unit makes a budget reached first."""
-        if outcome in FAILURE_OUTCOMES:
+        if outcome in FAILURE:
             self.failures += 1
             self.wave_failures += 1
             self.consecutive += 1
-        elif outcome in SUCCESS_OUTCOMES:
+        elif outcome in SUCCESS:
             self.consecutive = 0
         if self.tripped is not None:
             return None

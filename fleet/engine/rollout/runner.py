@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
 
-from fleet.engine.rollout.budgets import FAILURE_OUTCOMES, BudgetTracker, Trip
+from fleet.engine.rollout.budgets import BudgetTracker, Trip
 from fleet.engine.rollout.limits import LabelSlots
 from fleet.engine.rollout.settings import Rollout
 from fleet.engine.rollout.units import Unit
 from fleet.engine.rollout.waves import assign_waves, group_by_wave
 from fleet.engine.rollout.window import Closing, WindowGuard
+from fleet.outcomes import FAILURE, RunOutcome
 
 
 class RunObserver(Protocol):
@@ -227,7 +228,7 @@ class _Runner:
                 if not running:
                     break  # stopped (or nothing admissible with nothing running)
                 done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                failures += sum(task.result() in FAILURE_OUTCOMES for task in done)
+                failures += sum(task.result() in FAILURE for task in done)
         trip = self.budgets.tripped
         if trip is not None and self.result.stop is None:
             # reached by the wave's last unit: nothing was left to withhold, but the run still aborts
@@ -245,13 +246,13 @@ class _Runner:
         for observer in self.rollout_observers:
             observer.wave_finished(wave)
 
-    def _wave_outcome(self, failures: int, *, complete: bool) -> str:
+    def _wave_outcome(self, failures: int, *, complete: bool) -> RunOutcome:
         stop = self.result.stop
         if stop is not None and stop.kind == "budget":
-            return "aborted"
+            return RunOutcome.ABORTED
         if not complete:
-            return "interrupted" if stop is None or stop.kind == "signal" else "paused"
-        return "failed" if failures else "succeeded"
+            return RunOutcome.INTERRUPTED if stop is None or stop.kind == "signal" else RunOutcome.PAUSED
+        return RunOutcome.FAILED if failures else RunOutcome.SUCCEEDED
 
     async def _one(self, unit: Unit) -> str:
         started = self.clock()

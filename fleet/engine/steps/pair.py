@@ -19,6 +19,7 @@ from fleet.engine.steps.rotate import NO_PASSPHRASE, ClusterRotation, Outcome, f
 from fleet.errors import OntapError, OntapTransportError
 from fleet.inventory import Cluster
 from fleet.ontap import codes as C
+from fleet.outcomes import ClusterOutcome, PairOutcome, StepStatus
 from fleet.report import NodeRecord, PairRecord
 
 
@@ -92,37 +93,42 @@ class PairRotation:
     async def run(self) -> PairResult:
         a, b = self.a, self.b
         if any(self.ctx.secrets[site.name].current is None for site in (a, b)):
-            return self._refused("skipped", NO_PASSPHRASE)
+            return self._refused(ClusterOutcome.SKIPPED, NO_PASSPHRASE)
         try:
             seen_a = await observe(self.ctx.client(a), self.rec_a)
             seen_b = await observe(self.ctx.client(b), self.rec_b)
         except OntapError as exc:
-            return self._refused("failed", f"could not read both sites: {failure_reason(exc)}")
+            return self._refused(ClusterOutcome.FAILED, f"could not read both sites: {failure_reason(exc)}")
         problem = pairing_problem(a, seen_a, b, seen_b)
         if problem is not None:
-            return self._refused("failed", f"pairing mismatch: {problem}; nothing was changed")
+            return self._refused(ClusterOutcome.FAILED, f"pairing mismatch: {problem}; nothing was changed")
         resuming = await self._half_done_by_us()
         problem = precheck_problem(a, seen_a, resuming) or precheck_problem(b, seen_b, resuming)
         if problem is not None:
-            return self._refused("skipped", f"pre-check failed: {problem}; nothing was changed")
+            return self._refused(ClusterOutcome.SKIPPED, f"pre-check failed: {problem}; nothing was changed")
 
         rotation = ClusterRotation(self.ctx, a, self.rec_a, self.unit_id, verify=False)
         try:
             outcome_a = await rotation.run(seen_a)
         except OntapError as exc:
-            outcome_a = Outcome("failed", failure_reason(exc))
+            outcome_a = Outcome(ClusterOutcome.FAILED, failure_reason(exc))
         if not rotation.verified:
             reason = f"site A ({a.name}) was not rotated: {outcome_a.reason}; {b.name} was not touched"
-            return self._result("failed", reason, outcome_a, Outcome("skipped", f"partner {a.name} failed"))
+            return self._result(
+                PairOutcome.FAILED,
+                reason,
+                outcome_a,
+                Outcome(ClusterOutcome.SKIPPED, f"partner {a.name} failed"),
+            )
         outcome_b = await self._sync_partner(seen_b)
-        if outcome_b.outcome == "failed":
+        if outcome_b.outcome == ClusterOutcome.FAILED:
             return self._split(outcome_a, outcome_b)
-        if outcome_a.outcome in ("succeeded", "already_current"):
+        if outcome_a.outcome in (ClusterOutcome.SUCCEEDED, ClusterOutcome.ALREADY_CURRENT):
             assert seen_a.km_uuid is not None
             verified_a = await self._verify_site(a, seen_a.km_uuid, self.rec_a)
-            if verified_a.outcome != "succeeded":
+            if verified_a.outcome != ClusterOutcome.SUCCEEDED:
                 outcome_a = verified_a
-        return self._result("rotated", None, outcome_a, outcome_b)
+        return self._result(PairOutcome.ROTATED, None, outcome_a, outcome_b)
 
     async def _half_done_by_us(self) -> bool:
         """Did an earlier run of fleet send this pair's new passphrase to either site?"""
@@ -164,16 +170,16 @@ class PairRotation:
                     reply = await client.synchronize(km, passphrase=new)
                     step.http_status = reply.status
             except OntapTransportError as exc:
-                await journal.end_step(step_id, status="unknown", detail=type(exc).__name__)
+                await journal.end_step(step_id, status=StepStatus.UNKNOWN, detail=type(exc).__name__)
                 if attempt == 1:
                     continue
-                return Outcome("failed", f"partner sync got no answer twice: {exc.message}")
+                return Outcome(ClusterOutcome.FAILED, f"partner sync got no answer twice: {exc.message}")
             except OntapError as exc:
-                await journal.end_step(step_id, status="failed", error_code=exc.code)
+                await journal.end_step(step_id, status=StepStatus.FAILED, error_code=exc.code)
                 if exc.code == C.PASSPHRASE_FAILED_SOME_NODES:
                     return await self._partner_partial(km, seen_b, exc, new_fp)
-                return Outcome("failed", f"partner sync refused: {failure_reason(exc)}")
-            await journal.end_step(step_id, status="ok")
+                return Outcome(ClusterOutcome.FAILED, f"partner sync refused: {failure_reason(exc)}")
+            await journal.end_step(step_id, status=StepStatus.OK)
             break
         await self._b_verified(new_fp)
         return await self._verify_site(b, km, self.rec_b)
@@ -195,27 +201,37 @@ class PairRotation:
             for name, uuid, n in missing
         ]
         if not self.ctx.options.remediate:
-            return Outcome("partial", f"{exc.message} Remediation disabled (--no-remediate).")
+            return Outcome(ClusterOutcome.PARTIAL, f"{exc.message} Remediation disabled (--no-remediate).")
         new = self.ctx.secrets[self.a.name].new
         assert new is not None
         try:
             async with self.rec_b.step("remediate_sync"):
                 await client.synchronize(km, passphrase=new)
         except OntapError as sync_exc:
-            return Outcome("partial", f"{exc.message} The remediation sync failed: {sync_exc.message}")
+            return Outcome(
+                ClusterOutcome.PARTIAL, f"{exc.message} The remediation sync failed: {sync_exc.message}"
+            )
         self.rec_b.remediated = True
         return await self._verify_site(self.b, km, self.rec_b)
 
     async def _verify_site(self, site: Cluster, km: str, rec: ClusterRecorder) -> Outcome:
         problem = await verify_and_backup(self.ctx.client(site), km, rec, self.ctx.options.backup_dir)
-        return Outcome("partial", f"synced, but {problem}") if problem else Outcome("succeeded")
+        return (
+            Outcome(ClusterOutcome.PARTIAL, f"synced, but {problem}")
+            if problem
+            else Outcome(ClusterOutcome.SUCCEEDED)
+        )
 
     # -- results -----------------------------------------------------------------------------
-    def _refused(self, outcome: str, reason: str) -> PairResult:
+    def _refused(self, outcome: ClusterOutcome, reason: str) -> PairResult:
         for rec in (self.rec_a, self.rec_b):
-            rec.note("precheck", "skipped" if outcome == "skipped" else "failed", reason)
+            rec.note(
+                "precheck",
+                StepStatus.SKIPPED if outcome == ClusterOutcome.SKIPPED else StepStatus.FAILED,
+                reason,
+            )
         both = Outcome(outcome, reason)
-        return self._result(outcome, reason, both, both)
+        return self._result(PairOutcome(outcome.value), reason, both, both)
 
     def _split(self, outcome_a: Outcome, outcome_b: Outcome) -> PairResult:
         a, b = self.a, self.b
@@ -223,19 +239,21 @@ class PairRotation:
             f"SPLIT: {a.name} has the new passphrase, {b.name} does not ({outcome_b.reason}). "
             f"{a.name} will not be changed again."
         )
-        return self._result("split", reason, outcome_a, Outcome("split", outcome_b.reason))
+        return self._result(
+            PairOutcome.SPLIT, reason, outcome_a, Outcome(ClusterOutcome.SPLIT, outcome_b.reason)
+        )
 
-    def _result(self, outcome: str, reason: str | None, oa: Outcome, ob: Outcome) -> PairResult:
+    def _result(self, outcome: PairOutcome, reason: str | None, oa: Outcome, ob: Outcome) -> PairResult:
         journal = self.ctx.journal
         current = self.ctx.secrets[self.b.name].current
         fingerprints = {
             self.a.name: self.rec_a.passphrase_fingerprint,
             self.b.name: self.rec_b.passphrase_fingerprint,
         }
-        if outcome == "split" and current is not None:
+        if outcome == ClusterOutcome.SPLIT and current is not None:
             fingerprints[self.b.name] = journal.fingerprint(current)
         remediation = None
-        if outcome == "split":
+        if outcome == ClusterOutcome.SPLIT:
             remediation = (
                 f"fleet sync -i <inventory> --passphrase <the NEW passphrase reference> --limit {self.b.name}"
                 f"  (syncs {self.b.name} with the passphrase {self.a.name} now has; never rotate "

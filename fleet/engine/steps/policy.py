@@ -24,6 +24,7 @@ from fleet.inventory import Cluster
 from fleet.ontap import OntapClient, Reply
 from fleet.ontap import codes as C
 from fleet.ontap.client import KEY_MANAGERS
+from fleet.outcomes import ClusterOutcome, StepStatus
 from fleet.policy import (
     PROBE_CHECKS,
     Action,
@@ -213,7 +214,7 @@ async def read_unit(
         except OntapError as exc:
             results.unreadable[cluster.name] = unreadable_finding(cluster, exc)
             state.records[cluster.name] = rec.finish(
-                "failed", failure_reason(exc), requests=ctx.requests_sent(cluster.name)
+                ClusterOutcome.FAILED, failure_reason(exc), requests=ctx.requests_sent(cluster.name)
             )
     return read
 
@@ -246,7 +247,7 @@ class SweepWork:
                 evaluation = await self._plan_extras(ctx, cluster, facts, rec, evaluation)
             self.results.evaluations[cluster.name] = evaluation
             state.records[cluster.name] = rec.finish(
-                "succeeded", evaluation.reason(), requests=ctx.requests_sent(cluster.name)
+                ClusterOutcome.SUCCEEDED, evaluation.reason(), requests=ctx.requests_sent(cluster.name)
             )
 
     async def _plan_extras(
@@ -254,12 +255,16 @@ class SweepWork:
     ) -> Evaluation:
         """Write the actions into the record (as steps not taken) and run or name the write-probe."""
         for action in ev.actions:
-            rec.note(f"plan_{action.kind}", "skipped", action.describe())
+            rec.note(f"plan_{action.kind}", StepStatus.SKIPPED, action.describe())
         if facts.kind != "onboard" or facts.km_uuid is None:
             return ev
         if not self.probe:
             checks = ", ".join(PROBE_CHECKS)
-            rec.note("probe", "skipped", f"{checks} needs a write-probe: not run (use `fleet plan --probe`)")
+            rec.note(
+                "probe",
+                StepStatus.SKIPPED,
+                f"{checks} needs a write-probe: not run (use `fleet plan --probe`)",
+            )
             return ev
         found = await probe_passphrase(ctx, cluster, facts.km_uuid, rec)
         return ev if found is None else Evaluation(ev.cluster, [*ev.findings, found], ev.actions)
@@ -353,12 +358,12 @@ async def run_actions(
                 reply = await send_action(ctx, cluster, km, action)
                 step.http_status = reply.status
         except ActionRefused as exc:
-            await ctx.journal.end_step(step_id, status="failed", detail=str(exc))
+            await ctx.journal.end_step(step_id, status=StepStatus.FAILED, detail=str(exc))
             return str(exc)
         except OntapError as exc:
-            await ctx.journal.end_step(step_id, status="failed", error_code=exc.code)
+            await ctx.journal.end_step(step_id, status=StepStatus.FAILED, error_code=exc.code)
             return f"{action.describe()} failed: {failure_reason(exc)}"
-        await ctx.journal.end_step(step_id, status="ok")
+        await ctx.journal.end_step(step_id, status=StepStatus.OK)
     return None
 
 
@@ -380,13 +385,15 @@ class ApplyWork:
             rec, facts = read[cluster.name]
             ev = evaluate(self.policy, facts, partner_facts(facts, read), self.now)
             self.results.evaluations[cluster.name] = ev
-            outcome, reason = "already_current", ev.reason()
+            outcome, reason = ClusterOutcome.ALREADY_CURRENT, ev.reason()
             if ev.actions and (refusal or stopped):
                 why = refusal or f"the partner site's change stopped ({stopped})"
-                outcome, reason = "skipped", f"nothing changed: {why}"
+                outcome, reason = ClusterOutcome.SKIPPED, f"nothing changed: {why}"
             elif ev.actions:
                 stopped = await run_actions(ctx, unit, cluster, facts, rec, ev)
-                outcome, reason = ("failed", stopped) if stopped else ("succeeded", reason)
+                outcome, reason = (
+                    (ClusterOutcome.FAILED, stopped) if stopped else (ClusterOutcome.SUCCEEDED, reason)
+                )
             state.records[cluster.name] = rec.finish(
                 outcome, reason, requests=ctx.requests_sent(cluster.name)
             )
@@ -421,7 +428,7 @@ class ApplyWork:
         changed = [
             c
             for c in unit.clusters
-            if c.name in state.records and state.records[c.name].outcome == "succeeded"
+            if c.name in state.records and state.records[c.name].outcome == ClusterOutcome.SUCCEEDED
         ]
         if not changed:
             return
@@ -433,15 +440,15 @@ class ApplyWork:
             except OntapError as exc:
                 reason = f"changed, but the re-read failed: {failure_reason(exc)}"
                 state.records[cluster.name] = rec.finish(
-                    "partial", reason, requests=ctx.requests_sent(cluster.name)
+                    ClusterOutcome.PARTIAL, reason, requests=ctx.requests_sent(cluster.name)
                 )
         for cluster in changed:
-            if state.records[cluster.name].outcome != "succeeded":
+            if state.records[cluster.name].outcome != ClusterOutcome.SUCCEEDED:
                 continue
             rec, facts = fresh[cluster.name]
             ev = evaluate(self.policy, facts, partner_facts(facts, fresh), self.now)
             self.results.evaluations[cluster.name] = ev
-            outcome = "succeeded" if ev.compliant else "partial"
+            outcome = ClusterOutcome.SUCCEEDED if ev.compliant else ClusterOutcome.PARTIAL
             state.records[cluster.name] = rec.finish(
                 outcome, ev.reason(), requests=ctx.requests_sent(cluster.name)
             )
@@ -451,10 +458,15 @@ class ApplyWork:
         for cluster in unit.clusters:
             record = state.records.get(cluster.name)
             ev = self.results.evaluations.get(cluster.name)
-            if record is None or ev is None or record.outcome != "already_current" or ev.compliant:
+            if (
+                record is None
+                or ev is None
+                or record.outcome != ClusterOutcome.ALREADY_CURRENT
+                or ev.compliant
+            ):
                 continue
             rules = sorted({f.rule for f in ev.findings if f.severity != "info"})
             reason = f"non-compliant, and nothing apply may change: {', '.join(rules)}"
             state.records[cluster.name] = state.recorders[cluster.name].finish(
-                "skipped", reason, requests=record.requests
+                ClusterOutcome.SKIPPED, reason, requests=record.requests
             )

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from fleet.errors import OntapError, OntapTimeout, OntapTransportError
 from fleet.inventory import Cluster
+from fleet.outcomes import ClusterOutcome, StepStatus
 from fleet.report import ClusterRecord, ErrorInfo, NodeRecord, StepRecord
 
 
@@ -33,7 +34,7 @@ class StepHandle:
 
     detail: str | None = None
     http_status: int | None = None
-    status: str = "ok"
+    status: StepStatus = StepStatus.OK
 
 
 @dataclass(slots=True)
@@ -56,14 +57,16 @@ class ClusterRecorder:
         try:
             yield handle
         except OntapError as exc:
-            self._add(name, "failed", started_at, started, handle, error_info(exc), exc.http_status)
+            self._add(name, StepStatus.FAILED, started_at, started, handle, error_info(exc), exc.http_status)
             raise
         except Exception as exc:
-            self._add(name, "failed", started_at, started, handle, error_info(exc), None)
+            self._add(name, StepStatus.FAILED, started_at, started, handle, error_info(exc), None)
             raise
         self._add(name, handle.status, started_at, started, handle, None, handle.http_status)
 
-    def note(self, name: str, status: str, detail: str | None = None, error: ErrorInfo | None = None) -> None:
+    def note(
+        self, name: str, status: StepStatus, detail: str | None = None, error: ErrorInfo | None = None
+    ) -> None:
         """Record a step that sends nothing (a decision, a skip)."""
         now = datetime.now(UTC)
         self.steps.append(
@@ -73,7 +76,7 @@ class ClusterRecorder:
     def _add(
         self,
         name: str,
-        status: str,
+        status: StepStatus,
         started_at: datetime,
         started: float,
         handle: StepHandle,
@@ -93,7 +96,7 @@ class ClusterRecorder:
         )
 
     def finish(
-        self, outcome: str, reason: str | None, *, partner: str | None = None, requests: int = 0
+        self, outcome: ClusterOutcome, reason: str | None, *, partner: str | None = None, requests: int = 0
     ) -> ClusterRecord:
         return ClusterRecord(
             name=self.cluster.name,

@@ -17,15 +17,17 @@ from fleet.engine.steps.observe import Observed, observe, read_status
 from fleet.engine.steps.recorder import ClusterRecorder, error_info
 from fleet.errors import OntapError, OntapTransportError
 from fleet.inventory import Cluster
+from fleet.journal import ClusterFp
 from fleet.ontap import OntapClient
 from fleet.ontap import codes as C
+from fleet.outcomes import ClusterOutcome, StepStatus
 from fleet.report import ClusterRecord, NodeRecord
 from fleet.secrets import Secret
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    outcome: str  # a ClusterRecord outcome word
+    outcome: ClusterOutcome
     reason: str | None = None
 
 
@@ -84,24 +86,28 @@ class ClusterRotation:
                 reply = await self.client.change_passphrase(km, existing=self.current, new=self.new)
                 step.http_status = reply.status
         except OntapTransportError as exc:
-            await self.ctx.journal.end_step(step_id, status="unknown", detail=type(exc).__name__)
+            await self.ctx.journal.end_step(step_id, status=StepStatus.UNKNOWN, detail=type(exc).__name__)
             return await self._reconcile_unknown(km, observed)
         except OntapError as exc:
             if (exc.http_status or 0) >= 500:
                 # A server error on a mutation: ONTAP may have applied part of it. Treat as unknown.
-                await self.ctx.journal.end_step(step_id, status="unknown", error_code=exc.code)
+                await self.ctx.journal.end_step(step_id, status=StepStatus.UNKNOWN, error_code=exc.code)
                 return await self._reconcile_unknown(km, observed)
-            await self.ctx.journal.end_step(step_id, status="failed", error_code=exc.code)
+            await self.ctx.journal.end_step(step_id, status=StepStatus.FAILED, error_code=exc.code)
             return await self._on_change_error(exc, km, observed, known_pending=known)
-        await self.ctx.journal.end_step(step_id, status="ok")
+        await self.ctx.journal.end_step(step_id, status=StepStatus.OK)
         return await self._verify_and_finish(km, observed)
 
     # -- outcomes of the change PATCH --------------------------------------------------------
-    async def _on_change_error(self, exc: OntapError, km: str, observed: Observed, known_pending) -> Outcome:
+    async def _on_change_error(
+        self, exc: OntapError, km: str, observed: Observed, known_pending: ClusterFp | None
+    ) -> Outcome:
         if exc.code == C.PASSPHRASE_SAME_AS_OLD:
             await self._verified()
-            self.rec.note("already_current", "ok", "ONTAP says the new passphrase is already in place")
-            return await self._verify_and_finish(km, observed, outcome="already_current")
+            self.rec.note(
+                "already_current", StepStatus.OK, "ONTAP says the new passphrase is already in place"
+            )
+            return await self._verify_and_finish(km, observed, outcome=ClusterOutcome.ALREADY_CURRENT)
         if exc.code == C.PASSPHRASE_FAILED_SOME_NODES:
             # The passphrase did change; some nodes kept stale keys. ONTAP confirmed the change.
             await self._verified()
@@ -116,11 +122,11 @@ class ClusterRotation:
                     km, observed, why="the journal records a change to the new passphrase as sent"
                 )
             return Outcome(
-                "failed",
+                ClusterOutcome.FAILED,
                 "the current passphrase was refused (65536139); no further attempt was made "
                 "(Common Criteria lockout risk)",
             )
-        return Outcome("failed", f"passphrase change refused: {exc.message}")
+        return Outcome(ClusterOutcome.FAILED, f"passphrase change refused: {exc.message}")
 
     async def _reconcile_unknown(self, km: str, observed: Observed) -> Outcome:
         """The PATCH may or may not have been applied: read, then probe once; never re-send blindly."""
@@ -128,11 +134,13 @@ class ClusterRotation:
             async with self.rec.step("reread_after_unknown"):
                 await read_status(self.client, km, with_backup=False)
         except OntapError:
-            return Outcome("failed", "outcome unknown: the cluster did not answer after the change was sent")
+            return Outcome(
+                ClusterOutcome.FAILED, "outcome unknown: the cluster did not answer after the change was sent"
+            )
         outcome = await self._probe_already_rotated(
-            km, observed, why="the change's answer was lost", proven="succeeded"
+            km, observed, why="the change's answer was lost", proven=ClusterOutcome.SUCCEEDED
         )
-        if outcome.outcome != "failed" or outcome.reason != _NOT_ROTATED:
+        if outcome.outcome != ClusterOutcome.FAILED or outcome.reason != _NOT_ROTATED:
             return outcome
         # Proven not applied: sending the change once more is no longer blind.
         step_id = await self.ctx.journal.begin_step(
@@ -148,23 +156,32 @@ class ClusterRotation:
                 reply = await self.client.change_passphrase(km, existing=self.current, new=self.new)
                 step.http_status = reply.status
         except OntapTransportError:
-            await self.ctx.journal.end_step(step_id, status="unknown")
-            return Outcome("failed", "outcome unknown after a proven-safe retry; resume will reconcile")
+            await self.ctx.journal.end_step(step_id, status=StepStatus.UNKNOWN)
+            return Outcome(
+                ClusterOutcome.FAILED, "outcome unknown after a proven-safe retry; resume will reconcile"
+            )
         except OntapError as exc:
-            await self.ctx.journal.end_step(step_id, status="failed", error_code=exc.code)
+            await self.ctx.journal.end_step(step_id, status=StepStatus.FAILED, error_code=exc.code)
             if exc.code == C.PASSPHRASE_FAILED_SOME_NODES:
                 await self._verified()
                 return await self._partial(km, observed, exc)
-            return Outcome("failed", f"passphrase change refused on retry: {exc.message}")
-        await self.ctx.journal.end_step(step_id, status="ok")
+            return Outcome(ClusterOutcome.FAILED, f"passphrase change refused on retry: {exc.message}")
+        await self.ctx.journal.end_step(step_id, status=StepStatus.OK)
         return await self._verify_and_finish(km, observed)
 
     async def _probe_already_rotated(
-        self, km: str, observed: Observed, *, why: str, proven: str = "already_current"
+        self,
+        km: str,
+        observed: Observed,
+        *,
+        why: str,
+        proven: ClusterOutcome = ClusterOutcome.ALREADY_CURRENT,
     ) -> Outcome:
         """One synchronize with the new passphrase: success proves the cluster already has it."""
         if self.probed:
-            return Outcome("failed", "a second passphrase probe was not attempted (lockout risk)")
+            return Outcome(
+                ClusterOutcome.FAILED, "a second passphrase probe was not attempted (lockout risk)"
+            )
         self.probed = True
         try:
             async with self.rec.step("probe_new_passphrase") as step:
@@ -177,13 +194,13 @@ class ClusterRotation:
                     # An answer, not a failure: the probe proved the change is not in place.
                     step.detail = f"{why}; ONTAP refused the new passphrase (65536139): not applied"
                     step.http_status = exc.http_status
-                    return Outcome("failed", _NOT_ROTATED)
+                    return Outcome(ClusterOutcome.FAILED, _NOT_ROTATED)
                 step.http_status = reply.status
         except OntapError as exc:
             if exc.code == C.PASSPHRASE_FAILED_SOME_NODES:
                 await self._verified()
                 return await self._partial(km, observed, exc)
-            return Outcome("failed", f"probe with the new passphrase failed: {exc.message}")
+            return Outcome(ClusterOutcome.FAILED, f"probe with the new passphrase failed: {exc.message}")
         await self._verified()
         return await self._verify_and_finish(km, observed, outcome=proven)
 
@@ -201,32 +218,38 @@ class ClusterRotation:
             for name, uuid, count in missing
         ]
         if not self.ctx.options.remediate:
-            return Outcome("partial", f"{exc.message} Remediation disabled (--no-remediate).")
+            return Outcome(ClusterOutcome.PARTIAL, f"{exc.message} Remediation disabled (--no-remediate).")
         try:
             async with self.rec.step("remediate_sync") as step:
                 reply = await self.client.synchronize(km, passphrase=self.new)
                 step.http_status = reply.status
         except OntapError as sync_exc:
-            return Outcome("partial", f"{exc.message} The remediation sync failed: {sync_exc.message}")
+            return Outcome(
+                ClusterOutcome.PARTIAL, f"{exc.message} The remediation sync failed: {sync_exc.message}"
+            )
         still = await missing_keys_by_node(self.client, km, observed, self.rec)
         if any(count for _, _, count in still):
             stale = ", ".join(name for name, _, count in still if count)
-            return Outcome("partial", f"nodes still missing keys after sync: {stale}")
+            return Outcome(ClusterOutcome.PARTIAL, f"nodes still missing keys after sync: {stale}")
         if not observed.at_least(12) and not missing:
             # Before 9.12 ONTAP has no per-node key query; the status is all we can check.
-            self.rec.note("per_node_check", "skipped", "per-node key state needs ONTAP 9.12 or later")
+            self.rec.note(
+                "per_node_check", StepStatus.SKIPPED, "per-node key state needs ONTAP 9.12 or later"
+            )
         self.rec.remediated = True
         return await self._verify_and_finish(km, observed)
 
     # -- success path ------------------------------------------------------------------------
-    async def _verify_and_finish(self, km: str, observed: Observed, outcome: str = "succeeded") -> Outcome:
+    async def _verify_and_finish(
+        self, km: str, observed: Observed, outcome: ClusterOutcome = ClusterOutcome.SUCCEEDED
+    ) -> Outcome:
         if not self.verify:
             await self._verified()
             return Outcome(outcome)
         problem = await verify_and_backup(self.client, km, self.rec, self.ctx.options.backup_dir)
         await self._verified()
         if problem is not None:
-            return Outcome("partial", f"passphrase changed, but {problem}")
+            return Outcome(ClusterOutcome.PARTIAL, f"passphrase changed, but {problem}")
         return Outcome(outcome)
 
     async def _verified(self) -> None:
@@ -254,20 +277,22 @@ NO_PASSPHRASE = (
 def precheck_single(cluster: Cluster, observed: Observed) -> Outcome | None:
     """Why this standalone cluster must not be rotated, or None when it may."""
     if observed.km_uuid is None:
-        return Outcome("skipped", "no cluster-scope key manager is configured")
+        return Outcome(ClusterOutcome.SKIPPED, "no cluster-scope key manager is configured")
     if not observed.onboard:
         kind = "an external key manager (KMIP)" if observed.external else "no onboard key manager"
-        return Outcome("skipped", f"the cluster uses {kind}; OKM passphrase rotation does not apply")
+        return Outcome(
+            ClusterOutcome.SKIPPED, f"the cluster uses {kind}; OKM passphrase rotation does not apply"
+        )
     mcc = observed.metrocluster
     if mcc is not None and mcc.configured:
         return Outcome(
-            "failed",
+            ClusterOutcome.FAILED,
             f"ONTAP reports a MetroCluster partner ({mcc.remote_name or 'unknown'}) that the inventory "
             "does not name; refused so the two sites are never rotated independently",
         )
     if not observed.healthy:
         return Outcome(
-            "failed",
+            ClusterOutcome.FAILED,
             f"the key manager is not healthy (status {observed.status_code}: {observed.status_message}); "
             "nothing was changed",
         )
@@ -281,7 +306,7 @@ async def rotate_single(
     try:
         outcome = await _rotate_single(ctx, cluster, unit_id, rec)
     except OntapError as exc:
-        outcome = Outcome("failed", failure_reason(exc))
+        outcome = Outcome(ClusterOutcome.FAILED, failure_reason(exc))
     return rec.finish(outcome.outcome, outcome.reason, requests=ctx.requests_sent(cluster.name))
 
 
@@ -296,11 +321,15 @@ def failure_reason(exc: OntapError) -> str:
 
 async def _rotate_single(ctx: RunContext, cluster: Cluster, unit_id: str, rec: ClusterRecorder) -> Outcome:
     if ctx.secrets[cluster.name].current is None:
-        rec.note("precheck", "skipped", NO_PASSPHRASE)
-        return Outcome("skipped", NO_PASSPHRASE)
+        rec.note("precheck", StepStatus.SKIPPED, NO_PASSPHRASE)
+        return Outcome(ClusterOutcome.SKIPPED, NO_PASSPHRASE)
     observed = await observe(ctx.client(cluster), rec)
     refusal = precheck_single(cluster, observed)
     if refusal is not None:
-        rec.note("precheck", "skipped" if refusal.outcome == "skipped" else "failed", refusal.reason)
+        rec.note(
+            "precheck",
+            StepStatus.SKIPPED if refusal.outcome == ClusterOutcome.SKIPPED else StepStatus.FAILED,
+            refusal.reason,
+        )
         return refusal
     return await ClusterRotation(ctx, cluster, rec, unit_id).run(observed)

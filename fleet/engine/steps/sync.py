@@ -18,6 +18,7 @@ from fleet.engine.steps.rotate import NO_PASSPHRASE, Outcome, failure_reason
 from fleet.errors import OntapError
 from fleet.inventory import Cluster
 from fleet.ontap import codes as C
+from fleet.outcomes import ClusterOutcome, StepStatus
 from fleet.report import NodeRecord
 
 
@@ -26,14 +27,14 @@ async def sync_work(ctx: RunContext, unit: Unit, state: RunState) -> None:
     for cluster in unit.clusters:
         rec = state.recorder(cluster)
         if ctx.secrets[cluster.name].current is None:
-            rec.note("precheck", "skipped", NO_PASSPHRASE)
-            state.records[cluster.name] = rec.finish("skipped", NO_PASSPHRASE)
+            rec.note("precheck", StepStatus.SKIPPED, NO_PASSPHRASE)
+            state.records[cluster.name] = rec.finish(ClusterOutcome.SKIPPED, NO_PASSPHRASE)
             continue
         try:
             seen = await observe(ctx.client(cluster), rec)
             outcome = await sync_cluster(ctx, unit, cluster, seen, rec)
         except OntapError as exc:
-            outcome = Outcome("failed", failure_reason(exc))
+            outcome = Outcome(ClusterOutcome.FAILED, failure_reason(exc))
         state.records[cluster.name] = rec.finish(
             outcome.outcome, outcome.reason, requests=ctx.requests_sent(cluster.name)
         )
@@ -52,8 +53,8 @@ async def sync_cluster(
     missing = await missing_keys_by_node(client, seen.km_uuid, seen, rec)
     needs_sync = not seen.healthy or any(n for *_, n in missing) or not seen.at_least(12)
     if not needs_sync:
-        rec.note("sync", "skipped", "every node has its keys and the key manager is healthy")
-        return Outcome("already_current", "nothing to sync")
+        rec.note("sync", StepStatus.SKIPPED, "every node has its keys and the key manager is healthy")
+        return Outcome(ClusterOutcome.ALREADY_CURRENT, "nothing to sync")
     return await _local_sync(ctx, unit, cluster, seen, rec, missing)
 
 
@@ -77,29 +78,31 @@ async def _local_sync(
             reply = await client.synchronize(km, passphrase=passphrase)
             step.http_status = reply.status
     except OntapError as exc:
-        await ctx.journal.end_step(step_id, status="failed", error_code=exc.code)
+        await ctx.journal.end_step(step_id, status=StepStatus.FAILED, error_code=exc.code)
         if exc.code == C.PASSPHRASE_FAILED_SOME_NODES:
             await ctx.journal.mark_verified(cluster.name, fp, ctx.run_id)
             rec.passphrase_fingerprint = fp
             after = await missing_keys_by_node(client, km, seen, rec)
             rec.nodes = _node_records(after or missing, exc)
-            return Outcome("partial", f"{exc.message} Nodes still missing keys are listed.")
+            return Outcome(ClusterOutcome.PARTIAL, f"{exc.message} Nodes still missing keys are listed.")
         if exc.code == C.PASSPHRASE_INCORRECT:
-            return Outcome("failed", "the passphrase was refused (65536139); no further attempt was made")
-        return Outcome("failed", failure_reason(exc))
-    await ctx.journal.end_step(step_id, status="ok")
+            return Outcome(
+                ClusterOutcome.FAILED, "the passphrase was refused (65536139); no further attempt was made"
+            )
+        return Outcome(ClusterOutcome.FAILED, failure_reason(exc))
+    await ctx.journal.end_step(step_id, status=StepStatus.OK)
     await ctx.journal.mark_verified(cluster.name, fp, ctx.run_id)
     rec.passphrase_fingerprint = fp
     rec.nodes = _node_records(missing, None)
     after = await missing_keys_by_node(client, km, seen, rec)
     stale = [name for name, _, n in after if n]
     if stale:
-        return Outcome("partial", f"nodes still missing keys after sync: {', '.join(stale)}")
+        return Outcome(ClusterOutcome.PARTIAL, f"nodes still missing keys after sync: {', '.join(stale)}")
     problem = await verify_and_backup(client, km, rec, ctx.options.backup_dir)
     if problem:
-        return Outcome("partial", f"synced, but {problem}")
+        return Outcome(ClusterOutcome.PARTIAL, f"synced, but {problem}")
     rec.remediated = any(n for *_, n in missing)
-    return Outcome("succeeded")
+    return Outcome(ClusterOutcome.SUCCEEDED)
 
 
 async def _partner_create(
@@ -108,9 +111,11 @@ async def _partner_create(
     """A MetroCluster site without OKM whose partner has it: the POST with ``synchronize``."""
     mcc = seen.metrocluster
     if seen.external:
-        return Outcome("skipped", "the cluster uses an external key manager; nothing to sync")
+        return Outcome(ClusterOutcome.SKIPPED, "the cluster uses an external key manager; nothing to sync")
     if mcc is None or not mcc.configured or not cluster.metrocluster_partner:
-        return Outcome("skipped", "no onboard key manager, and no MetroCluster partner to sync from")
+        return Outcome(
+            ClusterOutcome.SKIPPED, "no onboard key manager, and no MetroCluster partner to sync from"
+        )
     passphrase = ctx.secrets[cluster.name].current
     assert passphrase is not None
     fp = ctx.journal.fingerprint(passphrase)
@@ -121,15 +126,15 @@ async def _partner_create(
             reply = await ctx.client(cluster).create_onboard(passphrase=passphrase, synchronize=True)
             step.http_status = reply.status
     except OntapError as exc:
-        await ctx.journal.end_step(step_id, status="failed", error_code=exc.code)
+        await ctx.journal.end_step(step_id, status=StepStatus.FAILED, error_code=exc.code)
         if exc.code == C.OKM_FAILED_SOME_NODES:
             await ctx.journal.mark_verified(cluster.name, fp, ctx.run_id)
-            return Outcome("partial", f"{exc.message}")
-        return Outcome("failed", failure_reason(exc))
-    await ctx.journal.end_step(step_id, status="ok")
+            return Outcome(ClusterOutcome.PARTIAL, f"{exc.message}")
+        return Outcome(ClusterOutcome.FAILED, failure_reason(exc))
+    await ctx.journal.end_step(step_id, status=StepStatus.OK)
     await ctx.journal.mark_verified(cluster.name, fp, ctx.run_id)
     rec.passphrase_fingerprint = fp
-    return Outcome("succeeded")
+    return Outcome(ClusterOutcome.SUCCEEDED)
 
 
 def _node_records(counts: list[tuple[str, str, int]], exc: OntapError | None) -> list[NodeRecord]:

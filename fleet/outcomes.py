@@ -1,0 +1,97 @@
+"""Every outcome word fleet writes, the sets decisions are made on, and the exit-code table: one place.
+
+The words are ``StrEnum`` members, so they are plain strings in JSON, in the journal and when compared
+with ``==``; the report model, budgets, resume and the CLI all read them from here, never spell them.
+Exit codes are DESIGN.md's table.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum, StrEnum
+
+
+class RunKind(StrEnum):
+    ROTATE = "rotate"
+    SYNC = "sync"
+    APPLY = "apply"
+    SWEEP = "sweep"
+    PLAN = "plan"
+
+
+class ClusterOutcome(StrEnum):
+    """What happened to one cluster."""
+
+    SUCCEEDED = "succeeded"
+    ALREADY_CURRENT = "already_current"
+    PARTIAL = "partial"  # the change is in place; some nodes kept stale keys or the check failed
+    FAILED = "failed"
+    SKIPPED = "skipped"  # deliberately not changed (external KM, pre-check refused, nothing to do)
+    NOT_STARTED = "not_started"
+    INTERRUPTED = "interrupted"  # in flight when the run stopped: `fleet resume` reconciles it
+    SPLIT = "split"  # a MetroCluster site that did not get its partner's new passphrase
+
+
+class PairOutcome(StrEnum):
+    """What happened to a MetroCluster pair as a whole."""
+
+    ROTATED = "rotated"
+    SPLIT = "split"  # site A moved, site B did not: the worst outcome, reported as such
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    NOT_STARTED = "not_started"
+
+
+UnitOutcome = ClusterOutcome | PairOutcome
+"""A unit's outcome: its single cluster's, or its pair's."""
+
+
+class RunOutcome(StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    ABORTED = "aborted"  # a failure budget tripped
+    PAUSED = "paused"  # the change window closed, or the operator declined the next wave
+    INTERRUPTED = "interrupted"  # a signal
+    COMPLIANT = "compliant"
+    NON_COMPLIANT = "non_compliant"
+
+
+class StepStatus(StrEnum):
+    OK = "ok"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    UNKNOWN = "unknown"  # a mutation whose answer was lost: applied or not, nobody knows yet
+
+
+class ExitCode(IntEnum):
+    """DESIGN.md's exit codes."""
+
+    OK = 0
+    FAILED = 1  # some units failed (or a sweep found non-compliant clusters)
+    INPUT = 2  # bad input: nothing was touched
+    ABORTED = 3  # a failure budget tripped
+    PAUSED = 4  # the change window closed or the next wave was declined: `fleet resume` continues
+    LOCKED = 5  # another sweep holds the lock; this one contacted nothing
+    INTERRUPTED = 130  # SIGINT/SIGTERM
+
+
+#: Unit outcomes that count against a failure budget and make a run ``failed``.
+FAILURE: frozenset[str] = frozenset(
+    {ClusterOutcome.FAILED, ClusterOutcome.PARTIAL, ClusterOutcome.SPLIT, ClusterOutcome.INTERRUPTED}
+)
+#: Unit outcomes that reset the consecutive-failure count.
+SUCCESS: frozenset[str] = frozenset(
+    {ClusterOutcome.SUCCEEDED, ClusterOutcome.ALREADY_CURRENT, PairOutcome.ROTATED}
+)
+#: A unit that ended like this is done: ``fleet resume`` does not run it again.
+FINISHED: frozenset[str] = frozenset(
+    {ClusterOutcome.SUCCEEDED, ClusterOutcome.ALREADY_CURRENT, ClusterOutcome.SKIPPED, PairOutcome.ROTATED}
+)
+#: What ``fleet resume --retry-failed`` runs again.
+RETRYABLE: frozenset[str] = frozenset({ClusterOutcome.FAILED, ClusterOutcome.PARTIAL, ClusterOutcome.SPLIT})
+
+#: How a rollout stop shows in the run's outcome and exit code.
+HALTED: dict[str, tuple[RunOutcome, ExitCode]] = {
+    "budget": (RunOutcome.ABORTED, ExitCode.ABORTED),
+    "window": (RunOutcome.PAUSED, ExitCode.PAUSED),
+    "declined": (RunOutcome.PAUSED, ExitCode.PAUSED),
+}
