@@ -18,13 +18,15 @@ from rich.console import Console
 
 from fleet import aio
 from fleet.cli.app import main
-from fleet.cli.run_support import drive
-from fleet.engine.plans import build_rotation_plan, http_settings
-from fleet.engine.steps.context import RunOptions
+from fleet.cli.run_support import default_report_to, drive
+from fleet.engine.plans import RunPlan, build_plan
+from fleet.engine.run import FinishedRun
+from fleet.engine.spec import GENERATE, RunSpec
 from fleet.engine.work import rotate_work
 from fleet.errors import FleetError
 from fleet.journal import Journal
 from fleet.logs import configure_logging
+from fleet.outcomes import RunKind
 from fleet.report import render_summary
 
 DEMO_FAULTS = "partial=0.04,slow=0.02:1s,http503=0.01,http500=0.005,jobs=0.1,limit=3"
@@ -114,13 +116,13 @@ def demo(
         )
         console.print(sim.start(), soft_wrap=True, highlight=False)
         try:
-            report, path = aio.run(_rotate(inventory, base, report_path, console))
-            render_summary(report, console, path=path)
+            finished = aio.run(_rotate(inventory, base, report_path, console))
+            render_summary(finished.report, console, path=finished.path)
             console.print("\n[bold]fleet demo[/]: compliance sweep of the same fleet (read-only)")
             _sweep(inventory, base, (report_path.parent if report_path else Path("reports")))
         finally:
             sim.stop()
-    sys.exit(report.run.exit_code)
+    sys.exit(finished.report.run.exit_code)
 
 
 DEMO_POLICY = """\
@@ -144,22 +146,22 @@ def _sweep(inventory: Path, base: Path, report_dir: Path) -> int:
     return subprocess.run(command, check=False).returncode
 
 
-async def _rotate(inventory: Path, base: Path, report_path: Path | None, console: Console):
-    options = {"inventory": str(inventory), "new": "generate", "store": str(base / "store"), "demo": True}
+async def _rotate(inventory: Path, base: Path, report_path: Path | None, console: Console) -> FinishedRun:
+    spec = RunSpec.create(
+        kind=RunKind.ROTATE,
+        inventory=inventory,
+        new=GENERATE,
+        store=str(base / "store"),
+        backup_dir=base / "backups",
+    )
 
-    async def build_plan(journal: Journal):
-        return await build_rotation_plan(
-            journal,
-            inventory_path=inventory,
-            limit=None,
-            current_ref=None,
-            new_ref="generate",
-            store_spec=str(base / "store"),
-            options=RunOptions(concurrency=64, backup_dir=base / "backups", generated=True),
-            http=http_settings(64, 2, 30.0, None, False),
-            report_options=options,
-        )
+    async def build(journal: Journal) -> RunPlan:
+        return await build_plan(spec, journal)
 
     return await drive(
-        build_plan, rotate_work, journal_path=base / "journal.db", report_path=report_path, console=console
+        build,
+        rotate_work,
+        journal_path=base / "journal.db",
+        report_to=default_report_to(report_path),
+        console=console,
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import sys
 from pathlib import Path
 
 import click
@@ -13,16 +12,18 @@ from rich.console import Console
 from rich.table import Table
 
 from fleet import aio
+from fleet.cli import options
 from fleet.cli.app import main
-from fleet.cli.run_support import fail_input, journal_option, log_format_option, run_and_exit
-from fleet.engine.resume import WORK_BY_KIND, ResumeRequest, resume_plan
-from fleet.engine.run import RunPlan
+from fleet.cli.run_support import default_report_to, fail_input, run_and_exit
+from fleet.engine.plans import RunPlan
+from fleet.engine.resume import ResumeRequest, resume_plan
 from fleet.errors import InputError
 from fleet.journal import Journal, RunRow, default_journal_path
+from fleet.logs import LogFormat
 
 
 @main.command()
-@journal_option
+@options.journal
 @click.option("--json", "as_json", is_flag=True, help="Print [{id, kind, started_at, outcome, ...}].")
 @click.option("--last", default=20, show_default=True, type=click.IntRange(1, 100000))
 def runs(journal_path: Path | None, as_json: bool, last: int) -> None:
@@ -55,31 +56,36 @@ async def _runs(journal_path: Path | None, last: int) -> list[RunRow]:
 
 @main.command()
 @click.argument("run_id")
-@journal_option
+@options.journal
 @click.option("--retry-failed", is_flag=True, help="Rerun only the units that failed, are partial or split.")
-@click.option("--report", "report_path", default=None, type=click.Path(path_type=Path))
-@log_format_option
+@click.option(
+    "--report",
+    "report_path",
+    default=None,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Report file of the resumed run (default reports/<run-id>.json).",
+)
+@options.log_format
 def resume(
-    run_id: str, journal_path: Path | None, retry_failed: bool, report_path: Path | None, log_format: str
+    run_id: str,
+    journal_path: Path | None,
+    retry_failed: bool,
+    report_path: Path | None,
+    log_format: LogFormat,
 ) -> None:
     """Finish RUN_ID: reconcile units that were in flight, run the ones never started."""
     request = ResumeRequest(run_id=run_id, retry_failed=retry_failed)
     path = journal_path or default_journal_path()
     if not Path(path).exists():
-        sys.exit(fail_input(InputError(f"no journal at {path}", field="--journal")))
-    kind = aio.run(_run_kind(path, run_id))
-    if kind not in WORK_BY_KIND:
-        sys.exit(fail_input(InputError(f"no resumable run {run_id!r} in {path}", field="RUN_ID")))
+        fail_input(InputError(f"no journal at {path}", field="--journal"))
 
-    async def build_plan(journal: Journal) -> RunPlan:
+    async def build(journal: Journal) -> RunPlan:
         return await resume_plan(journal, request)
 
     run_and_exit(
-        build_plan, WORK_BY_KIND[kind], journal_path=path, report_path=report_path, log_format=log_format
+        build,
+        None,  # the resumed run's own kind decides its unit work
+        journal_path=path,
+        log_format=log_format,
+        report_to=default_report_to(report_path),
     )
-
-
-async def _run_kind(path: Path, run_id: str) -> str | None:
-    async with await Journal.open(path) as journal:
-        run = await journal.run(run_id)
-        return run.kind if run is not None else None

@@ -1,103 +1,110 @@
-"""Turn a run request (inventory, selection, secret references) into a validated RunPlan."""
+"""Turn a RunSpec into a validated RunPlan: inventory, selection, secrets, passphrase rules.
+
+Everything here happens before the first request: a mistake is an ``InputError`` (exit 2) and no
+cluster has been contacted. CLI secret references resolve against the spec's ``workdir``; the
+inventory's own references against the inventory's folder.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from fleet.engine.run import RunPlan
-from fleet.engine.steps.context import ClusterSecrets, RunOptions
+from fleet.engine.rollout.settings import Rollout
+from fleet.engine.rollout.units import Unit
+from fleet.engine.spec import GENERATE, RunSpec
+from fleet.engine.steps.context import ClusterSecrets
 from fleet.errors import InputError
-from fleet.inventory import Cluster, load_any
+from fleet.inventory import Cluster, Inventory, load_any
 from fleet.journal import Journal
 from fleet.ontap import HttpSettings
+from fleet.outcomes import RunKind
 from fleet.secrets import Secret, SecretRequest, SecretResolver, check_passphrase, check_rotation_pair
 from fleet.secrets.generate import generate_passphrase
 from fleet.secrets.store import SecretStore, open_store
 
 
-async def build_rotation_plan(
+@dataclass(slots=True)
+class RunPlan:
+    """Everything a run needs, validated: the spec, which clusters, their secrets, and how to run."""
+
+    spec: RunSpec
+    inventory: Inventory
+    clusters: list[Cluster]
+    secrets: dict[str, ClusterSecrets]
+    rollout: Rollout
+    http: HttpSettings
+    journal: Journal
+    store: SecretStore | None = None
+    units: list[Unit] | None = None  # default: build_units(clusters)
+    wave_of: dict[str, int] | None = None  # unit id → wave (a resumed run keeps its first night's waves)
+
+
+async def build_plan(
+    spec: RunSpec,
     journal: Journal,
     *,
-    inventory_path: Path,
-    limit: str | None,
-    current_ref: str | None,
-    new_ref: str,
-    store_spec: str | None,
-    options: RunOptions,
-    http: HttpSettings,
-    report_options: dict[str, Any],
+    rollout: Rollout | None = None,
+    http: HttpSettings | None = None,
     only: set[str] | None = None,
     resumed_runs: frozenset[str] = frozenset(),
 ) -> RunPlan:
-    """Everything checked before the first request: inventory, selection, secrets, passphrase rules.
+    """Check everything the spec names, before the first request.
 
-    ``only`` narrows the selection to these clusters (``fleet resume``: the units left to do);
-    ``resumed_runs`` are the runs being continued: a passphrase one of them verified is re-proven,
-    never replaced by a fresh one.
+    ``rollout`` and ``http`` default to the spec's (a caller passes its own to add an operator
+    prompt, a test clock or faster retries). ``only`` narrows the selection to these clusters
+    (``fleet resume``: the units left to do); ``resumed_runs`` are the runs being continued: a
+    passphrase one of them verified is re-proven, never replaced by a fresh one.
     """
-    if new_ref == GENERATE and not store_spec:
-        raise InputError(
-            "--new generate needs --store DIR|cmd:... to keep the generated passphrases", field="--store"
-        )
-    store = open_store(store_spec) if store_spec else None
-    inventory = load_any(inventory_path)
-    clusters = narrow(inventory.select(limit), only)
+    store: SecretStore | None = None
+    if spec.kind == RunKind.ROTATE:
+        if spec.new is None:
+            raise InputError("a rotation needs --new REFERENCE or --new generate", field="--new")
+        if spec.generated and not spec.store:
+            raise InputError(
+                "--new generate needs --store DIR|cmd:... to keep the generated passphrases", field="--store"
+            )
+        store = open_store(spec.store) if spec.store else None
+    inventory = load_any(spec.inventory)
+    clusters = narrow(inventory.select(spec.limit), only)
+    resolver = SecretResolver()
+    if spec.kind == RunKind.ROTATE:
+        assert spec.new is not None
 
-    async def finished(cluster: str, stored: Secret) -> bool:
-        state = await journal.cluster_state(cluster)
-        return (
-            state is not None
-            and state.run_id in resumed_runs
-            and state.current_fp == journal.fingerprint(stored)
-        )
+        async def finished(cluster: str, stored: Secret) -> bool:
+            state = await journal.cluster_state(cluster)
+            return (
+                state is not None
+                and state.run_id in resumed_runs
+                and state.current_fp == journal.fingerprint(stored)
+            )
 
-    secrets = await rotation_secrets(
-        clusters,
-        current_ref=current_ref,
-        new_ref=new_ref,
-        resolver=SecretResolver(),
-        store=store,
-        finished=finished,
-    )
+        secrets = await rotation_secrets(
+            clusters,
+            current_ref=spec.current,
+            new_ref=spec.new,
+            resolver=resolver,
+            workdir=spec.workdir,
+            store=store,
+            finished=finished,
+        )
+    elif spec.kind == RunKind.SYNC or spec.kind == RunKind.APPLY or spec.probe:
+        secrets = await sync_secrets(
+            clusters, passphrase_ref=spec.passphrase, resolver=resolver, workdir=spec.workdir
+        )
+    else:  # plan, sweep: passwords only
+        passwords = await resolve_passwords(clusters, resolver)
+        secrets = {c.name: ClusterSecrets(password=p) for c, p in zip(clusters, passwords, strict=True)}
     return RunPlan(
-        kind="rotate",
+        spec=spec,
         inventory=inventory,
         clusters=clusters,
         secrets=secrets,
-        options=options,
-        http=http,
+        rollout=rollout if rollout is not None else spec.rollout(),
+        http=http if http is not None else spec.http(),
         journal=journal,
-        report_options=report_options,
         store=store,
-    )
-
-
-async def build_sync_plan(
-    journal: Journal,
-    *,
-    inventory_path: Path,
-    limit: str | None,
-    passphrase_ref: str | None,
-    options: RunOptions,
-    http: HttpSettings,
-    report_options: dict[str, Any],
-    only: set[str] | None = None,
-) -> RunPlan:
-    """A sync needs each cluster's password and the passphrase to sync with (checked, not tried)."""
-    inventory = load_any(inventory_path)
-    clusters = narrow(inventory.select(limit), only)
-    secrets = await sync_secrets(clusters, passphrase_ref=passphrase_ref, resolver=SecretResolver())
-    return RunPlan(
-        kind="sync",
-        inventory=inventory,
-        clusters=clusters,
-        secrets=secrets,
-        options=options,
-        http=http,
-        journal=journal,
-        report_options=report_options,
     )
 
 
@@ -106,57 +113,10 @@ def narrow(clusters: list[Cluster], only: set[str] | None) -> list[Cluster]:
     return clusters if only is None else [cluster for cluster in clusters if cluster.name in only]
 
 
-async def build_policy_plan(
-    journal: Journal,
-    *,
-    kind: str,
-    inventory_path: Path,
-    limit: str | None,
-    passphrase_ref: str | None,
-    with_passphrases: bool,
-    options: RunOptions,
-    http: HttpSettings,
-    report_options: dict[str, Any],
-) -> RunPlan:
-    """plan, apply, sweep: passwords always; passphrases only when a sync or a probe may need them."""
-    inventory = load_any(inventory_path)
-    clusters = inventory.select(limit)
-    resolver = SecretResolver()
-    if with_passphrases:
-        secrets = await sync_secrets(clusters, passphrase_ref=passphrase_ref, resolver=resolver)
-    else:
-        passwords = await resolve_passwords(clusters, resolver)
-        secrets = {c.name: ClusterSecrets(password=p) for c, p in zip(clusters, passwords, strict=True)}
-    return RunPlan(
-        kind=kind,
-        inventory=inventory,
-        clusters=clusters,
-        secrets=secrets,
-        options=options,
-        http=http,
-        journal=journal,
-        report_options=report_options,
-    )
-
-
-def http_settings(
-    concurrency: int, per_cluster: int, request_timeout: float, cluster_deadline: float | None, insecure: bool
-) -> HttpSettings:
-    """Connection caps follow unit concurrency: every unit in flight may hold its per-cluster cap."""
-    return HttpSettings(
-        concurrency=max(concurrency, 8) * per_cluster,
-        per_cluster=per_cluster,
-        request_timeout=request_timeout,
-        cluster_deadline=cluster_deadline,
-        insecure=insecure,
-    )
-
-
-# --- fleet/engine/inputs.py: Resolve and check every secret a run needs, before any cluster is contacted.
+# --- every secret a run needs, resolved and checked before any cluster is contacted -----------
 
 FinishedCheck = Callable[[str, Secret], Awaitable[bool]]
 PASSPHRASE_VAR = "okm_passphrase"
-GENERATE = "generate"
 _TRUE = frozenset({"true", "yes", "1", "on"})
 
 
@@ -172,9 +132,9 @@ def _password_request(cluster: Cluster) -> SecretRequest:
     )
 
 
-def _passphrase_request(cluster: Cluster, cli_ref: str | None, option: str) -> SecretRequest:
+def _passphrase_request(cluster: Cluster, cli_ref: str | None, option: str, workdir: Path) -> SecretRequest:
     if cli_ref:
-        return SecretRequest(cli_ref, cluster.name, option, base_dir=Path.cwd())
+        return SecretRequest(cli_ref, cluster.name, option, base_dir=workdir)
     ref = cluster.vars.get(PASSPHRASE_VAR)
     if not ref:
         raise InputError(
@@ -200,6 +160,7 @@ async def rotation_secrets(
     current_ref: str | None,
     new_ref: str,
     resolver: SecretResolver,
+    workdir: Path,
     store: SecretStore | None = None,
     finished: FinishedCheck | None = None,
 ) -> dict[str, ClusterSecrets]:
@@ -217,15 +178,15 @@ async def rotation_secrets(
     passwords = await resolve_passwords(clusters, resolver)
     known = [cluster for cluster in clusters if has_passphrase_source(cluster, current_ref)]
     currents = await resolver.resolve_many(
-        _passphrase_request(cluster, current_ref, "--current") for cluster in known
+        _passphrase_request(cluster, current_ref, "--current", workdir) for cluster in known
     )
     if new_ref == GENERATE:
         if store is None:
             raise InputError("--new generate needs --store DIR|cmd:...", field="--store")
-        currents, news = await _from_store(known, currents, store, finished or (lambda _name, _secret: False))
+        currents, news = await _from_store(known, currents, store, finished or _never_finished)
     else:
         news = await resolver.resolve_many(
-            SecretRequest(new_ref, cluster.name, "--new", base_dir=Path.cwd()) for cluster in known
+            SecretRequest(new_ref, cluster.name, "--new", base_dir=workdir) for cluster in known
         )
     by_name = {cluster.name: index for index, cluster in enumerate(known)}
     for cluster, current, new in zip(known, currents, news, strict=True):
@@ -251,6 +212,10 @@ async def rotation_secrets(
             password=secrets[cluster.name].password, current=current, new=new
         )
     return secrets
+
+
+async def _never_finished(_cluster: str, _stored: Secret) -> bool:
+    return False
 
 
 async def _from_store(
@@ -282,13 +247,13 @@ async def _from_store(
 
 
 async def sync_secrets(
-    clusters: Sequence[Cluster], *, passphrase_ref: str | None, resolver: SecretResolver
+    clusters: Sequence[Cluster], *, passphrase_ref: str | None, resolver: SecretResolver, workdir: Path
 ) -> dict[str, ClusterSecrets]:
     """Passwords and the passphrase each cluster is synced with (``current`` in ClusterSecrets)."""
     passwords = await resolve_passwords(clusters, resolver)
     known = [cluster for cluster in clusters if has_passphrase_source(cluster, passphrase_ref)]
     passphrases = await resolver.resolve_many(
-        _passphrase_request(cluster, passphrase_ref, "--passphrase") for cluster in known
+        _passphrase_request(cluster, passphrase_ref, "--passphrase", workdir) for cluster in known
     )
     for cluster, passphrase in zip(known, passphrases, strict=True):
         problem = check_passphrase(passphrase, cc_mode=declared_cc_mode(cluster))

@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from fleet.engine.plans import build_rotation_plan, build_sync_plan
+from fleet.engine.plans import build_plan
 from fleet.engine.run import execute
-from fleet.engine.steps.context import RunOptions
+from fleet.engine.spec import RunSpec
 from fleet.engine.steps.sync import sync_work
 from fleet.engine.work import rotate_work
 from fleet.journal import Journal
 from fleet.ontap import HttpSettings
+from fleet.outcomes import RunKind
 from fleet.report import Report
 
 NEW_PASSPHRASE = "N3w-fleet-passphrase/" + "x7" * 25 + "!Z"  # 73 chars: CC mode accepts it too
@@ -53,38 +54,34 @@ class Runner:
         first_site: str | None = None,
         cluster_deadline: float | None = None,
     ) -> Report:
-        new_ref = new_ref or self.secret_file("new.okm", NEW_PASSPHRASE)
-        plan = await build_rotation_plan(
-            self.journal,
-            inventory_path=inventory,
+        spec = RunSpec.create(
+            kind=RunKind.ROTATE,
+            workdir=self.workdir,
+            inventory=inventory,
+            new=new_ref or self.secret_file("new.okm", NEW_PASSPHRASE),
+            current=current_ref,
             limit=limit,
-            current_ref=current_ref,
-            new_ref=new_ref,
-            store_spec=store,
-            options=RunOptions(
-                concurrency=concurrency,
-                remediate=remediate,
-                backup_dir=self.workdir / "backups",
-                generated=new_ref == "generate",
-                first_site=first_site,
-                cluster_deadline=cluster_deadline,
-            ),
-            http=http,
-            report_options={},
+            store=store,
+            remediate=remediate,
+            concurrency=concurrency,
+            backup_dir=self.workdir / "backups",
+            first_site=first_site,
+            cluster_deadline=cluster_deadline,
         )
-        return await execute(plan, rotate_work)
+        plan = await build_plan(spec, self.journal, http=http)
+        return (await execute(plan, rotate_work)).report
 
     async def sync(self, inventory: Path, *, passphrase_ref: str | None, limit: str | None = None) -> Report:
-        plan = await build_sync_plan(
-            self.journal,
-            inventory_path=inventory,
+        spec = RunSpec.create(
+            kind=RunKind.SYNC,
+            workdir=self.workdir,
+            inventory=inventory,
+            passphrase=passphrase_ref,
             limit=limit,
-            passphrase_ref=passphrase_ref,
-            options=RunOptions(concurrency=16),
-            http=FAST_HTTP,
-            report_options={},
+            concurrency=16,
         )
-        return await execute(plan, sync_work)
+        plan = await build_plan(spec, self.journal, http=FAST_HTTP)
+        return (await execute(plan, sync_work)).report
 
 
 def by_name(report: Report) -> dict:

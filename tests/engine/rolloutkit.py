@@ -6,16 +6,20 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from enginekit import FAST_HTTP, NEW_PASSPHRASE, Runner
 
-from fleet.engine.plans import build_rotation_plan
-from fleet.engine.rollout.settings import Rollout
+from fleet.engine.plans import RunPlan, build_plan
+from fleet.engine.rollout.settings import ConfirmWave
 from fleet.engine.rollout.units import Unit
-from fleet.engine.run import RunPlan, UnitWork, execute
-from fleet.engine.steps.context import RunOptions
+from fleet.engine.rollout.window import Clock, utc_now
+from fleet.engine.run import execute
+from fleet.engine.spec import RunSpec
+from fleet.engine.steps.context import UnitWork
 from fleet.engine.work import rotate_work
 from fleet.inventory import Cluster
+from fleet.outcomes import RunKind
 from fleet.report import Report
 
 START = datetime(2026, 11, 29, 1, 0, tzinfo=UTC)
@@ -95,23 +99,47 @@ class Watch:
 
 
 async def rotation_plan(
-    runner: Runner, inventory: Path, rollout: Rollout, *, concurrency: int = 8
+    runner: Runner,
+    inventory: Path,
+    *,
+    concurrency: int = 8,
+    clock: Clock = utc_now,
+    confirm_next_wave: ConfirmWave | None = None,
+    only: set[str] | None = None,
+    **rollout: Any,
 ) -> RunPlan:
-    return await build_rotation_plan(
-        runner.journal,
-        inventory_path=inventory,
-        limit=None,
-        current_ref=None,
-        new_ref=runner.secret_file("new.okm", NEW_PASSPHRASE),
-        store_spec=None,
-        options=RunOptions(concurrency=concurrency, backup_dir=runner.workdir / "backups", rollout=rollout),
-        http=FAST_HTTP,
-        report_options=rollout.options(),
+    """The plan a `fleet rotate` with these rollout options (as typed: waves="1,100%") would run."""
+    spec = RunSpec.create(
+        kind=RunKind.ROTATE,
+        workdir=runner.workdir,
+        inventory=inventory,
+        new=runner.secret_file("new.okm", NEW_PASSPHRASE),
+        backup_dir=runner.workdir / "backups",
+        concurrency=concurrency,
+        **rollout,
     )
+    return await plan_of(runner, spec, clock=clock, confirm_next_wave=confirm_next_wave, only=only)
+
+
+async def plan_of(
+    runner: Runner,
+    spec: RunSpec,
+    *,
+    clock: Clock = utc_now,
+    confirm_next_wave: ConfirmWave | None = None,
+    only: set[str] | None = None,
+) -> RunPlan:
+    rollout = spec.rollout(clock=clock, confirm_next_wave=confirm_next_wave)
+    return await build_plan(spec, runner.journal, rollout=rollout, http=FAST_HTTP, only=only)
 
 
 async def rotate(
-    runner: Runner, inventory: Path, rollout: Rollout, *, concurrency: int = 8, work: UnitWork = rotate_work
+    runner: Runner,
+    inventory: Path,
+    *,
+    concurrency: int = 8,
+    work: UnitWork = rotate_work,
+    **rollout: Any,
 ) -> Report:
-    plan = await rotation_plan(runner, inventory, rollout, concurrency=concurrency)
-    return await execute(plan, work)
+    plan = await rotation_plan(runner, inventory, concurrency=concurrency, **rollout)
+    return (await execute(plan, work)).report

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from fractions import Fraction
 
 import pytest
 from aiohttp import web
@@ -12,7 +14,9 @@ from fleet.engine.rollout.budgets import Budgets, BudgetTracker, Threshold, pars
 from fleet.engine.rollout.runner import run_waves
 from fleet.engine.rollout.settings import Rollout, parse_rollout
 from fleet.engine.rollout.units import Unit
+from fleet.engine.spec import RunSpec
 from fleet.errors import InputError
+from fleet.outcomes import RunKind
 from fleet.sim.app import CLUSTER
 
 
@@ -123,11 +127,19 @@ def test_bad_budgets_are_input_errors(text, kwargs):
         parse_threshold(text, field="--max-failures", **kwargs)
 
 
-def test_budget_thresholds_round_trip_through_the_recorded_options():
-    rollout = parse_rollout(max_failures="2.5%", max_wave_failures="3", max_consecutive_failures="4")
-    again = Rollout.from_options(rollout.options())
-    assert again.budgets == rollout.budgets
-    assert again.budgets.max_failures == Threshold(percent=parse_threshold("2.5%", field="x").percent)
+def test_budget_thresholds_round_trip_through_the_recorded_spec(tmp_path):
+    spec = RunSpec.create(
+        kind=RunKind.ROTATE,
+        inventory=tmp_path / "inventory.yml",
+        new="env:NEW",
+        max_failures="2.5%",
+        max_wave_failures="3",
+        max_consecutive_failures="4",
+    )
+    again = RunSpec.from_journal("rotate", json.loads(json.dumps(spec.options())))
+    assert again == spec
+    assert again.rollout().budgets == spec.rollout().budgets
+    assert again.rollout().budgets.max_failures == Threshold(percent=Fraction(5, 2))
 
 
 async def test_a_tripped_budget_aborts_the_rotation_with_exit_3_and_leaves_the_rest_not_started(
@@ -144,8 +156,7 @@ async def test_a_tripped_budget_aborts_the_rotation_with_exit_3_and_leaves_the_r
         return await handler(request)
 
     sim = await sim_fleet(clusters=8, seed=41, middlewares=[refuse_rotation])
-    rollout = parse_rollout(waves="1,100%", max_failures="2")
-    report = await rotate(runner, sim.inventory, rollout, concurrency=1)
+    report = await rotate(runner, sim.inventory, concurrency=1, waves="1,100%", max_failures="2")
     assert (report.run.outcome, report.run.exit_code) == ("aborted", 3)
     assert "--max-failures 2 reached" in report.run.stop_reason
     rows = {record.name: record for record in report.clusters}

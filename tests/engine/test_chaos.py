@@ -51,6 +51,17 @@ async def newest_run(cwd: Path) -> str:
     return (await all_runs(cwd))[0]["id"]
 
 
+async def recorded(cwd: Path, runs: int, process: asyncio.subprocess.Process) -> None:
+    """Wait until the journal holds ``runs`` runs (the one just started is recorded), or it ended.
+
+    A loaded machine may take longer than any fixed delay to start Python and record the run;
+    a kill before that leaves nothing to resume.
+    """
+    async with asyncio.timeout(60):
+        while process.returncode is None and len(await all_runs(cwd)) < runs:  # noqa: ASYNC110 (polls a file)
+            await asyncio.sleep(0.1)
+
+
 @pytest.mark.slow
 async def test_rotation_killed_at_random_moments_and_resumed_loses_no_passphrase(sim_fleet, tmp_path):
     sim = await sim_fleet(
@@ -73,8 +84,9 @@ async def test_rotation_killed_at_random_moments_and_resumed_loses_no_passphrase
         "json",
     ]
     process = await start_fleet(*rotate, cwd=tmp_path)
-    for _ in range(KILLS):
-        await asyncio.sleep(rng.uniform(0.7, 1.4))
+    for started in range(1, KILLS + 1):
+        await recorded(tmp_path, started, process)
+        await asyncio.sleep(rng.uniform(0.2, 0.9))
         if process.returncode is None:
             process.send_signal(signal.SIGKILL)
         await process.wait()

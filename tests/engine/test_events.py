@@ -10,7 +10,7 @@ from rolloutkit import START, FakeClock, crash, rotate, units
 
 from fleet.engine.rollout.events import EventsObserver
 from fleet.engine.rollout.runner import run_waves
-from fleet.engine.rollout.settings import Rollout, parse_rollout
+from fleet.engine.rollout.settings import Rollout
 from fleet.engine.rollout.units import Unit
 from fleet.engine.rollout.window import Window
 from fleet.sim.app import CLUSTER
@@ -38,8 +38,9 @@ async def test_events_agree_with_the_report_of_an_aborted_rollout(sim_fleet, run
 
     sim = await sim_fleet(clusters=10, mcc_pairs=1, seed=71, middlewares=[refuse_two])
     path = tmp_path / "events" / "run.jsonl"
-    rollout = parse_rollout(waves="1,2,100%", max_failures="2", events=path)
-    report = await rotate(runner, sim.inventory, rollout, concurrency=1)
+    report = await rotate(
+        runner, sim.inventory, concurrency=1, waves="1,2,100%", max_failures="2", events=path
+    )
     assert report.run.exit_code == 3
     events = read_events(path)
     types = [event["type"] for event in events]

@@ -98,7 +98,7 @@ async def test_failures_in_a_wave_without_a_budget_do_not_stop_the_rollout():
 
 async def test_rotation_in_waves_records_each_wave_in_report_and_journal(sim_fleet, runner):
     sim = await sim_fleet(clusters=6, mcc_pairs=1, seed=31)
-    report = await rotate(runner, sim.inventory, Rollout(waves=parse_waves("1,2,100%")))
+    report = await rotate(runner, sim.inventory, waves="1,2,100%")
     assert report.run.exit_code == 0, report.run.stop_reason
     assert [(wave.index, wave.size, wave.outcome) for wave in report.waves] == [
         (1, 1, "succeeded"),

@@ -44,8 +44,7 @@ async def test_limit_per_site_holds_on_the_wire(sim_fleet, runner, limit, expect
     site = {c.name: c.labels["site"] for c in load_any(sim.inventory).clusters.values()}
     pair = {"sim-0001", "sim-0002"}
     assert {site[name] for name in pair} == {"east", "west"}
-    rollout = parse_rollout(limit_per=[limit] if limit else [])
-    report = await rotate(runner, sim.inventory, rollout, concurrency=8)
+    report = await rotate(runner, sim.inventory, concurrency=8, limit_per=[limit] if limit else [])
     assert report.run.exit_code == 0
     per_site = [max(sum(1 for name in seen if site[name] == s) for s in ("east", "west")) for seen in peaks]
     pair_with_others = [seen for seen in peaks if set(seen) & pair and set(seen) - pair]

@@ -5,16 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from enginekit import FAST_HTTP, NEW_PASSPHRASE
-from rolloutkit import START, FakeClock, Watch, crash, units
+from enginekit import NEW_PASSPHRASE
+from rolloutkit import START, FakeClock, Watch, crash, plan_of, rotation_plan, units
 
-from fleet.engine.plans import build_rotation_plan
+from fleet.engine.resume import ResumeRequest, resume_spec, tonight_window
 from fleet.engine.rollout.runner import run_waves
-from fleet.engine.rollout.settings import Rollout, parse_rollout
+from fleet.engine.rollout.settings import Rollout
 from fleet.engine.rollout.units import Unit
 from fleet.engine.rollout.window import Window, parse_window_end
 from fleet.engine.run import execute
-from fleet.engine.steps.context import RunOptions
 from fleet.engine.work import rotate_work
 from fleet.errors import InputError
 
@@ -98,24 +97,10 @@ async def test_window_close_pauses_with_exit_4_and_the_next_night_finishes_with_
         await rotate_work(ctx, unit, state)
         clock.advance(20 * 60)
 
-    new_ref = runner.secret_file("new.okm", NEW_PASSPHRASE)
-
-    async def plan_for(rollout: Rollout, only: set[str] | None = None):
-        return await build_rotation_plan(
-            runner.journal,
-            inventory_path=sim.inventory,
-            limit=None,
-            current_ref=None,
-            new_ref=new_ref,
-            store_spec=None,
-            options=RunOptions(concurrency=1, rollout=rollout),
-            http=FAST_HTTP,
-            report_options=rollout.options(),
-            only=only,
-        )
-
-    night_one = parse_rollout(waves="1,100%", window_end="2026-11-29T01:50Z", clock=clock)
-    first = await execute(await plan_for(night_one), twenty_minute_work)
+    night_one = await rotation_plan(
+        runner, sim.inventory, concurrency=1, clock=clock, waves="1,100%", window_end="2026-11-29T01:50Z"
+    )
+    first = (await execute(night_one, twenty_minute_work)).report
     assert (first.run.outcome, first.run.exit_code) == ("paused", 4)
     assert "change window ends at 2026-11-29T01:50:00+00:00" in first.run.stop_reason
     outcomes = {record.name: record.outcome for record in first.clusters}
@@ -124,27 +109,26 @@ async def test_window_close_pauses_with_exit_4_and_the_next_night_finishes_with_
     assert [(wave.index, wave.outcome) for wave in first.waves] == [(1, "succeeded"), (2, "paused")]
 
     # The next night, as `fleet resume` does it: the units not done, their recorded waves, a new window.
-    rows = await runner.journal.units(first.run.id)
-    todo = {name for row in rows if row.status == "pending" for name in row.clusters}
-    assert todo == set(outcomes) - done
-    recorded = first.run.options
     clock.now = START + timedelta(days=1)
-    next_night = Rollout.from_options(recorded, window_end="2026-11-30T01:50Z", clock=clock)
+    request = ResumeRequest(first.run.id, window_end="2026-11-30T01:50Z")
+    spec, todo = await resume_spec(runner.journal, request, clock=clock)
+    assert todo == set(outcomes) - done
+    rows = await runner.journal.units(first.run.id)
     wave_of = {row.unit_id: row.wave for row in rows if row.wave is not None}
-    plan = await plan_for(next_night, only=todo)
+    plan = await plan_of(runner, spec, clock=clock, only=todo)
     plan.wave_of = wave_of
-    second = await execute(plan, twenty_minute_work)
+    second = (await execute(plan, twenty_minute_work)).report
     assert (second.run.outcome, second.run.exit_code) == ("paused", 4)  # 4 units × 20 min > 50 min
     assert [(wave.index, wave.size) for wave in second.waves] == [
         (2, 4)
     ]  # the same wave 2, what is left of it
 
-    rows = await runner.journal.units(second.run.id)
-    todo = {name for row in rows if row.status == "pending" for name in row.clusters}
-    assert len(todo) == 2
-    plan = await plan_for(Rollout.from_options(recorded | {"window_end": None}), only=todo)
+    clock.now = START + timedelta(days=2)  # the third night: the recorded window has passed, none given
+    spec, todo = await resume_spec(runner.journal, ResumeRequest(second.run.id), clock=clock)
+    assert len(todo) == 2 and spec.window_end is None
+    plan = await plan_of(runner, spec, clock=clock, only=todo)
     plan.wave_of = wave_of
-    third = await execute(plan, twenty_minute_work)
+    third = (await execute(plan, twenty_minute_work)).report
     assert third.run.exit_code == 0
     ran_in = {}
     for report in (first, second, third):
@@ -159,10 +143,9 @@ async def test_window_close_pauses_with_exit_4_and_the_next_night_finishes_with_
 
 
 def test_a_resumed_run_keeps_a_future_window_but_drops_one_that_has_passed():
-    recorded = parse_rollout(waves="1,100%", window_end="2026-11-29T05:30Z", clock=FakeClock()).options()
-    assert Rollout.from_options(recorded, clock=FakeClock()).window is not None
-    next_day = FakeClock(START + timedelta(days=1))
-    assert Rollout.from_options(recorded, clock=next_day).window is None
-    again = Rollout.from_options(recorded, window_end="2026-11-30T05:30Z", clock=next_day)
-    assert again.window.end == datetime(2026, 11, 30, 5, 30, tzinfo=UTC)
-    assert str(again.waves) == "1,100%"
+    recorded = datetime(2026, 11, 29, 5, 30, tzinfo=UTC)
+    assert tonight_window(recorded, None, now=START) == recorded
+    next_day = START + timedelta(days=1)
+    assert tonight_window(recorded, None, now=next_day) is None
+    again = tonight_window(recorded, "2026-11-30T05:30Z", now=next_day)
+    assert again == datetime(2026, 11, 30, 5, 30, tzinfo=UTC)

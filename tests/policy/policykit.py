@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 from simfleet import SimFleet
 
-from fleet.cli.policy_cmds import policy_report
-from fleet.engine.plans import build_policy_plan
+from fleet.engine.plans import build_plan
 from fleet.engine.run import execute
-from fleet.engine.steps.context import RunOptions
-from fleet.engine.steps.policy import ApplyWork, SweepWork
+from fleet.engine.spec import RunSpec
+from fleet.engine.work import work_for
 from fleet.journal import Journal
 from fleet.ontap import HttpSettings
+from fleet.outcomes import RunKind
 from fleet.policy import Policy
 from fleet.report import Report
 from fleet.sim.state import KeyManager, KeyServer
@@ -35,23 +34,17 @@ async def run_policy(
     probe: bool = False,
     passphrase_ref: str | None = None,
 ) -> Report:
-    work = (
-        ApplyWork(policy, datetime.now(UTC))
-        if kind == "apply"
-        else SweepWork(policy, datetime.now(UTC), plan=kind == "plan", probe=probe)
-    )
-    plan = await build_policy_plan(
-        journal,
-        kind=kind,
-        inventory_path=sim.inventory,
+    spec = RunSpec.create(
+        kind=RunKind(kind),
+        inventory=sim.inventory,
+        policy=sim.inventory.parent / "policy.yml",  # recorded only: the policy object is passed in
         limit=limit,
-        passphrase_ref=passphrase_ref,
-        with_passphrases=kind == "apply" or probe,
-        options=RunOptions(concurrency=16),
-        http=FAST_HTTP,
-        report_options={},
+        probe=probe,
+        passphrase=passphrase_ref,
+        concurrency=16,
     )
-    return policy_report(await execute(plan, work), work.results)
+    plan = await build_plan(spec, journal, http=FAST_HTTP)
+    return (await execute(plan, work_for(spec, policy=policy))).report
 
 
 def mutations_seen(sim: SimFleet) -> int:

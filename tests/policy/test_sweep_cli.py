@@ -12,7 +12,8 @@ from pathlib import Path
 from policykit import lose_keys, mutations_seen, write_policy
 from prometheus_client.parser import text_string_to_metric_families
 
-from fleet.cli.policy_cmds import EXIT_LOCKED, LOCK_NAME, exclusive_lock
+from fleet.cli.policy_cmds import LOCK_NAME, exclusive_lock
+from fleet.outcomes import ExitCode
 from fleet.report import load_report
 from fleet.report.drift import compliance
 
@@ -127,7 +128,7 @@ async def test_a_second_sweep_while_one_holds_the_lock_exits_locked_and_contacts
             "sweep", "-i", str(sim.inventory), "-p", str(policy), "--report-dir", str(reports),
             "--journal", str(tmp_path / "j.db"), cwd=tmp_path,
         )  # fmt: skip
-    assert code == EXIT_LOCKED
+    assert code == ExitCode.LOCKED
     assert "another sweep is running" in err and f"pid {os.getpid()}" in err
     assert sim.requests() == 0
 

@@ -30,54 +30,18 @@ How units are counted, honestly:
 
 from __future__ import annotations
 
-import math
-import re
 from dataclasses import dataclass
-from fractions import Fraction
 
-from fleet.errors import InputError
+from fleet.engine.rollout.amount import Amount, parse_amount
 from fleet.outcomes import FAILURE, SUCCESS
 
-_THRESHOLD = re.compile(r"(\d+(?:\.\d+)?)\s*(%?)")
-
-
-@dataclass(frozen=True, slots=True)
-class Threshold:
-    """``N`` failures, or ``P%`` of the units planned."""
-
-    count: int | None = None
-    percent: Fraction | None = None
-
-    def limit(self, planned: int) -> int:
-        """The failure count that trips this threshold, for ``planned`` units."""
-        if self.count is not None:
-            return self.count
-        assert self.percent is not None
-        return max(1, math.ceil(self.percent * planned / 100))
-
-    def __str__(self) -> str:
-        if self.count is not None:
-            return str(self.count)
-        assert self.percent is not None
-        text = str(self.percent) if self.percent.denominator == 1 else format(float(self.percent), "g")
-        return f"{text}%"
+Threshold = Amount
+"""``N`` failures, or ``P%`` of the units planned (``limit = threshold.of(planned)``)."""
 
 
 def parse_threshold(text: str, *, field: str, percent_allowed: bool = True) -> Threshold:
     """Parse ``3`` or ``10%``; zero is refused (it would trip before the first unit)."""
-    match = _THRESHOLD.fullmatch(text.strip())
-    if match is None or (match.group(2) and not percent_allowed):
-        shape = "N or P%" if percent_allowed else "a whole number N"
-        raise InputError(f"expected {shape}, got {text!r}", field=field)
-    number, percent = match.groups()
-    if percent:
-        value = Fraction(number)
-        if not 0 < value <= 100:
-            raise InputError(f"a percentage must be above 0 and at most 100, got {text!r}", field=field)
-        return Threshold(percent=value)
-    if "." in number or int(number) < 1:
-        raise InputError(f"a failure budget is a whole number, at least 1, got {text!r}", field=field)
-    return Threshold(count=int(number))
+    return parse_amount(text, field=field, what="a failure budget", percent_allowed=percent_allowed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,12 +110,12 @@ class BudgetTracker:
                 (
                     "max-failures",
                     str(budgets.max_failures),
-                    budgets.max_failures.limit(self.planned),
+                    budgets.max_failures.of(self.planned),
                     self.failures,
                 )
             )
         if budgets.max_wave_failures is not None:
-            limit = budgets.max_wave_failures.limit(self.wave_planned)
+            limit = budgets.max_wave_failures.of(self.wave_planned)
             checks.append(("max-wave-failures", str(budgets.max_wave_failures), limit, self.wave_failures))
         if budgets.max_consecutive_failures is not None:
             limit = budgets.max_consecutive_failures

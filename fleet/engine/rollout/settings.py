@@ -1,17 +1,15 @@
 """How a run rolls out: waves, failure budgets, change window, per-label limits, events, pauses.
 
-One frozen bundle, parsed from the command line once, recorded in the journal as JSON
-(``options()``) and read back by ``fleet resume`` (``Rollout.from_options``), so a resumed run
-keeps the same waves and budgets; only the window end may be given anew for the next night.
+One frozen bundle, parsed from the RunSpec's rollout options (``RunSpec.rollout``); the spec is
+what the journal records, so a resumed run keeps the same waves and budgets.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from fleet.engine.rollout.budgets import Budgets, parse_threshold
 from fleet.engine.rollout.limits import LabelLimit, parse_label_limits
@@ -35,52 +33,6 @@ class Rollout:
     events_path: Path | None = None
     confirm_next_wave: ConfirmWave | None = field(default=None, compare=False)
     clock: Clock = field(default=utc_now, compare=False)
-
-    def options(self) -> dict[str, Any]:
-        """JSON-ready options: the journal's ``runs.options`` and the report's ``run.options``."""
-        budgets = self.budgets
-        return {
-            "waves": str(self.waves) if self.waves else None,
-            "max_failures": str(budgets.max_failures) if budgets.max_failures else None,
-            "max_wave_failures": str(budgets.max_wave_failures) if budgets.max_wave_failures else None,
-            "max_consecutive_failures": budgets.max_consecutive_failures,
-            "window_end": self.window.end.isoformat() if self.window else None,
-            "window_floor": self.window.floor if self.window else DEFAULT_FLOOR_SECONDS,
-            "limit_per": [str(limit) for limit in self.limit_per],
-            "pause_between_waves": self.pause_between_waves,
-            "events": str(self.events_path) if self.events_path else None,
-        }
-
-    @classmethod
-    def from_options(
-        cls,
-        options: Mapping[str, Any],
-        *,
-        window_end: str | None = None,
-        confirm_next_wave: ConfirmWave | None = None,
-        clock: Clock = utc_now,
-    ) -> Rollout:
-        """Rebuild a recorded rollout (``fleet resume``); ``window_end`` replaces the recorded one.
-
-        A window is one night's: a recorded end that has already passed is dropped rather than
-        pausing the resumed run at once (give ``--window-end`` again to bound the next night).
-        """
-        recorded_end = options.get("window_end")
-        if window_end is None and recorded_end and parse_window_end(recorded_end) <= clock():
-            recorded_end = None
-        return parse_rollout(
-            waves=options.get("waves"),
-            max_failures=options.get("max_failures"),
-            max_wave_failures=options.get("max_wave_failures"),
-            max_consecutive_failures=_text(options.get("max_consecutive_failures")),
-            window_end=window_end if window_end is not None else recorded_end,
-            window_floor=float(options.get("window_floor") or DEFAULT_FLOOR_SECONDS),
-            limit_per=options.get("limit_per") or (),
-            pause_between_waves=bool(options.get("pause_between_waves")),
-            events=Path(options["events"]) if options.get("events") else None,
-            confirm_next_wave=confirm_next_wave,
-            clock=clock,
-        )
 
 
 def parse_rollout(
@@ -127,7 +79,3 @@ def parse_rollout(
         confirm_next_wave=confirm_next_wave,
         clock=clock,
     )
-
-
-def _text(value: object) -> str | None:
-    return None if value is None else str(value)

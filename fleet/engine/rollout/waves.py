@@ -29,37 +29,15 @@ does not repeat: to repeat a size, list it again (``1,10%,10%,10%,100%``).
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 
+from fleet.engine.rollout.amount import Amount, parse_amount
 from fleet.engine.rollout.units import Unit
 from fleet.errors import InputError
 
-_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(%?)")
-
-
-@dataclass(frozen=True, slots=True)
-class WaveSize:
-    """One entry of ``--waves``: a count of units, or a percentage of all units."""
-
-    count: int | None = None
-    percent: Fraction | None = None
-
-    def units_of(self, total: int) -> int:
-        """This wave's size for a run of ``total`` units: percentages round up, never below 1."""
-        if self.count is not None:
-            return self.count
-        assert self.percent is not None
-        return max(1, math.ceil(self.percent * total / 100))
-
-    def __str__(self) -> str:
-        if self.count is not None:
-            return str(self.count)
-        assert self.percent is not None
-        return f"{_plain(self.percent)}%"
+WaveSize = Amount
+"""One entry of ``--waves``: a count of units, or a percentage of all units (``size.of(total)``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,22 +55,7 @@ def parse_waves(text: str, *, field: str = "--waves") -> WaveSpec:
     entries = [entry.strip() for entry in text.split(",")]
     if not text.strip() or any(not entry for entry in entries):
         raise InputError(f"expected a comma-separated list such as 1,5,10%,100%, got {text!r}", field=field)
-    return WaveSpec(tuple(_parse_size(entry, field) for entry in entries))
-
-
-def _parse_size(entry: str, field: str) -> WaveSize:
-    match = _SIZE.fullmatch(entry)
-    if match is None:
-        raise InputError(f"{entry!r} is neither a unit count nor a percentage such as 10%", field=field)
-    number, percent = match.groups()
-    if percent:
-        value = Fraction(number)
-        if not 0 < value <= 100:
-            raise InputError(f"a percentage must be above 0 and at most 100, got {entry!r}", field=field)
-        return WaveSize(percent=value)
-    if "." in number or int(number) < 1:
-        raise InputError(f"a wave holds a whole number of units, at least 1, got {entry!r}", field=field)
-    return WaveSize(count=int(number))
+    return WaveSpec(tuple(parse_amount(entry, field=field, what="a wave's size") for entry in entries))
 
 
 def wave_sizes(spec: WaveSpec | None, total: int) -> list[int]:
@@ -105,7 +68,7 @@ def wave_sizes(spec: WaveSpec | None, total: int) -> list[int]:
     left = total
     for position, size in enumerate(spec.sizes):
         last = position == len(spec.sizes) - 1
-        take = left if last else min(left, size.units_of(total))
+        take = left if last else min(left, size.of(total))
         sizes.append(take)
         left -= take
         if left == 0:
@@ -135,10 +98,3 @@ def group_by_wave(units: Sequence[Unit], wave_of: Mapping[str, int]) -> list[tup
     for unit in units:
         grouped.setdefault(wave_of.get(unit.id, last), []).append(unit)
     return sorted(grouped.items())
-
-
-def _plain(number: Fraction) -> str:
-    """``Fraction(5, 2)`` → ``2.5``: percentages as people write them."""
-    if number.denominator == 1:
-        return str(number.numerator)
-    return format(float(number), "g")

@@ -1,17 +1,34 @@
-"""What every step machine of one run shares: the HTTP pool, the journal, the options, the secrets."""
+"""What every step machine of one run shares: spec, HTTP pool, journal, secrets, records."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Protocol, runtime_checkable
 
-from fleet.engine.rollout.settings import Rollout
 from fleet.engine.rollout.units import Unit
+from fleet.engine.spec import RunSpec
+from fleet.engine.steps.recorder import ClusterRecorder
 from fleet.inventory import Cluster
 from fleet.journal import Journal
 from fleet.ontap import HttpPool, OntapClient
+from fleet.outcomes import ClusterOutcome
+from fleet.report import ClusterRecord, PairRecord, Report
 from fleet.secrets import Secret
 from fleet.secrets.store import SecretStore
+
+NO_PASSPHRASE = (
+    "no passphrase reference for this cluster (no --current, no vars.okm_passphrase in the inventory); "
+    "not contacted"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How a step machine ended for one cluster: the report's outcome word and why."""
+
+    outcome: ClusterOutcome
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,26 +40,12 @@ class ClusterSecrets:
     new: Secret | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class RunOptions:
-    concurrency: int = 64
-    remediate: bool = True
-    backup_dir: Path | None = None
-    cluster_deadline: float | None = None
-    generated: bool = False  # --new generate: pending/current/previous live in the secret store
-    first_site: str | None = None  # MetroCluster: "key=value" label of the site rotated first
-    rollout: Rollout = field(
-        default_factory=Rollout
-    )  # waves, failure budgets, change window, per-label limits, events
-
-
 @dataclass(slots=True)
 class RunContext:
     run_id: str
-    kind: str
+    spec: RunSpec
     pool: HttpPool
     journal: Journal
-    options: RunOptions
     secrets: dict[str, ClusterSecrets]
     store: SecretStore | None = None
     clients: dict[str, OntapClient] = field(default_factory=dict)
@@ -75,3 +78,31 @@ class RunContext:
             if client is not None:
                 self.sent[name] = self.sent.get(name, 0) + client.requests_sent
             await self.pool.release(name)
+
+
+@dataclass(slots=True)
+class RunState:
+    """Records as they are produced; what an interrupted run still knows."""
+
+    recorders: dict[str, ClusterRecorder] = field(default_factory=dict)
+    records: dict[str, ClusterRecord] = field(default_factory=dict)
+    pairs: dict[str, PairRecord] = field(default_factory=dict)
+    wave_of: Mapping[str, int] = field(default_factory=dict)  # cluster name → wave
+
+    def recorder(self, cluster: Cluster) -> ClusterRecorder:
+        rec = ClusterRecorder(cluster)
+        self.recorders[cluster.name] = rec
+        return rec
+
+
+class UnitWork(Protocol):
+    """What a run does to one unit: file a record per cluster (and a pair record) in ``state``."""
+
+    async def __call__(self, ctx: RunContext, unit: Unit, state: RunState) -> None: ...
+
+
+@runtime_checkable
+class Concludes(Protocol):
+    """Unit work that has the last word on the report (the policy commands: findings, compliance)."""
+
+    def conclude(self, report: Report) -> Report: ...

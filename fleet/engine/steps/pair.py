@@ -11,16 +11,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fleet.engine.steps.checks import missing_keys_by_node, verify_and_backup
-from fleet.engine.steps.context import RunContext
+from fleet.engine.steps.checks import verify_and_backup
+from fleet.engine.steps.context import NO_PASSPHRASE, Outcome, RunContext
+from fleet.engine.steps.journaled import journaled, mark_verified
 from fleet.engine.steps.observe import Observed, observe
-from fleet.engine.steps.recorder import ClusterRecorder, error_info
-from fleet.engine.steps.rotate import NO_PASSPHRASE, ClusterRotation, Outcome, failure_reason
+from fleet.engine.steps.recorder import ClusterRecorder, failure_reason
+from fleet.engine.steps.remediate import remediate_stale_nodes
+from fleet.engine.steps.rotate import ClusterRotation
 from fleet.errors import OntapError, OntapTransportError
 from fleet.inventory import Cluster
 from fleet.ontap import codes as C
 from fleet.outcomes import ClusterOutcome, PairOutcome, StepStatus
-from fleet.report import NodeRecord, PairRecord
+from fleet.report import PairRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,68 +156,40 @@ class PairRotation:
         assert km is not None
         new = self.ctx.secrets[self.a.name].new
         assert new is not None
-        journal = self.ctx.journal
-        new_fp = journal.fingerprint(new)
+        new_fp = self.ctx.journal.fingerprint(new)
         client = self.ctx.client(b)
-        store = self.ctx.store
-        if store is not None:
-            await store.put_pending(b.name, new)
+        if self.ctx.store is not None:
+            await self.ctx.store.put_pending(b.name, new)
         for attempt in (1, 2):
-            step_id = await journal.begin_step(
-                self.ctx.run_id, self.unit_id, b.name, "partner_sync", to_fp=new_fp, marks_pending=True
-            )
             try:
-                async with self.rec_b.step("partner_sync") as step:
-                    step.detail = f"sync with the new passphrase set on {self.a.name}"
+                async with journaled(
+                    self.ctx,
+                    self.rec_b,
+                    self.unit_id,
+                    "partner_sync",
+                    to_fp=new_fp,
+                    marks_pending=True,
+                    detail=f"sync with the new passphrase set on {self.a.name}",
+                ) as step:
                     reply = await client.synchronize(km, passphrase=new)
                     step.http_status = reply.status
             except OntapTransportError as exc:
-                await journal.end_step(step_id, status=StepStatus.UNKNOWN, detail=type(exc).__name__)
                 if attempt == 1:
                     continue
                 return Outcome(ClusterOutcome.FAILED, f"partner sync got no answer twice: {exc.message}")
             except OntapError as exc:
-                await journal.end_step(step_id, status=StepStatus.FAILED, error_code=exc.code)
                 if exc.code == C.PASSPHRASE_FAILED_SOME_NODES:
-                    return await self._partner_partial(km, seen_b, exc, new_fp)
+                    # B accepted the new passphrase but some of its nodes kept stale keys.
+                    await mark_verified(self.ctx, self.rec_b, new_fp)
+                    stopped = await remediate_stale_nodes(self.ctx, self.rec_b, km, seen_b, exc, new)
+                    return stopped or await self._verify_site(b, km, self.rec_b)
                 return Outcome(ClusterOutcome.FAILED, f"partner sync refused: {failure_reason(exc)}")
-            await journal.end_step(step_id, status=StepStatus.OK)
             break
-        await self._b_verified(new_fp)
+        await mark_verified(self.ctx, self.rec_b, new_fp)
         return await self._verify_site(b, km, self.rec_b)
 
-    async def _b_verified(self, new_fp: str) -> None:
-        """B proved it has the new passphrase: journal it and promote it in the store."""
-        await self.ctx.journal.mark_verified(self.b.name, new_fp, self.ctx.run_id)
-        self.rec_b.passphrase_fingerprint = new_fp
-        if self.ctx.store is not None:
-            await self.ctx.store.promote(self.b.name)
-
-    async def _partner_partial(self, km: str, seen_b: Observed, exc: OntapError, new_fp: str) -> Outcome:
-        """B accepted the new passphrase but some of its nodes kept stale keys: sync once more."""
-        await self._b_verified(new_fp)
-        client = self.ctx.client(self.b)
-        missing = await missing_keys_by_node(client, km, seen_b, self.rec_b)
-        self.rec_b.nodes = [
-            NodeRecord(name=name, uuid=uuid, keys_missing=n, error=error_info(exc) if n else None)
-            for name, uuid, n in missing
-        ]
-        if not self.ctx.options.remediate:
-            return Outcome(ClusterOutcome.PARTIAL, f"{exc.message} Remediation disabled (--no-remediate).")
-        new = self.ctx.secrets[self.a.name].new
-        assert new is not None
-        try:
-            async with self.rec_b.step("remediate_sync"):
-                await client.synchronize(km, passphrase=new)
-        except OntapError as sync_exc:
-            return Outcome(
-                ClusterOutcome.PARTIAL, f"{exc.message} The remediation sync failed: {sync_exc.message}"
-            )
-        self.rec_b.remediated = True
-        return await self._verify_site(self.b, km, self.rec_b)
-
     async def _verify_site(self, site: Cluster, km: str, rec: ClusterRecorder) -> Outcome:
-        problem = await verify_and_backup(self.ctx.client(site), km, rec, self.ctx.options.backup_dir)
+        problem = await verify_and_backup(self.ctx.client(site), km, rec, self.ctx.spec.backup_dir)
         return (
             Outcome(ClusterOutcome.PARTIAL, f"synced, but {problem}")
             if problem

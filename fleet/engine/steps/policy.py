@@ -10,170 +10,31 @@ opt-in, one attempt per cluster (Common Criteria mode counts wrong passphrases).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from fleet.engine.rollout.units import Unit
-from fleet.engine.run import RunState
-from fleet.engine.steps.context import RunContext
-from fleet.engine.steps.recorder import ClusterRecorder
-from fleet.engine.steps.rotate import failure_reason
-from fleet.errors import OntapError
+from fleet.engine.steps.context import RunContext, RunState
+from fleet.engine.steps.journaled import journaled
+from fleet.engine.steps.observe import read_facts
+from fleet.engine.steps.recorder import ClusterRecorder, failure_reason
+from fleet.errors import FleetError, OntapError
 from fleet.inventory import Cluster
 from fleet.ontap import OntapClient, Reply
 from fleet.ontap import codes as C
 from fleet.ontap.client import KEY_MANAGERS
-from fleet.outcomes import ClusterOutcome, StepStatus
+from fleet.outcomes import ClusterOutcome, ExitCode, RunKind, RunOutcome, StepStatus
 from fleet.policy import (
     PROBE_CHECKS,
     Action,
     ClusterFacts,
     Evaluation,
-    KeyServerFacts,
-    KeyStoreFacts,
     Policy,
     evaluate,
 )
-from fleet.report import Finding
-
-KEY_STORES = "/api/security/key-stores"
-
-
-def _km_fields(version: tuple[int, int, int]) -> str:
-    fields = ["uuid", "scope", "onboard.enabled", "external"]
-    if version[1:] >= (7, 0):
-        fields += [
-            "status.code",
-            "status.message",
-            "volume_encryption.supported",
-            "is_default_data_at_rest_encryption_disabled",
-        ]
-    if version[1:] >= (16, 0):
-        fields.append("enabled")
-    return ",".join(fields)
-
-
-def _pick_record(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """9.16+ may list an inactive configuration beside the active one: take the enabled record."""
-    for record in records:
-        if record.get("enabled", True):
-            return record
-    return records[0] if records else {}
-
-
-async def read_facts(ctx: RunContext, cluster: Cluster, rec: ClusterRecorder, policy: Policy) -> ClusterFacts:
-    client = ctx.client(cluster)
-    async with rec.step("read_cluster") as step:
-        body = await client.cluster()
-        raw = body.get("version", {})
-        version = (int(raw.get("generation", 0)), int(raw.get("major", 0)), int(raw.get("minor", 0)))
-        step.detail = "ONTAP " + ".".join(str(part) for part in version)
-    rec.ontap_version = ".".join(str(part) for part in version)
-    partner, ready = cluster.metrocluster_partner, True
-    if version[1:] >= (8, 0):
-        async with rec.step("read_metrocluster"):
-            mcc = await client.metrocluster()
-        local, remote = mcc.get("local") or {}, mcc.get("remote") or {}
-        if local.get("configuration_state", "not_configured") != "not_configured":
-            partner = partner or (remote.get("cluster") or {}).get("name")
-            ready = (
-                local.get("configuration_state") == "configured"
-                and local.get("mode") == "normal"
-                and bool(local.get("partner_cluster_reachable"))
-            )
-    async with rec.step("read_key_manager") as step:
-        record = _pick_record(await client.key_managers(fields=_km_fields(version)))
-        step.detail = "no cluster-scope key manager" if not record else None
-    facts = _key_manager_facts(cluster.name, version, record, partner, ready)
-    km = facts.km_uuid
-    if km is not None and facts.kind == "external":
-        facts = await _with_key_servers(client, km, facts, rec)
-    if km is not None and facts.kind == "onboard" and policy.onboard.require_all_nodes_keys:
-        facts = await _with_node_keys(client, km, facts, rec)
-    if km is not None and policy.require.key_store_active and facts.at_least(10):
-        facts = await _with_key_stores(client, facts, rec)
-    if facts.kind == "onboard" and policy.onboard.passphrase_max_age_days is not None:
-        state = await ctx.journal.cluster_state(cluster.name)
-        verified = state.verified_at if state is not None else None
-        facts = replace(facts, verified_at=datetime.fromisoformat(verified) if verified else None)
-    return facts
-
-
-def _key_manager_facts(
-    name: str, version: tuple[int, int, int], record: dict[str, Any], partner: str | None, ready: bool
-) -> ClusterFacts:
-    onboard = bool((record.get("onboard") or {}).get("enabled"))
-    external = record.get("external") or {}
-    kind = None if not record else "onboard" if onboard else "external" if external else None
-    status = record.get("status") or {}
-    code = status.get("code")
-    volume = record.get("volume_encryption") or {}
-    client_cert = external.get("client_certificate") or {}
-    return ClusterFacts(
-        name=name,
-        version=version,
-        km_uuid=record.get("uuid"),
-        kind=kind,
-        status_code=int(code) if code is not None else None,
-        status_message=status.get("message"),
-        volume_encryption_supported=volume.get("supported"),
-        dare_disabled=record.get("is_default_data_at_rest_encryption_disabled"),
-        client_certificate=client_cert.get("name"),
-        server_ca_certificates=tuple(
-            cert.get("name", "") for cert in external.get("server_ca_certificates") or []
-        ),
-        partner=partner,
-        metrocluster_ready=ready,
-    )
-
-
-async def _with_key_servers(
-    client: OntapClient, km: str, facts: ClusterFacts, rec: ClusterRecorder
-) -> ClusterFacts:
-    per_node = facts.at_least(13)
-    fields = "server,timeout" + (",connectivity" if per_node else "")
-    async with rec.step("read_key_servers") as step:
-        records = await client.key_servers(km, fields=fields)
-        step.detail = f"{len(records)} key server(s)"
-    servers = []
-    for record in records:
-        states = None
-        if per_node:
-            node_states = (record.get("connectivity") or {}).get("node_states") or []
-            states = {item["node"]["name"]: item.get("state", "") for item in node_states}
-        servers.append(KeyServerFacts(record["server"], record.get("timeout"), states))
-    return replace(facts, servers=tuple(servers))
-
-
-async def _with_node_keys(
-    client: OntapClient, km: str, facts: ClusterFacts, rec: ClusterRecorder
-) -> ClusterFacts:
-    """Keys with restored=false per node (9.12+: the query filter arrived then); N+1 cheap counts."""
-    if not facts.at_least(12):
-        return facts
-    async with rec.step("check_node_keys") as step:
-        missing = {}
-        for node in await client.nodes():
-            missing[node["name"]] = await client.missing_keys(km, node["uuid"])
-        step.detail = f"{sum(1 for n in missing.values() if n)} of {len(missing)} node(s) missing keys"
-    return replace(facts, missing_keys=missing)
-
-
-async def _with_key_stores(client: OntapClient, facts: ClusterFacts, rec: ClusterRecorder) -> ClusterFacts:
-    fields = (
-        "type,location"
-        + (",enabled" if facts.at_least(14) else "")
-        + (",state" if facts.at_least(16) else "")
-    )
-    async with rec.step("read_key_stores"):
-        body = await client.get(KEY_STORES, {"fields": fields})
-    stores = tuple(
-        KeyStoreFacts(type=record.get("type", ""), enabled=record.get("enabled"), state=record.get("state"))
-        for record in body.get("records", [])
-    )
-    return replace(facts, key_stores=stores)
-
+from fleet.report import Drift, Finding, Report, build_report
+from fleet.report.drift import compute_drift, counts_against
 
 # --- sweep and plan ----------------------------------------------------------------------------------
 
@@ -234,7 +95,13 @@ class SweepWork:
     now: datetime
     plan: bool = False
     probe: bool = False
+    previous: list[Finding] | None = None  # an earlier sweep's findings: the report gets the drift
     results: PolicyResults = field(default_factory=PolicyResults)
+
+    def conclude(self, report: Report) -> Report:
+        findings = self.results.findings()
+        drift = compute_drift(findings, self.previous) if self.previous is not None else None
+        return policy_report(report, self.results, drift)
 
     async def __call__(self, ctx: RunContext, unit: Unit, state: RunState) -> None:
         read = await read_unit(ctx, unit, state, self.policy, self.results)
@@ -308,7 +175,7 @@ async def probe_passphrase(
 NOT_READY = "MetroCluster pair not ready (both sites configured, normal mode, partner reachable, both read)"
 
 
-class ActionRefused(Exception):
+class ActionRefused(FleetError):
     """An action fleet will not send (e.g. a sync without a passphrase reference)."""
 
 
@@ -348,22 +215,16 @@ async def run_actions(
     km = facts.km_uuid
     assert km is not None
     for action in ev.actions:
-        fp = None
-        if action.needs_passphrase and ctx.secrets[cluster.name].current is not None:
-            fp = ctx.journal.fingerprint(ctx.secrets[cluster.name].current)  # type: ignore[arg-type]
-        step_id = await ctx.journal.begin_step(ctx.run_id, unit.id, cluster.name, action.kind, to_fp=fp)
+        passphrase = ctx.secrets[cluster.name].current
+        fp = ctx.journal.fingerprint(passphrase) if action.needs_passphrase and passphrase else None
         try:
-            async with rec.step(action.kind) as step:
-                step.detail = action.describe()
+            async with journaled(ctx, rec, unit.id, action.kind, to_fp=fp, detail=action.describe()) as step:
                 reply = await send_action(ctx, cluster, km, action)
                 step.http_status = reply.status
         except ActionRefused as exc:
-            await ctx.journal.end_step(step_id, status=StepStatus.FAILED, detail=str(exc))
             return str(exc)
         except OntapError as exc:
-            await ctx.journal.end_step(step_id, status=StepStatus.FAILED, error_code=exc.code)
             return f"{action.describe()} failed: {failure_reason(exc)}"
-        await ctx.journal.end_step(step_id, status=StepStatus.OK)
     return None
 
 
@@ -374,6 +235,9 @@ class ApplyWork:
     policy: Policy
     now: datetime
     results: PolicyResults = field(default_factory=PolicyResults)
+
+    def conclude(self, report: Report) -> Report:
+        return policy_report(report, self.results)
 
     async def __call__(self, ctx: RunContext, unit: Unit, state: RunState) -> None:
         read = await read_unit(ctx, unit, state, self.policy, self.results)
@@ -470,3 +334,24 @@ class ApplyWork:
             state.records[cluster.name] = state.recorders[cluster.name].finish(
                 ClusterOutcome.SKIPPED, reason, requests=record.requests
             )
+
+
+# --- the compliance outcome ------------------------------------------------------------------
+
+
+def policy_report(report: Report, results: PolicyResults, drift: Drift | None = None) -> Report:
+    """The engine's report plus findings and drift, with the compliance outcome and exit code."""
+    findings = results.findings()
+    run = report.run
+    compliant = not any(counts_against(finding) for finding in findings)
+    outcome, code = run.outcome, run.exit_code
+    if run.outcome == RunOutcome.INTERRUPTED:
+        pass
+    elif run.kind in (RunKind.SWEEP, RunKind.PLAN):
+        outcome, code = (
+            (RunOutcome.COMPLIANT, ExitCode.OK) if compliant else (RunOutcome.NON_COMPLIANT, ExitCode.FAILED)
+        )
+    elif run.outcome == RunOutcome.SUCCEEDED and not compliant:
+        outcome, code = RunOutcome.NON_COMPLIANT, ExitCode.FAILED
+    run = run.model_copy(update={"outcome": outcome, "exit_code": code})
+    return build_report(run, report.clusters, report.pairs, report.waves, findings, drift)

@@ -28,6 +28,15 @@ def error_info(exc: BaseException) -> ErrorInfo:
     return ErrorInfo(code=None, message=f"{type(exc).__name__}: {exc}", kind="internal")
 
 
+def failure_reason(exc: OntapError) -> str:
+    """A one-line reason for the report from an error that ended a cluster's work."""
+    if isinstance(exc, OntapTransportError):
+        return f"no usable answer from the cluster: {exc.message}"
+    if exc.http_status == 401:
+        return "authentication failed (HTTP 401): check the inventory's username and password"
+    return exc.message if exc.code is None else f"{exc.message} (ONTAP code {exc.code})"
+
+
 @dataclass(slots=True)
 class StepHandle:
     """What a step may add while it runs: a short detail, or the HTTP status it ended with."""

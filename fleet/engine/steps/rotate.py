@@ -1,34 +1,32 @@
-"""The passphrase-rotation step machine for one cluster.
+"""One cluster's passphrase rotation: pre-check, change, reconcile, verify.
 
 ONTAP never returns a passphrase, so every branch here is about knowing, not guessing:
 the journal records the intent before the PATCH; an answer we did not get is reconciled by reading
 and by one synchronize probe with the new passphrase (it validates without changing anything);
 a wrong existing passphrase is never followed by another guess (Common Criteria mode locks a
-cluster after a few wrong passphrases).
+cluster after a few wrong passphrases). MetroCluster pairs are sequenced in ``pair.py``; here a
+cluster that ONTAP says is in a MetroCluster but the inventory pairs with nobody is refused:
+rotating one site alone is the failure a pair must never have.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from fleet.engine.steps.checks import missing_keys_by_node, verify_and_backup
-from fleet.engine.steps.context import RunContext
+from fleet.engine.steps.checks import verify_and_backup
+from fleet.engine.steps.context import NO_PASSPHRASE, Outcome, RunContext
+from fleet.engine.steps.journaled import journaled, mark_verified, outcome_unknown
 from fleet.engine.steps.observe import Observed, observe, read_status
-from fleet.engine.steps.recorder import ClusterRecorder, error_info
-from fleet.errors import OntapError, OntapTransportError
+from fleet.engine.steps.recorder import ClusterRecorder, failure_reason
+from fleet.engine.steps.remediate import remediate_stale_nodes
+from fleet.errors import OntapError
 from fleet.inventory import Cluster
 from fleet.journal import ClusterFp
 from fleet.ontap import OntapClient
 from fleet.ontap import codes as C
 from fleet.outcomes import ClusterOutcome, StepStatus
-from fleet.report import ClusterRecord, NodeRecord
+from fleet.report import ClusterRecord
 from fleet.secrets import Secret
 
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    outcome: ClusterOutcome
-    reason: str | None = None
+_NOT_ROTATED = "the new passphrase is not in place (probe refused it): the rotation was not applied"
 
 
 class ClusterRotation:
@@ -72,31 +70,27 @@ class ClusterRotation:
             # Proven not applied: the change below is the first one that takes effect.
         if self.ctx.store is not None:
             await self.ctx.store.put_pending(self.cluster.name, self.new)
-        step_id = await self.ctx.journal.begin_step(
-            self.ctx.run_id,
+        try:
+            await self._change("change_passphrase", km, marks_pending=True)
+        except OntapError as exc:
+            if outcome_unknown(exc):
+                return await self._reconcile_unknown(km, observed)
+            return await self._on_change_error(exc, km, observed, known_pending=known)
+        return await self._verify_and_finish(km, observed)
+
+    async def _change(self, step: str, km: str, *, marks_pending: bool = False) -> None:
+        """The PATCH itself, journaled: existing = current, new = new."""
+        async with journaled(
+            self.ctx,
+            self.rec,
             self.unit_id,
-            self.cluster.name,
-            "change_passphrase",
+            step,
             from_fp=self.current_fp,
             to_fp=self.new_fp,
-            marks_pending=True,
-        )
-        try:
-            async with self.rec.step("change_passphrase") as step:
-                reply = await self.client.change_passphrase(km, existing=self.current, new=self.new)
-                step.http_status = reply.status
-        except OntapTransportError as exc:
-            await self.ctx.journal.end_step(step_id, status=StepStatus.UNKNOWN, detail=type(exc).__name__)
-            return await self._reconcile_unknown(km, observed)
-        except OntapError as exc:
-            if (exc.http_status or 0) >= 500:
-                # A server error on a mutation: ONTAP may have applied part of it. Treat as unknown.
-                await self.ctx.journal.end_step(step_id, status=StepStatus.UNKNOWN, error_code=exc.code)
-                return await self._reconcile_unknown(km, observed)
-            await self.ctx.journal.end_step(step_id, status=StepStatus.FAILED, error_code=exc.code)
-            return await self._on_change_error(exc, km, observed, known_pending=known)
-        await self.ctx.journal.end_step(step_id, status=StepStatus.OK)
-        return await self._verify_and_finish(km, observed)
+            marks_pending=marks_pending,
+        ) as handle:
+            reply = await self.client.change_passphrase(km, existing=self.current, new=self.new)
+            handle.http_status = reply.status
 
     # -- outcomes of the change PATCH --------------------------------------------------------
     async def _on_change_error(
@@ -110,7 +104,6 @@ class ClusterRotation:
             return await self._verify_and_finish(km, observed, outcome=ClusterOutcome.ALREADY_CURRENT)
         if exc.code == C.PASSPHRASE_FAILED_SOME_NODES:
             # The passphrase did change; some nodes kept stale keys. ONTAP confirmed the change.
-            await self._verified()
             return await self._partial(km, observed, exc)
         if exc.code == C.PASSPHRASE_INCORRECT:
             sent_before = known_pending is not None and self.new_fp in (
@@ -143,30 +136,16 @@ class ClusterRotation:
         if outcome.outcome != ClusterOutcome.FAILED or outcome.reason != _NOT_ROTATED:
             return outcome
         # Proven not applied: sending the change once more is no longer blind.
-        step_id = await self.ctx.journal.begin_step(
-            self.ctx.run_id,
-            self.unit_id,
-            self.cluster.name,
-            "change_passphrase_retry",
-            from_fp=self.current_fp,
-            to_fp=self.new_fp,
-        )
         try:
-            async with self.rec.step("change_passphrase_retry") as step:
-                reply = await self.client.change_passphrase(km, existing=self.current, new=self.new)
-                step.http_status = reply.status
-        except OntapTransportError:
-            await self.ctx.journal.end_step(step_id, status=StepStatus.UNKNOWN)
-            return Outcome(
-                ClusterOutcome.FAILED, "outcome unknown after a proven-safe retry; resume will reconcile"
-            )
+            await self._change("change_passphrase_retry", km)
         except OntapError as exc:
-            await self.ctx.journal.end_step(step_id, status=StepStatus.FAILED, error_code=exc.code)
+            if outcome_unknown(exc):
+                return Outcome(
+                    ClusterOutcome.FAILED, "outcome unknown after a proven-safe retry; resume will reconcile"
+                )
             if exc.code == C.PASSPHRASE_FAILED_SOME_NODES:
-                await self._verified()
                 return await self._partial(km, observed, exc)
             return Outcome(ClusterOutcome.FAILED, f"passphrase change refused on retry: {exc.message}")
-        await self.ctx.journal.end_step(step_id, status=StepStatus.OK)
         return await self._verify_and_finish(km, observed)
 
     async def _probe_already_rotated(
@@ -198,80 +177,37 @@ class ClusterRotation:
                 step.http_status = reply.status
         except OntapError as exc:
             if exc.code == C.PASSPHRASE_FAILED_SOME_NODES:
-                await self._verified()
                 return await self._partial(km, observed, exc)
             return Outcome(ClusterOutcome.FAILED, f"probe with the new passphrase failed: {exc.message}")
         await self._verified()
         return await self._verify_and_finish(km, observed, outcome=proven)
 
-    # -- partial-node failure ----------------------------------------------------------------
     async def _partial(self, km: str, observed: Observed, exc: OntapError) -> Outcome:
-        """65536407: find the nodes that kept stale keys, sync them with the new passphrase, recheck."""
-        missing = await missing_keys_by_node(self.client, km, observed, self.rec)
-        self.rec.nodes = [
-            NodeRecord(
-                name=name,
-                uuid=uuid,
-                keys_missing=count,
-                error=error_info(exc) if count else None,
-            )
-            for name, uuid, count in missing
-        ]
-        if not self.ctx.options.remediate:
-            return Outcome(ClusterOutcome.PARTIAL, f"{exc.message} Remediation disabled (--no-remediate).")
-        try:
-            async with self.rec.step("remediate_sync") as step:
-                reply = await self.client.synchronize(km, passphrase=self.new)
-                step.http_status = reply.status
-        except OntapError as sync_exc:
-            return Outcome(
-                ClusterOutcome.PARTIAL, f"{exc.message} The remediation sync failed: {sync_exc.message}"
-            )
-        still = await missing_keys_by_node(self.client, km, observed, self.rec)
-        if any(count for _, _, count in still):
-            stale = ", ".join(name for name, _, count in still if count)
-            return Outcome(ClusterOutcome.PARTIAL, f"nodes still missing keys after sync: {stale}")
-        if not observed.at_least(12) and not missing:
-            # Before 9.12 ONTAP has no per-node key query; the status is all we can check.
-            self.rec.note(
-                "per_node_check", StepStatus.SKIPPED, "per-node key state needs ONTAP 9.12 or later"
-            )
-        self.rec.remediated = True
-        return await self._verify_and_finish(km, observed)
+        """ONTAP confirmed the new passphrase but some nodes kept stale keys: remediate, then verify."""
+        await self._verified()
+        stopped = await remediate_stale_nodes(self.ctx, self.rec, km, observed, exc, self.new)
+        return stopped if stopped is not None else await self._verify_and_finish(km, observed)
 
     # -- success path ------------------------------------------------------------------------
     async def _verify_and_finish(
         self, km: str, observed: Observed, outcome: ClusterOutcome = ClusterOutcome.SUCCEEDED
     ) -> Outcome:
-        if not self.verify:
-            await self._verified()
-            return Outcome(outcome)
-        problem = await verify_and_backup(self.client, km, self.rec, self.ctx.options.backup_dir)
         await self._verified()
+        if not self.verify:
+            return Outcome(outcome)
+        problem = await verify_and_backup(self.client, km, self.rec, self.ctx.spec.backup_dir)
         if problem is not None:
             return Outcome(ClusterOutcome.PARTIAL, f"passphrase changed, but {problem}")
         return Outcome(outcome)
 
     async def _verified(self) -> None:
-        """The cluster is proven to have the new passphrase: journal it, promote it in the store."""
-        if self.verified:
-            return
-        self.verified = True
-        self.rec.passphrase_fingerprint = self.new_fp
-        await self.ctx.journal.mark_verified(self.cluster.name, self.new_fp, self.ctx.run_id)
-        if self.ctx.store is not None:
-            await self.ctx.store.promote(self.cluster.name)
+        """The cluster is proven to have the new passphrase (once per run)."""
+        if not self.verified:
+            self.verified = True
+            await mark_verified(self.ctx, self.rec, self.new_fp)
 
 
-_NOT_ROTATED = "the new passphrase is not in place (probe refused it): the rotation was not applied"
-
-
-# --- fleet/engine/rotate_unit.py: Rotate one unit: pre-check a standalone cluster, then run its step machine.
-
-NO_PASSPHRASE = (
-    "no passphrase reference for this cluster (no --current, no vars.okm_passphrase in the inventory); "
-    "not contacted"
-)
+# --- a standalone cluster ---------------------------------------------------------------------
 
 
 def precheck_single(cluster: Cluster, observed: Observed) -> Outcome | None:
@@ -310,15 +246,6 @@ async def rotate_single(
     return rec.finish(outcome.outcome, outcome.reason, requests=ctx.requests_sent(cluster.name))
 
 
-def failure_reason(exc: OntapError) -> str:
-    """A one-line reason for the report from an error that ended a cluster's work."""
-    if isinstance(exc, OntapTransportError):
-        return f"no usable answer from the cluster: {exc.message}"
-    if exc.http_status == 401:
-        return "authentication failed (HTTP 401): check the inventory's username and password"
-    return exc.message if exc.code is None else f"{exc.message} (ONTAP code {exc.code})"
-
-
 async def _rotate_single(ctx: RunContext, cluster: Cluster, unit_id: str, rec: ClusterRecorder) -> Outcome:
     if ctx.secrets[cluster.name].current is None:
         rec.note("precheck", StepStatus.SKIPPED, NO_PASSPHRASE)
@@ -326,10 +253,7 @@ async def _rotate_single(ctx: RunContext, cluster: Cluster, unit_id: str, rec: C
     observed = await observe(ctx.client(cluster), rec)
     refusal = precheck_single(cluster, observed)
     if refusal is not None:
-        rec.note(
-            "precheck",
-            StepStatus.SKIPPED if refusal.outcome == ClusterOutcome.SKIPPED else StepStatus.FAILED,
-            refusal.reason,
-        )
+        status = StepStatus.SKIPPED if refusal.outcome == ClusterOutcome.SKIPPED else StepStatus.FAILED
+        rec.note("precheck", status, refusal.reason)
         return refusal
     return await ClusterRotation(ctx, cluster, rec, unit_id).run(observed)

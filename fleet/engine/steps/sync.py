@@ -9,12 +9,11 @@ passphrase, but a wrong one still counts toward Common Criteria lockout: one att
 from __future__ import annotations
 
 from fleet.engine.rollout.units import Unit
-from fleet.engine.run import RunState
 from fleet.engine.steps.checks import missing_keys_by_node, verify_and_backup
-from fleet.engine.steps.context import RunContext
+from fleet.engine.steps.context import NO_PASSPHRASE, Outcome, RunContext, RunState
+from fleet.engine.steps.journaled import journaled, mark_verified
 from fleet.engine.steps.observe import Observed, observe
-from fleet.engine.steps.recorder import ClusterRecorder, error_info
-from fleet.engine.steps.rotate import NO_PASSPHRASE, Outcome, failure_reason
+from fleet.engine.steps.recorder import ClusterRecorder, error_info, failure_reason
 from fleet.errors import OntapError
 from fleet.inventory import Cluster
 from fleet.ontap import codes as C
@@ -72,16 +71,13 @@ async def _local_sync(
     assert passphrase is not None
     fp = ctx.journal.fingerprint(passphrase)
     client = ctx.client(cluster)
-    step_id = await ctx.journal.begin_step(ctx.run_id, unit.id, cluster.name, "sync", to_fp=fp)
     try:
-        async with rec.step("sync") as step:
+        async with journaled(ctx, rec, unit.id, "sync", to_fp=fp) as step:
             reply = await client.synchronize(km, passphrase=passphrase)
             step.http_status = reply.status
     except OntapError as exc:
-        await ctx.journal.end_step(step_id, status=StepStatus.FAILED, error_code=exc.code)
         if exc.code == C.PASSPHRASE_FAILED_SOME_NODES:
-            await ctx.journal.mark_verified(cluster.name, fp, ctx.run_id)
-            rec.passphrase_fingerprint = fp
+            await mark_verified(ctx, rec, fp)
             after = await missing_keys_by_node(client, km, seen, rec)
             rec.nodes = _node_records(after or missing, exc)
             return Outcome(ClusterOutcome.PARTIAL, f"{exc.message} Nodes still missing keys are listed.")
@@ -90,15 +86,13 @@ async def _local_sync(
                 ClusterOutcome.FAILED, "the passphrase was refused (65536139); no further attempt was made"
             )
         return Outcome(ClusterOutcome.FAILED, failure_reason(exc))
-    await ctx.journal.end_step(step_id, status=StepStatus.OK)
-    await ctx.journal.mark_verified(cluster.name, fp, ctx.run_id)
-    rec.passphrase_fingerprint = fp
+    await mark_verified(ctx, rec, fp)
     rec.nodes = _node_records(missing, None)
     after = await missing_keys_by_node(client, km, seen, rec)
     stale = [name for name, _, n in after if n]
     if stale:
         return Outcome(ClusterOutcome.PARTIAL, f"nodes still missing keys after sync: {', '.join(stale)}")
-    problem = await verify_and_backup(client, km, rec, ctx.options.backup_dir)
+    problem = await verify_and_backup(client, km, rec, ctx.spec.backup_dir)
     if problem:
         return Outcome(ClusterOutcome.PARTIAL, f"synced, but {problem}")
     rec.remediated = any(n for *_, n in missing)
@@ -119,21 +113,23 @@ async def _partner_create(
     passphrase = ctx.secrets[cluster.name].current
     assert passphrase is not None
     fp = ctx.journal.fingerprint(passphrase)
-    step_id = await ctx.journal.begin_step(ctx.run_id, unit.id, cluster.name, "partner_create_sync", to_fp=fp)
     try:
-        async with rec.step("partner_create_sync") as step:
-            step.detail = f"create the onboard key manager from partner {cluster.metrocluster_partner}"
+        async with journaled(
+            ctx,
+            rec,
+            unit.id,
+            "partner_create_sync",
+            to_fp=fp,
+            detail=f"create the onboard key manager from partner {cluster.metrocluster_partner}",
+        ) as step:
             reply = await ctx.client(cluster).create_onboard(passphrase=passphrase, synchronize=True)
             step.http_status = reply.status
     except OntapError as exc:
-        await ctx.journal.end_step(step_id, status=StepStatus.FAILED, error_code=exc.code)
         if exc.code == C.OKM_FAILED_SOME_NODES:
-            await ctx.journal.mark_verified(cluster.name, fp, ctx.run_id)
+            await mark_verified(ctx, rec, fp)
             return Outcome(ClusterOutcome.PARTIAL, f"{exc.message}")
         return Outcome(ClusterOutcome.FAILED, failure_reason(exc))
-    await ctx.journal.end_step(step_id, status=StepStatus.OK)
-    await ctx.journal.mark_verified(cluster.name, fp, ctx.run_id)
-    rec.passphrase_fingerprint = fp
+    await mark_verified(ctx, rec, fp)
     return Outcome(ClusterOutcome.SUCCEEDED)
 
 

@@ -1,0 +1,172 @@
+"""Every click option of the ``fleet`` commands, declared once.
+
+An option's destination is the ``RunSpec`` field it fills (``--timeout`` → ``timeout``), so a command
+hands what click parsed straight to ``RunSpec.create``. Defaults live in the spec, not here: an
+option left out arrives as ``None`` and the spec's default applies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from fleet.engine.rollout.window import DEFAULT_FLOOR_SECONDS
+from fleet.engine.spec import DEFAULT_CONCURRENCY, DEFAULT_PER_CLUSTER, DEFAULT_TIMEOUT
+from fleet.report.write import REPORTS_DIR
+
+Command = Callable[..., Any]
+Decorator = Callable[[Command], Command]
+
+#: Options the CLI itself consumes; everything else a run command takes goes into the RunSpec.
+CLI_ONLY = ("report_path", "journal_path", "log_format", "yes")
+
+
+def _path(**kwargs: Any) -> click.Path:
+    return click.Path(path_type=Path, **kwargs)
+
+
+inventory = click.option(
+    "-i", "--inventory", "inventory", required=True, type=_path(), help="Inventory file or directory."
+)
+limit = click.option(
+    "--limit", default=None, help="Select clusters: globs, group:NAME, key=value, !negation."
+)
+concurrency = click.option(
+    "--concurrency",
+    default=None,
+    type=click.IntRange(1, 4096),
+    help=f"Units in flight at once.  [default: {DEFAULT_CONCURRENCY}]",
+)
+per_cluster = click.option(
+    "--per-cluster",
+    default=None,
+    type=click.IntRange(1, 16),
+    help=f"Requests in flight per cluster.  [default: {DEFAULT_PER_CLUSTER}]",
+)
+timeout = click.option(
+    "--timeout",
+    "timeout",
+    default=None,
+    type=click.FloatRange(min=0, min_open=True),
+    help=f"Per-request timeout, seconds.  [default: {DEFAULT_TIMEOUT:g}]",
+)
+cluster_deadline = click.option(
+    "--cluster-deadline",
+    default=None,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds for all of one cluster's work.",
+)
+journal = click.option(
+    "--journal",
+    "journal_path",
+    default=None,
+    envvar="FLEET_JOURNAL",
+    type=_path(),
+    help="Journal database (env FLEET_JOURNAL).",
+)
+insecure = click.option(
+    "--insecure", is_flag=True, help="Do NOT verify TLS certificates (loud; for labs only)."
+)
+log_format = click.option(
+    "--log-format", type=click.Choice(["auto", "json", "console"]), default="auto", show_default=True
+)
+report = click.option(
+    "--report",
+    "report_path",
+    default=None,
+    type=_path(dir_okay=False),
+    help="Report file (default reports/<run-id>.json).",
+)
+policy = click.option("-p", "--policy", "policy", required=True, type=_path(), help="Policy file (YAML).")
+backup_dir = click.option(
+    "--backup-dir",
+    default=None,
+    type=_path(file_okay=False),
+    help="Write each cluster's OKM key backup here (files 0600).",
+)
+
+
+def passphrase(help_text: str) -> Decorator:
+    return click.option("--passphrase", "passphrase", default=None, help=help_text)
+
+
+# --- rollout: waves, budgets, window, limits, events (docs/rollouts.md) --------------------------------
+
+rollout: list[Decorator] = [
+    click.option("--waves", default=None, help="Wave sizes, counts or % of all units: e.g. 1,5,10%,100%."),
+    click.option("--max-failures", default=None, help="Abort (exit 3) on reaching N or P% failed units."),
+    click.option("--max-wave-failures", default=None, help="Abort on reaching N or P% failures in a wave."),
+    click.option("--max-consecutive-failures", default=None, help="Abort on reaching N failures in a row."),
+    click.option(
+        "--window-end", default=None, help="Change window end: HH:MM (local, next) or ISO 8601; exit 4."
+    ),
+    click.option(
+        "--window-floor",
+        default=None,
+        type=click.FloatRange(min=0),
+        help=f"Seconds a unit is assumed to need at least, before the window closes.  "
+        f"[default: {DEFAULT_FLOOR_SECONDS:g}]",
+    ),
+    click.option(
+        "--limit-per", "limit_per", multiple=True, help="LABEL=N: at most N units in flight per label value."
+    ),
+    click.option("--pause-between-waves", is_flag=True, help="Ask before each wave after the first."),
+    click.option("--yes", is_flag=True, help="Do not ask (--pause-between-waves); needed without a TTY."),
+    click.option(
+        "--events",
+        "events",
+        default=None,
+        type=_path(dir_okay=False),
+        help="Append the run's events here as JSON Lines.",
+    ),
+]
+
+#: What every changing run command (rotate, sync, apply) takes, as DESIGN.md lists them.
+run: list[Decorator] = [
+    inventory,
+    limit,
+    concurrency,
+    per_cluster,
+    timeout,
+    cluster_deadline,
+    report,
+    journal,
+    insecure,
+    log_format,
+    *rollout,
+]
+
+#: What a read-only policy command (plan, sweep) takes: no waves, budgets or window.
+read: list[Decorator] = [
+    inventory,
+    policy,
+    limit,
+    concurrency,
+    per_cluster,
+    timeout,
+    journal,
+    insecure,
+    log_format,
+]
+
+sweep_report_dir = click.option(
+    "--report-dir",
+    default=REPORTS_DIR,
+    show_default=True,
+    type=_path(file_okay=False),
+    help="Where sweep reports go (<run-id>.json); drift compares with the newest earlier one here.",
+)
+
+
+def apply_options(options: Sequence[Decorator]) -> Decorator:
+    """Decorate a command with ``options``, the first one listed first in ``--help``."""
+
+    def decorate(command: Command) -> Command:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate

@@ -1,0 +1,65 @@
+"""``async with journaled(...)``: the intent is durable before the request, the outcome after.
+
+Every mutation a step machine sends goes through here, so the rule is written once: the journal
+records the intent (and, for a passphrase change, the passphrase the cluster may now have) before
+the request leaves; afterwards the step is ``ok``, ``failed`` (ONTAP refused it: nothing changed),
+or ``unknown`` (no usable answer, or a 5xx that a proxy or ONTAP may have sent after applying it).
+A cancelled step keeps its open intent: ``fleet resume`` reconciles it, never re-sends it blindly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fleet.engine.steps.context import RunContext
+from fleet.engine.steps.recorder import ClusterRecorder, StepHandle
+from fleet.errors import FleetError, OntapError, OntapTransportError
+from fleet.outcomes import StepStatus
+
+
+def outcome_unknown(exc: OntapError) -> bool:
+    """May ONTAP have applied a mutation that ended in ``exc``? (No answer, or a server-side error.)"""
+    return isinstance(exc, OntapTransportError) or (exc.http_status or 0) >= 500
+
+
+@asynccontextmanager
+async def journaled(
+    ctx: RunContext,
+    rec: ClusterRecorder,
+    unit_id: str,
+    step: str,
+    *,
+    from_fp: str | None = None,
+    to_fp: str | None = None,
+    marks_pending: bool = False,
+    detail: str | None = None,
+) -> AsyncIterator[StepHandle]:
+    """Journal and record one mutating step of ``rec``'s cluster around the request in the block."""
+    step_id = await ctx.journal.begin_step(
+        ctx.run_id, unit_id, rec.cluster.name, step, from_fp=from_fp, to_fp=to_fp, marks_pending=marks_pending
+    )
+    try:
+        async with rec.step(step) as handle:
+            handle.detail = detail
+            yield handle
+    except OntapError as exc:
+        if outcome_unknown(exc):
+            await ctx.journal.end_step(
+                step_id, status=StepStatus.UNKNOWN, error_code=exc.code, detail=type(exc).__name__
+            )
+        else:
+            await ctx.journal.end_step(step_id, status=StepStatus.FAILED, error_code=exc.code)
+        raise
+    except FleetError as exc:  # refused before sending (e.g. no passphrase for a sync)
+        await ctx.journal.end_step(step_id, status=StepStatus.FAILED, detail=str(exc))
+        raise
+    await ctx.journal.end_step(step_id, status=StepStatus.OK)
+
+
+async def mark_verified(ctx: RunContext, rec: ClusterRecorder, fingerprint: str) -> None:
+    """The cluster proved it holds this passphrase: journal it, record it, promote it in the store."""
+    rec.passphrase_fingerprint = fingerprint
+    await ctx.journal.mark_verified(rec.cluster.name, fingerprint, ctx.run_id)
+    if ctx.store is not None:
+        await ctx.store.promote(rec.cluster.name)
