@@ -1,11 +1,18 @@
-"""The one error tree of fleet.
+"""The one error tree of fleet: every error it raises on purpose, and where each lives.
 
     FleetError
-    ├── InputError            bad CLI, inventory, policy or secret input (exit 2, nothing touched)
-    └── OntapError            ONTAP answered with an error body (http_status, code, message, target)
-        └── OntapTransportError   no usable answer: connect error, reset, bad JSON
-            ├── OntapTimeout          no answer in time (also a TimeoutError)
-            └── ...               ``sent`` says whether the request may have reached the cluster
+    ├── InputError              bad CLI, inventory, policy or secret input (exit 2, nothing touched)
+    ├── JournalError            fleet.journal: the journal is unusable (locked, damaged, wrong key)
+    ├── SecretStoreError        fleet.secrets.store: a store could not read, write or keep a passphrase
+    ├── ActionRefused           fleet.engine.steps.policy: an action apply will not send (no passphrase)
+    └── OntapError              ONTAP answered with an error body (http_status, code, message, target)
+        └── OntapTransportError     no usable answer: connect error, reset, bad JSON
+            ├── OntapTimeout            no answer in time (also a TimeoutError)
+            ├── OntapTlsError           fleet.ontap.http: the certificate was refused; nothing was sent
+            └── JobGone                 fleet.ontap.jobs: ONTAP forgot a job before it was seen to end
+
+Outside the tree, on purpose: ``SweepLocked`` (the CLI's "another sweep holds the lock", exit 5)
+and the simulator's ``Refused`` (ONTAP's refusal inside the simulator, never seen by fleet).
 
 ``OntapTransportError.sent`` matters for mutations: when it is True the outcome is unknown and the
 request must never be re-sent blindly (ONTAP never returns the passphrase; re-read and probe).

@@ -35,7 +35,8 @@ def scrub_processor(scrubber: Scrubber = SCRUBBER) -> Processor:
     """A processor that scrubs every key and value of the event (nested dicts and lists too)."""
 
     def scrub(_logger: WrappedLogger, _method: str, event: EventDict) -> EventDict:
-        return scrubber.scrub_obj(event)
+        scrubbed: EventDict = scrubber.scrub_obj(event)
+        return scrubbed
 
     return scrub
 

@@ -342,6 +342,7 @@ class Journal:
 
     async def steps(self, run_id: str, unit_id: str | None = None) -> list[StepRow]:
         """The run's steps (or one unit's) in the order their intents were written."""
+        args: tuple[str, ...]
         if unit_id is None:
             query, args = "SELECT * FROM steps WHERE run_id = ? ORDER BY id", (run_id,)
         else:

@@ -155,9 +155,9 @@ class JournalWriter:
         except sqlite3.Error as exc:  # BEGIN or COMMIT failed (busy, disk full): none of it is durable
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            error = JournalError(f"journal commit failed: {exc}")
-            error.__cause__ = exc
-            outcomes = [(request, None, error) for request in batch]
+            failed = JournalError(f"journal commit failed: {exc}")
+            failed.__cause__ = exc
+            outcomes = [(request, None, failed) for request in batch]
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Any, Any, BaseException | None]]] = {}
         for request, result, error in outcomes:
             by_loop.setdefault(request.loop, []).append((request.future, result, error))

@@ -44,7 +44,7 @@ class HttpSettings:
 
     ``concurrency`` caps units worked at once (the engine's runner enforces it), ``per_cluster`` caps
     connections and requests in flight per cluster. ``cluster_deadline`` bounds all of one cluster's
-    work and is enforced by the caller with ``OntapClient.deadline()``. ``insecure`` disables TLS
+    work; the engine's run enforces it per unit (one deadline per site of a pair). ``insecure`` disables TLS
     verification for every cluster (loud).
     """
 
@@ -149,10 +149,6 @@ class HttpPool:
             )
             self._sessions[cluster] = session
         return session
-
-    @property
-    def open_sessions(self) -> int:
-        return len(self._sessions)
 
     async def release(self, cluster: str) -> None:
         """The cluster's work is over: close its connections now instead of at their idle timeout."""

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 from pydantic import JsonValue
 
 from fleet.policy.facts import ClusterFacts
 from fleet.policy.model import Policy
 from fleet.report import Finding
+from fleet.report.model import Severity
 
 # status.code values meaning "nothing left to do": 0 per the spec, 65537200 per NetApp's client examples.
 HEALTHY_STATUS_CODES = frozenset({0, 65537200})
@@ -27,15 +29,16 @@ Rule = Callable[[Policy, ClusterFacts, "ClusterFacts | None", datetime], list[Fi
 def _finding(
     facts: ClusterFacts,
     rule: str,
-    severity: str,
+    severity: Severity,
     message: str,
-    observed: JsonValue = None,
-    expected: JsonValue = None,
+    observed: Any = None,
+    expected: Any = None,
 ) -> Finding:
+    """One finding; ``observed``/``expected`` are plain data (lists, dicts, text) that pydantic checks."""
     return Finding(
         cluster=facts.name,
         rule=rule,
-        severity=severity,  # type: ignore[arg-type]
+        severity=severity,
         observed=observed,
         expected=expected,
         message=message,

@@ -88,8 +88,10 @@ def render_html(report: Report, sites: Mapping[str, str]) -> str:
     """The page; ``sites`` maps cluster names to their ``site`` label (from the inventory)."""
     run, ok_by_cluster = report.run, compliance(report)
     total, compliant = len(ok_by_cluster), sum(ok_by_cluster.values())
-    severities = Counter(finding.severity for finding in report.findings)
-    by_rule = Counter((finding.rule, finding.severity) for finding in report.findings)
+    severities: Counter[str] = Counter(finding.severity for finding in report.findings)
+    by_rule: Counter[tuple[str, str]] = Counter(
+        (finding.rule, finding.severity) for finding in report.findings
+    )
     per_cluster = Counter(finding.cluster for finding in report.findings)
     metrics: dict[str, int] = {
         "clusters": total,

@@ -182,7 +182,7 @@ class Report(_Record):
         title="fleet run report",
     )
 
-    schema_: Literal["fleet.report/v1"] = Field(default=SCHEMA_ID, alias="schema")
+    schema_: Literal["fleet.report/v1"] = Field(default="fleet.report/v1", alias="schema")
     run: RunInfo
     summary: Summary
     failures: Failures

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import os
 from collections import Counter
+from collections.abc import Mapping
 
 from rich.console import Console
 from rich.markup import escape
@@ -42,7 +43,7 @@ def _styled(word: str) -> str:
     return f"[{style}]{text}[/]" if style else text
 
 
-def _counts(counts: dict[str, int], order: tuple[str, ...]) -> str:
+def _counts(counts: Mapping[str, int], order: tuple[str, ...]) -> str:
     """Non-zero counts in the schema's order: zeros are noise at a glance (the JSON keeps them)."""
     parts = [f"{_styled(key)} {counts[key]}" for key in order if counts.get(key)]
     return " · ".join(parts) if parts else "none"
@@ -92,7 +93,7 @@ def _grid(report: Report, path: str | os.PathLike[str] | None, limit: int) -> Ta
         for pair in [p for p in report.pairs if p.outcome == "split"][:limit]:
             grid.add_row("[bold red]split[/]", _split_row(pair))
     if report.findings or report.drift:
-        severities = Counter(finding.severity for finding in report.findings)
+        severities: Counter[str] = Counter(finding.severity for finding in report.findings)
         line = _counts(severities, _SEVERITIES)
         if report.drift:
             drift = report.drift

@@ -9,7 +9,6 @@ only where the value goes on the wire to ONTAP.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from typing import Any, NoReturn
 
@@ -35,10 +34,6 @@ class Secret:
     def reveal(self) -> str:
         """The value itself: call it only where it is sent to ONTAP or written to a secret store."""
         return self._value
-
-    def fingerprint(self) -> str:
-        """SHA-256 hex of the value: what journals and the simulator record instead of the value."""
-        return hashlib.sha256(self._value.encode()).hexdigest()
 
     def __repr__(self) -> str:
         return f"Secret('{MASK}')"

@@ -83,26 +83,6 @@ class RolloutResult:
     stop: Stop | None = None
 
 
-async def run_units(
-    units: Sequence[Unit],
-    run_unit: RunUnit,
-    *,
-    concurrency: int,
-    on_error: OnError,
-    observers: Sequence[RunObserver] = (),
-    stop: asyncio.Event | None = None,
-) -> dict[str, str]:
-    """Run every unit with at most ``concurrency`` in flight, as one wave; returns outcome per unit id.
-
-    When ``stop`` is set no further unit is admitted; units already running finish. Units never
-    admitted are absent from the result (the caller reports them as ``not_started``).
-    """
-    result = await run_waves(
-        units, run_unit, concurrency=concurrency, on_error=on_error, observers=observers, stop=stop
-    )
-    return result.outcomes
-
-
 async def run_waves(
     units: Sequence[Unit],
     run_unit: RunUnit,

@@ -55,7 +55,7 @@ class Observed:
         Matched on ONTAP's message: the spec's example code (346758) is a placeholder it reuses for
         unrelated conditions (ontap-notes §4.1).
         """
-        return bool(self.status_message) and self.status_message.startswith(_PARTNER_SYNC_PREFIX)
+        return (self.status_message or "").startswith(_PARTNER_SYNC_PREFIX)
 
     @property
     def healthy(self) -> bool:

@@ -224,10 +224,10 @@ class PairRotation:
             self.a.name: self.rec_a.passphrase_fingerprint,
             self.b.name: self.rec_b.passphrase_fingerprint,
         }
-        if outcome == ClusterOutcome.SPLIT and current is not None:
+        if outcome == PairOutcome.SPLIT and current is not None:
             fingerprints[self.b.name] = journal.fingerprint(current)
         remediation = None
-        if outcome == ClusterOutcome.SPLIT:
+        if outcome == PairOutcome.SPLIT:
             remediation = (
                 f"fleet sync -i <inventory> --passphrase <the NEW passphrase reference> --limit {self.b.name}"
                 f"  (syncs {self.b.name} with the passphrase {self.a.name} now has; never rotate "

@@ -12,6 +12,7 @@ from fleet.errors import OntapError, OntapTimeout, OntapTransportError
 from fleet.inventory import Cluster
 from fleet.outcomes import ClusterOutcome, StepStatus
 from fleet.report import ClusterRecord, ErrorInfo, NodeRecord, StepRecord
+from fleet.report.model import ErrorKind
 
 
 def error_info(exc: BaseException) -> ErrorInfo:
@@ -21,7 +22,7 @@ def error_info(exc: BaseException) -> ErrorInfo:
     if isinstance(exc, OntapTransportError):
         return ErrorInfo(code=None, message=str(exc), kind="transport")
     if isinstance(exc, OntapError):
-        kind = "auth" if exc.http_status == 401 else "ontap"
+        kind: ErrorKind = "auth" if exc.http_status == 401 else "ontap"
         return ErrorInfo(
             code=exc.code, message=exc.message, target=exc.target, http_status=exc.http_status, kind=kind
         )
