@@ -73,13 +73,14 @@ insecure = click.option(
 log_format = click.option(
     "--log-format", type=click.Choice(["auto", "json", "console"]), default="auto", show_default=True
 )
-report = click.option(
-    "--report",
-    "report_path",
-    default=None,
-    type=_path(dir_okay=False),
-    help="Report file (default reports/<run-id>.json).",
-)
+
+
+def file_option(flag: str, dest: str, help_text: str) -> Decorator:
+    """An option naming one file (never a folder), optional."""
+    return click.option(flag, dest, default=None, type=_path(dir_okay=False), help=help_text)
+
+
+report = file_option("--report", "report_path", "Report file (default reports/<run-id>.json).")
 policy = click.option("-p", "--policy", "policy", required=True, type=_path(), help="Policy file (YAML).")
 backup_dir = click.option(
     "--backup-dir",

@@ -124,13 +124,7 @@ def print_plan(results: PolicyResults, console: Console, *, probe: bool) -> None
     "--probe", is_flag=True, help="Also prove each OKM passphrase with a refused PATCH (a write-probe)."
 )
 @options.passphrase("Passphrase reference for --probe (default: the inventory's vars.okm_passphrase).")
-@click.option(
-    "--report",
-    "report_path",
-    default=None,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Report file (default reports/<run-id>.json).",
-)
+@options.report
 def plan_cmd(**given: Any) -> None:
     """Show, per cluster, the findings and what `fleet apply` would change. Reads only (unless --probe)."""
     build, work = _policy_work(RunKind.PLAN, given)
@@ -170,44 +164,24 @@ def apply_cmd(**given: Any) -> None:
 
 @main.command("sweep")
 @options.apply_options(options.read)
-@click.option(
-    "--report",
-    "report_path",
-    default=None,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Report file (default: <report-dir>/<run-id>.json).",
-)
+@options.file_option("--report", "report_path", "Report file (default: <report-dir>/<run-id>.json).")
 @options.sweep_report_dir
-@click.option(
-    "--html",
-    "html_path",
-    default=None,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Also write a single-file HTML report here.",
+@options.file_option("--html", "html_path", "Also write a single-file HTML report here.")
+@options.file_option(
+    "--prom", "prom_path", "Also write a Prometheus textfile here (node-exporter textfile collector)."
 )
-@click.option(
-    "--prom",
-    "prom_path",
-    default=None,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Also write a Prometheus textfile here (node-exporter textfile collector).",
-)
-@click.option(
+@options.file_option(
     "--since",
     "since_path",
-    default=None,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Compute drift against this earlier report (default: the newest earlier sweep in --report-dir).",
+    "Compute drift against this earlier report (default: the newest earlier sweep in --report-dir).",
 )
 @click.option(
     "--keep", default=None, type=click.IntRange(min=1), help="Keep only the N newest sweep reports."
 )
-@click.option(
+@options.file_option(
     "--lock",
     "lock_path",
-    default=None,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Lock file that keeps two sweeps from overlapping (default: <report-dir>/.fleet-sweep.lock).",
+    "Lock file that keeps two sweeps from overlapping (default: <report-dir>/.fleet-sweep.lock).",
 )
 def sweep_cmd(**given: Any) -> None:
     """Check every selected cluster against the policy, strictly read-only. Exit 0 compliant, 1 findings."""

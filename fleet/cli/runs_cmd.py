@@ -58,12 +58,8 @@ async def _runs(journal_path: Path | None, last: int) -> list[RunRow]:
 @click.argument("run_id")
 @options.journal
 @click.option("--retry-failed", is_flag=True, help="Rerun only the units that failed, are partial or split.")
-@click.option(
-    "--report",
-    "report_path",
-    default=None,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Report file of the resumed run (default reports/<run-id>.json).",
+@options.file_option(
+    "--report", "report_path", "Report file of the resumed run (default reports/<run-id>.json)."
 )
 @options.log_format
 def resume(
