@@ -29,12 +29,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fleet.errors import InputError
 from fleet.ontap import codes
-from fleet.sim.app import CLUSTER
+from fleet.sim.http import CLUSTER, Handler
 from fleet.sim.rules import error_body
 from fleet.sim.state import Cluster, ClusterFaults, Fleet
 
 T = TypeVar("T")
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 Rate = Annotated[float, Field(ge=0.0, le=1.0)]
 Seconds = Annotated[float, Field(ge=0.0)]
