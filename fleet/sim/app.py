@@ -1,10 +1,11 @@
 """The simulator's aiohttp app: ONTAP's REST paths over ``rules``, one app for every cluster.
 
-Handlers parse (query and body), call a rule, render. The cluster a request is for comes from the
-local port the connection arrived on (each cluster has its own "management LIF"), so 10,000 clusters
-share one app and one set of routes. Middlewares, outermost first: resolve the cluster and count,
-the caller's extra middlewares (faults), authentication, ONTAP error bodies. Query handling lives in
-``query``, records in ``records``, the ``/_sim/`` endpoints in ``introspect``.
+Handlers parse (query and body), call a rule, let ``effects`` act on its decision, render. The
+cluster a request is for comes from the local port the connection arrived on (each cluster has its
+own "management LIF"), so 10,000 clusters share one app and one set of routes. Middlewares, outermost
+first: resolve the cluster, count the request and let due jobs end; the caller's extra middlewares
+(faults); authentication; ONTAP error bodies. Query handling lives in ``query``, records in
+``records``, the ``/_sim/`` endpoints in ``introspect``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from fleet.ontap import codes
-from fleet.sim import rules
+from fleet.sim import effects, rules
 from fleet.sim.http import CLOCK, CLUSTER, FLEET, HOST, PORTS, Handler, ctx, json_reply, read_body
 from fleet.sim.introspect import sim_cluster, sim_fleet, sim_reset_counters, sim_update
 from fleet.sim.query import MUTATION_PARAMS, Shape, check_query, collection, instance, select_fields
@@ -79,7 +80,7 @@ async def resolve_cluster(request: web.Request, handler: Handler) -> web.StreamR
         )
     _set_cluster(request, cluster)
     fleet, now = request.app[FLEET], request.app[CLOCK]()
-    rules.advance_jobs(fleet, cluster, now)
+    effects.advance_jobs(fleet, cluster, now)
     if request.path.startswith("/_sim/"):
         return await handler(request)
     counters = cluster.counters
@@ -129,8 +130,8 @@ async def ontap_errors(request: web.Request, handler: Handler) -> web.StreamResp
     """Every failure leaves as ONTAP's error body: refusals, unknown paths and methods, crashes."""
     try:
         return await handler(request)
-    except Refused as refusal:
-        return json_reply(Reply.error(refusal.code, target=refusal.target, message=refusal.message))
+    except Refused as refused:
+        return json_reply(refused.refusal.reply())
     except web.HTTPNotFound:
         return json_reply(Reply.error(codes.NOT_FOUND, message="API not found"))
     except web.HTTPMethodNotAllowed:
@@ -205,20 +206,23 @@ async def get_key_manager(request: web.Request) -> web.Response:
 async def post_key_manager(request: web.Request) -> web.Response:
     fleet, cluster, now = ctx(request)
     check_query(request, MUTATION_PARAMS | {"create_inactive"})
-    return json_reply(rules.create_key_manager(fleet, cluster, await read_body(request), now))
+    decision = rules.create_key_manager(fleet, cluster, await read_body(request))
+    return json_reply(effects.enact(fleet, cluster, decision, now))
 
 
 async def patch_key_manager(request: web.Request) -> web.Response:
     fleet, cluster, now = ctx(request)
     check_query(request, MUTATION_PARAMS | {"validate_certificates"})
     body = await read_body(request)
-    return json_reply(rules.patch_key_manager(fleet, cluster, request.match_info["uuid"], body, now))
+    decision = rules.patch_key_manager(fleet, cluster, request.match_info["uuid"], body)
+    return json_reply(effects.enact(fleet, cluster, decision, now))
 
 
 async def delete_key_manager(request: web.Request) -> web.Response:
     fleet, cluster, now = ctx(request)
     check_query(request, MUTATION_PARAMS)
-    return json_reply(rules.delete_key_manager(fleet, cluster, request.match_info["uuid"], now))
+    decision = rules.delete_key_manager(fleet, cluster, request.match_info["uuid"])
+    return json_reply(effects.enact(fleet, cluster, decision, now))
 
 
 def _external(cluster: Cluster, km_uuid: str) -> KeyManager:
@@ -247,7 +251,8 @@ async def post_key_servers(request: web.Request) -> web.Response:
     fleet, cluster, now = ctx(request)
     check_query(request, MUTATION_PARAMS)
     body = await read_body(request)
-    return json_reply(rules.add_key_servers(fleet, cluster, request.match_info["uuid"], body, now))
+    decision = rules.add_key_servers(fleet, cluster, request.match_info["uuid"], body)
+    return json_reply(effects.enact(fleet, cluster, decision, now))
 
 
 async def patch_key_server(request: web.Request) -> web.Response:
@@ -255,14 +260,16 @@ async def patch_key_server(request: web.Request) -> web.Response:
     check_query(request, MUTATION_PARAMS)
     body = await read_body(request)
     match = request.match_info
-    return json_reply(rules.modify_key_server(fleet, cluster, match["uuid"], match["server"], body, now))
+    decision = rules.modify_key_server(fleet, cluster, match["uuid"], match["server"], body)
+    return json_reply(effects.enact(fleet, cluster, decision, now))
 
 
 async def delete_key_server(request: web.Request) -> web.Response:
     fleet, cluster, now = ctx(request)
     check_query(request, MUTATION_PARAMS | {"force"})
     match = request.match_info
-    return json_reply(rules.delete_key_server(fleet, cluster, match["uuid"], match["server"], now))
+    decision = rules.delete_key_server(fleet, cluster, match["uuid"], match["server"])
+    return json_reply(effects.enact(fleet, cluster, decision, now))
 
 
 def _key_ids_target(request: web.Request) -> tuple[Cluster, KeyManager, Node]:

@@ -4,7 +4,8 @@ Two kinds of faults, as DESIGN.md "Simulator faults" lists them:
 
 * per cluster, drawn once from the seed by ``apply_faults`` (``partial``, ``jobs``, ``jobfail``,
   ``auth``, ``partner_down``): stored in ``Cluster.faults`` / ``Cluster.metrocluster``, acted on by
-  ``rules`` (ONTAP's behaviour), so they survive a restart with the rest of the state;
+  ``rules``, ``effects`` and the app's authentication, so they survive a restart with the rest of the
+  state;
 * per request (``latency``, ``slow``, ``hang``, ``reset``, ``http5xx``, ``limit``): rates stored in each
   cluster's ``ClusterFaults`` and acted on by ``fault_middleware``. Each cluster draws from its own
   RNG seeded by ``(seed, cluster)``, so one client's sequence of requests to one cluster meets the same

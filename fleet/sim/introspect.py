@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from fleet.ontap import codes
-from fleet.sim import rules
+from fleet.sim import effects
 from fleet.sim.http import CLOCK, FLEET, HOST, read_body
 from fleet.sim.rules import Refused
 from fleet.sim.state import Cluster, ClusterFaults
@@ -75,7 +75,7 @@ def _named(request: web.Request) -> Cluster:
 def _advance_all(request: web.Request) -> None:
     fleet, now = request.app[FLEET], request.app[CLOCK]()
     for cluster in fleet.clusters.values():
-        rules.advance_jobs(fleet, cluster, now)
+        effects.advance_jobs(fleet, cluster, now)
 
 
 async def sim_fleet(request: web.Request) -> web.Response:
