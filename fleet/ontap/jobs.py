@@ -65,7 +65,8 @@ def _as_int(value: Any) -> int | None:
 
 def job_failure(job: Mapping[str, Any], *, cluster: str | None) -> OntapError:
     """The OntapError for a job that ended badly, with ONTAP's code and message when it gave them."""
-    error = job.get("error") if isinstance(job.get("error"), Mapping) else {}
+    found = job.get("error")
+    error: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     state = job.get("state")
     message = error.get("message") or job.get("message") or f"the job ended in state {state!r}"
     return OntapError(
