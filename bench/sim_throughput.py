@@ -24,7 +24,7 @@ import aiohttp
 import psutil
 import yaml
 
-from fleet.cli.sim_cmd import parse_ready_line
+from fleet.sim.serve import parse_ready_line
 from fleet.sim.tls import client_ssl_context
 
 PATH = "/api/security/key-managers"

@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import ssl
-import subprocess
-import sys
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +18,7 @@ from typing import Any
 
 import psutil
 
-from fleet.cli.sim_cmd import parse_ready_line
+from fleet.sim.serve import SimulatorProcess
 
 READY_TIMEOUT_S = 600.0
 
@@ -55,7 +53,8 @@ class Truth:
 
 
 class SimProcess:
-    """``fleet sim serve`` in its own process; a context manager so it never outlives the benchmark."""
+    """The benchmark's simulator: a ``SimulatorProcess`` sized by ``SimOptions``, and the truth it tells;
+    a context manager so it never outlives the benchmark."""
 
     def __init__(self, options: SimOptions, workdir: Path) -> None:
         self.options = options
@@ -63,7 +62,13 @@ class SimProcess:
         self.inventory = workdir / "inventory.yml"
         self.ca = workdir / "tls" / "ca.pem"
         self.first_address = ""
-        self._process: subprocess.Popen[str] | None = None
+        o = options
+        args = [
+            "--clusters", str(o.clusters), "--mcc-pairs", str(o.mcc_pairs), "--seed", str(o.seed),
+            "--latency-ms", str(o.latency_ms), "--inventory-out", str(self.inventory),
+            "--secrets-dir", str(workdir / "secrets"), "--tls-dir", str(workdir / "tls"),
+        ]  # fmt: skip
+        self._sim = SimulatorProcess(args, timeout=READY_TIMEOUT_S, stop_timeout=60.0)
 
     def __enter__(self) -> SimProcess:
         self.start()
@@ -75,44 +80,20 @@ class SimProcess:
         self.stop()
 
     def start(self) -> None:
-        o = self.options
-        command = [
-            sys.executable, "-m", "fleet", "sim", "serve", "--clusters", str(o.clusters),
-            "--mcc-pairs", str(o.mcc_pairs), "--seed", str(o.seed), "--latency-ms", str(o.latency_ms),
-            "--inventory-out", str(self.inventory), "--secrets-dir", str(self.workdir / "secrets"),
-            "--tls-dir", str(self.workdir / "tls"),
-        ]  # fmt: skip
-        self._process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-        )
-        assert self._process.stdout is not None
-        line = self._process.stdout.readline()  # blocks until ready (or the process dies: EOF)
-        ready = parse_ready_line(line)
-        if ready is None:
-            self.stop()
-            raise RuntimeError(f"simulator did not start: {line!r}")
+        self._sim.start()
+        ready = self._sim.ready
         self.ca = Path(ready["ca"])
         self.first_address = f"{ready['host']}:{ready['ports'].split('-')[0]}"
 
     def cpu_seconds(self) -> float:
         """The simulator's own CPU so far: how hard a tool made the server work."""
-        assert self._process is not None
-        times = psutil.Process(self._process.pid).cpu_times()
+        assert self._sim.process is not None
+        times = psutil.Process(self._sim.process.pid).cpu_times()
         return times.user + times.system
 
     def stop(self) -> None:
         """Idempotent: SIGTERM (the simulator exits cleanly), SIGKILL if it hangs."""
-        process, self._process = self._process, None
-        if process is None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
+        self._sim.stop()
 
     def fleet_summary(self) -> list[dict[str, Any]]:
         """``GET /_sim/fleet`` on any cluster port: one app serves them all, so one call sees all."""

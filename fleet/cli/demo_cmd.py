@@ -10,7 +10,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import click
@@ -23,52 +22,13 @@ from fleet.engine.plans import RunPlan, build_plan
 from fleet.engine.run import FinishedRun
 from fleet.engine.spec import GENERATE, RunSpec
 from fleet.engine.work import rotate_work
-from fleet.errors import FleetError
 from fleet.journal import Journal
 from fleet.logs import configure_logging
 from fleet.outcomes import RunKind
 from fleet.report import render_summary
+from fleet.sim.serve import SimulatorProcess
 
 DEMO_FAULTS = "partial=0.04,slow=0.02:1s,http503=0.01,http500=0.005,jobs=0.1,limit=3"
-READY_PREFIX = "fleet-sim ready"
-
-
-class SimulatorProcess:
-    """``fleet sim serve`` in a child process; ``start`` returns once it prints its ready line."""
-
-    def __init__(self, args: list[str], *, timeout: float = 60.0) -> None:
-        self.args = args
-        self.timeout = timeout
-        self.process: subprocess.Popen[str] | None = None
-        self.ready_line = ""
-
-    def start(self) -> str:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "fleet", "sim", "serve", *self.args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        deadline = time.monotonic() + self.timeout
-        assert self.process.stdout is not None
-        while time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if not line:
-                break
-            if line.startswith(READY_PREFIX):
-                self.ready_line = line.strip()
-                return self.ready_line
-        self.stop()
-        raise FleetError("the simulator did not become ready")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
 
 @main.command()

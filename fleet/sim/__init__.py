@@ -1,4 +1,4 @@
-"""The ONTAP REST simulator: cluster state, ONTAP's rules, the aiohttp app, fleet generation, serving."""
+"""The ONTAP REST simulator: state, ONTAP's rules and effects, the aiohttp app, fleet generation, serving."""
 
 from fleet.sim.app import build_app
 from fleet.sim.generate import generate_fleet, make_cluster

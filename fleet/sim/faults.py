@@ -4,7 +4,8 @@ Two kinds of faults, as DESIGN.md "Simulator faults" lists them:
 
 * per cluster, drawn once from the seed by ``apply_faults`` (``partial``, ``jobs``, ``jobfail``,
   ``auth``, ``partner_down``): stored in ``Cluster.faults`` / ``Cluster.metrocluster``, acted on by
-  ``rules`` (ONTAP's behaviour), so they survive a restart with the rest of the state;
+  ``rules``, ``effects`` and the app's authentication, so they survive a restart with the rest of the
+  state;
 * per request (``latency``, ``slow``, ``hang``, ``reset``, ``http5xx``, ``limit``): rates stored in each
   cluster's ``ClusterFaults`` and acted on by ``fault_middleware``. Each cluster draws from its own
   RNG seeded by ``(seed, cluster)``, so one client's sequence of requests to one cluster meets the same
@@ -19,23 +20,22 @@ import asyncio
 import math
 import random
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import yaml
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fleet.errors import InputError
 from fleet.ontap import codes
-from fleet.sim.app import CLUSTER
+from fleet.sim.http import CLUSTER, Handler
 from fleet.sim.rules import error_body
 from fleet.sim.state import Cluster, ClusterFaults, Fleet
 
 T = TypeVar("T")
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 Rate = Annotated[float, Field(ge=0.0, le=1.0)]
 Seconds = Annotated[float, Field(ge=0.0)]
 
@@ -164,7 +164,7 @@ def _build(items: Mapping[str, Any], *, source: str) -> FaultSpec:
         except ValueError as exc:
             raise _input_error(source, where, str(exc)) from exc
     try:
-        return FaultSpec(request=RequestFaults(**request), **cluster_rates)
+        return FaultSpec.model_validate({"request": RequestFaults.model_validate(request), **cluster_rates})
     except ValidationError as exc:
         raise _input_error(source, "faults", _first_error(exc)) from exc
 
@@ -183,7 +183,7 @@ def _build_override(items: Any, *, source: str, where: str) -> ClusterOverride:
         except ValueError as exc:
             raise _input_error(source, f"{where}.{kind}", str(exc)) from exc
     try:
-        RequestFaults(**request)
+        RequestFaults.model_validate(request)
         return ClusterOverride(request=request, **flags)
     except ValidationError as exc:
         raise _input_error(source, where, _first_error(exc)) from exc

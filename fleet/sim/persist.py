@@ -18,7 +18,7 @@ import contextlib
 import json
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from aiohttp import web
@@ -26,7 +26,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from fleet.atomic import write_atomically
 from fleet.errors import InputError
-from fleet.sim.app import CLUSTER
+from fleet.sim.http import CLUSTER, Handler
 from fleet.sim.state import STATE_VERSION, Cluster, Fleet, SimSettings
 
 _HEADER = re.compile(rb'\{"state_version": (\d+)[,}]')
@@ -39,9 +39,6 @@ class _StateFile(BaseModel):
     state_version: int
     saved_at: float
     fleet: Fleet
-
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def dump_cluster(cluster: Cluster) -> bytes:

@@ -1,24 +1,23 @@
-"""ONTAP's key-manager behaviour as pure functions over simulator state.
+"""ONTAP's key-manager checks, in ONTAP's order: body + state -> ``Change`` or refusal; changes nothing.
 
-No HTTP and no clock of its own: each rule takes the fleet (for the MetroCluster partner and the
-settings), the cluster, the request body and ``now``, and returns a ``Reply`` (status + ONTAP body).
-A mutation is validated at once, in ONTAP's order of checks, and becomes a ``Change``: data that is
-applied at once or, when the cluster answers with jobs, when its job ends. Keeping changes as data
-(not closures) lets ``persist`` save a fleet with jobs in flight.
+No HTTP, no clock, no randomness: each rule takes the fleet (for the MetroCluster partner and the
+settings), the cluster and the request body, and returns a ``Decision``. A request that passes every
+check becomes a ``Change``: data that ``effects`` applies at once or, when the cluster answers with
+jobs, when its job ends (data, not closures, so ``persist`` can save a fleet with jobs in flight). The
+first failed check raises ``Refused``; ``decides`` turns it into a ``Refusal``. A passphrase check is
+part of the decision (``passphrase_ok``) because ONTAP keeps its score even when it refuses: a wrong
+passphrase counts toward the Common Criteria lockout, and ``effects`` does the counting.
 """
 
 from __future__ import annotations
 
-import random
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import wraps
-from typing import Any
+from typing import Any, ParamSpec
 
 from fleet.ontap import codes
-from fleet.sim.generate import make_keys
-from fleet.sim.state import CertRef, Cluster, Fleet, Job, KeyManager, KeyServer
+from fleet.sim.state import Cluster, Fleet, KeyManager, KeyServer
 
 ONBOARD_MIN, CC_MIN, PASSPHRASE_MAX = 32, 64, 256
 MAX_PRIMARY_SERVERS = 4
@@ -29,7 +28,7 @@ KEY_SERVER_PATCH_FIELDS = (
     "secondary_key_servers",
     "create_remove_timeout",
 )
-HEALTHY_MESSAGE = "No action needed at this time."
+P = ParamSpec("P")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,14 +51,32 @@ class Reply:
         return int(error["code"]) if isinstance(error, dict) else None
 
 
-class Refused(Exception):
-    """Raised inside a rule to stop at the first failed check; ``as_reply`` turns it into a Reply."""
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A failed check: ONTAP's error and, when the check was a passphrase's, whether it was right."""
 
-    def __init__(self, code: int, *, target: str | None = None, message: str | None = None) -> None:
+    code: int
+    target: str | None = None
+    message: str | None = None
+    passphrase_ok: bool | None = None  # None: no passphrase checked; False counts toward the lockout
+
+    def reply(self) -> Reply:
+        return Reply.error(self.code, target=self.target, message=self.message)
+
+
+class Refused(Exception):
+    """Raised inside a rule (or a handler) to stop at the first failed check; carries its ``Refusal``."""
+
+    def __init__(
+        self,
+        code: int,
+        *,
+        target: str | None = None,
+        message: str | None = None,
+        passphrase_ok: bool | None = None,
+    ) -> None:
         super().__init__(code)
-        self.code = code
-        self.target = target
-        self.message = message
+        self.refusal = Refusal(code, target, message, passphrase_ok)
 
 
 def error_status(code: int) -> int:
@@ -75,26 +92,39 @@ def error_body(code: int, *, target: str | None = None, message: str | None = No
     return {"error": error}
 
 
-def as_reply(rule: Callable[..., Reply]) -> Callable[..., Reply]:
-    @wraps(rule)
-    def run(*args: Any, **kwargs: Any) -> Reply:
-        try:
-            return rule(*args, **kwargs)
-        except Refused as refusal:
-            return Reply.error(refusal.code, target=refusal.target, message=refusal.message)
-
-    return run
-
-
 @dataclass(frozen=True, slots=True)
 class Change:
-    """A validated mutation, applied now or when its job ends."""
+    """A validated mutation for ``effects`` to apply, now or when its job ends.
 
-    operation: str
+    A creation's params lack the new key manager's ``uuid`` (and the Change its ``location``):
+    ``effects`` allocates both when it commits, since allocating is itself a change of state.
+    """
+
+    operation: str  # a key of effects' table of appliers
     params: dict[str, Any]
-    description: str
+    description: str  # the job's description
     status: int = 200  # the synchronous success status (201 for creations)
     location: str | None = None
+    body: dict[str, Any] = field(default_factory=dict)  # the synchronous success body
+    at_once: bool = False  # never a job, even on a cluster that answers with jobs (key servers)
+    passphrase_ok: bool | None = None  # True: a passphrase was checked and right (clears the streak)
+
+
+# What a rule decides: a change to make, a refusal, or an answer that changes nothing.
+Decision = Change | Refusal | Reply
+
+
+def decides(rule: Callable[P, Decision]) -> Callable[P, Decision]:
+    """Return the first failed check (``Refused``) as the rule's ``Refusal``."""
+
+    @wraps(rule)
+    def run(*args: P.args, **kwargs: P.kwargs) -> Decision:
+        try:
+            return rule(*args, **kwargs)
+        except Refused as refused:
+            return refused.refusal
+
+    return run
 
 
 # --- body checks ----------------------------------------------------------------------------------------
@@ -199,18 +229,9 @@ def guard(fleet: Fleet, cluster: Cluster, *, partner_sync: bool = False) -> None
         raise Refused(codes.MCC_SYNC_PENDING)
 
 
-def wrong_passphrase(fleet: Fleet, cluster: Cluster, target: str | None = None) -> Refused:
-    """Count a wrong passphrase toward the Common Criteria lockout streak; the caller raises the result."""
-    cluster.wrong_passphrase_streak += 1
-    cluster.wrong_passphrase_total += 1
-    counts = cluster.cc_mode or fleet.settings.lockout_all_modes
-    if counts and cluster.wrong_passphrase_streak >= cluster.lockout_threshold:
-        cluster.locked = True
-    return Refused(codes.PASSPHRASE_INCORRECT, target=target)
-
-
-def right_passphrase(cluster: Cluster) -> None:
-    cluster.wrong_passphrase_streak = 0
+def wrong_passphrase() -> Refused:
+    """A wrong passphrase: refused, and ``effects`` counts it toward the Common Criteria lockout."""
+    return Refused(codes.PASSPHRASE_INCORRECT, passphrase_ok=False)
 
 
 def check_length(cluster: Cluster, passphrase: str, *, code: int, target: str) -> None:
@@ -227,27 +248,25 @@ def find_key_manager(cluster: Cluster, km_uuid: str) -> KeyManager:
     return km
 
 
-def _path(km_uuid: str) -> str:
+def key_manager_path(km_uuid: str) -> str:
     return f"/api/security/key-managers/{km_uuid}"
 
 
 # --- PATCH /api/security/key-managers/{uuid} -------------------------------------------------------------
 
 
-@as_reply
-def patch_key_manager(
-    fleet: Fleet, cluster: Cluster, km_uuid: str, body: dict[str, Any], now: float
-) -> Reply:
+@decides
+def patch_key_manager(fleet: Fleet, cluster: Cluster, km_uuid: str, body: dict[str, Any]) -> Decision:
     """Dispatch a PATCH the way ONTAP reads it: synchronize, passphrase change, or external change."""
     find_key_manager(cluster, km_uuid)
     check_fields(body, PATCH_KM_FIELDS, KM_READ_ONLY)
     onboard = body.get("onboard")
     if isinstance(onboard, dict) and onboard.get("synchronize") is True:
-        return synchronize(fleet, cluster, body, now)
+        return synchronize(fleet, cluster, body)
     if isinstance(onboard, dict) and onboard:
-        return change_passphrase(fleet, cluster, body, now)
+        return change_passphrase(fleet, cluster, body)
     if body.get("external"):
-        return modify_external(fleet, cluster, body, now)
+        return modify_external(fleet, cluster, body)
     if "is_default_data_at_rest_encryption_disabled" in body:
         guard(fleet, cluster)
         _bool(
@@ -264,8 +283,8 @@ def _onboard_km(cluster: Cluster) -> KeyManager:
     return km
 
 
-@as_reply
-def change_passphrase(fleet: Fleet, cluster: Cluster, body: dict[str, Any], now: float) -> Reply:
+@decides
+def change_passphrase(fleet: Fleet, cluster: Cluster, body: dict[str, Any]) -> Decision:
     """Checks in ONTAP's order: both fields → length → existing is current → new differs (ontap-notes)."""
     guard(fleet, cluster)
     km = _onboard_km(cluster)
@@ -277,12 +296,11 @@ def change_passphrase(fleet: Fleet, cluster: Cluster, body: dict[str, Any], now:
     existing = _string(existing, "onboard.existing_passphrase")
     check_length(cluster, new, code=codes.PASSPHRASE_LENGTH, target="onboard.passphrase")
     if existing != km.passphrase:
-        raise wrong_passphrase(fleet, cluster)
-    right_passphrase(cluster)
-    if new == km.passphrase:
-        raise Refused(codes.PASSPHRASE_SAME_AS_OLD)
-    change = Change("change_passphrase", {"passphrase": new}, f"PATCH {_path(km.uuid)}")
-    return commit(fleet, cluster, change, now)
+        raise wrong_passphrase()
+    if new == km.passphrase:  # the existing passphrase was right: the streak clears all the same
+        raise Refused(codes.PASSPHRASE_SAME_AS_OLD, passphrase_ok=True)
+    path = key_manager_path(km.uuid)
+    return Change("change_passphrase", {"passphrase": new}, f"PATCH {path}", passphrase_ok=True)
 
 
 def _partner_sync_allowed(fleet: Fleet, method: str) -> bool:
@@ -300,8 +318,8 @@ def _sync_passphrases(fleet: Fleet, cluster: Cluster, km: KeyManager) -> set[str
     return accepted
 
 
-@as_reply
-def synchronize(fleet: Fleet, cluster: Cluster, body: dict[str, Any], now: float) -> Reply:
+@decides
+def synchronize(fleet: Fleet, cluster: Cluster, body: dict[str, Any]) -> Decision:
     """PATCH synchronize: restores missing keys on the local nodes. It is also the partner step of a
     MetroCluster rotation: our chosen REST form (UNCONFIRMED, ontap-notes §4.1) is PATCH synchronize with
     existing_passphrase = the NEW passphrase; ``SimSettings.partner_sync_method`` selects alternatives."""
@@ -314,13 +332,12 @@ def synchronize(fleet: Fleet, cluster: Cluster, body: dict[str, Any], now: float
         raise Refused(codes.PATCH_SYNC_NO_PASSPHRASE, target="onboard.passphrase")
     existing = _string(onboard["existing_passphrase"], "onboard.existing_passphrase")
     if existing not in _sync_passphrases(fleet, cluster, km):
-        raise wrong_passphrase(fleet, cluster)
-    right_passphrase(cluster)
-    return commit(fleet, cluster, Change("synchronize", {}, f"PATCH {_path(km.uuid)}"), now)
+        raise wrong_passphrase()
+    return Change("synchronize", {}, f"PATCH {key_manager_path(km.uuid)}", passphrase_ok=True)
 
 
-@as_reply
-def modify_external(fleet: Fleet, cluster: Cluster, body: dict[str, Any], now: float) -> Reply:
+@decides
+def modify_external(fleet: Fleet, cluster: Cluster, body: dict[str, Any]) -> Decision:
     guard(fleet, cluster)
     km = cluster.key_manager
     if km is None or km.kind != "external":
@@ -334,7 +351,7 @@ def modify_external(fleet: Fleet, cluster: Cluster, body: dict[str, Any], now: f
             _cert(cluster, ref, "server_ca_certificates") for ref in external["server_ca_certificates"]
         ]
     _tls_fault(cluster)
-    return commit(fleet, cluster, Change("modify_external", params, f"PATCH {_path(km.uuid)}"), now)
+    return Change("modify_external", params, f"PATCH {key_manager_path(km.uuid)}")
 
 
 def _cert(cluster: Cluster, ref: Any, name: str) -> dict[str, str]:
@@ -356,22 +373,17 @@ def _tls_fault(cluster: Cluster) -> None:
 # --- POST /api/security/key-managers ---------------------------------------------------------------------
 
 
-@as_reply
-def create_key_manager(fleet: Fleet, cluster: Cluster, body: dict[str, Any], now: float) -> Reply:
+@decides
+def create_key_manager(fleet: Fleet, cluster: Cluster, body: dict[str, Any]) -> Decision:
     check_fields(body, POST_KM_FIELDS, KM_READ_ONLY)
     onboard, external = body.get("onboard"), body.get("external")
     if isinstance(onboard, dict) and onboard.get("synchronize") is True:
-        return post_synchronize(fleet, cluster, body, now)
+        return post_synchronize(fleet, cluster, body)
     if isinstance(onboard, dict):
-        return create_onboard(fleet, cluster, body, now)
+        return create_onboard(fleet, cluster, body)
     if isinstance(external, dict):
-        return create_external(fleet, cluster, body, now)
+        return create_external(fleet, cluster, body)
     raise Refused(codes.MISSING_VALUE, target="onboard", message='Missing value "onboard" or "external".')
-
-
-def _new_km_uuid(cluster: Cluster) -> str:
-    cluster.job_seq += 1
-    return str(uuid.uuid5(uuid.UUID(cluster.uuid), f"key-manager-{cluster.job_seq}"))
 
 
 def _partner_reachable(fleet: Fleet, cluster: Cluster) -> Cluster:
@@ -382,8 +394,8 @@ def _partner_reachable(fleet: Fleet, cluster: Cluster) -> Cluster:
     return partner
 
 
-@as_reply
-def post_synchronize(fleet: Fleet, cluster: Cluster, body: dict[str, Any], now: float) -> Reply:
+@decides
+def post_synchronize(fleet: Fleet, cluster: Cluster, body: dict[str, Any]) -> Decision:
     """The MetroCluster partner POST: creates OKM here with the partner's passphrase."""
     guard(fleet, cluster, partner_sync=_partner_sync_allowed(fleet, "post"))
     onboard = body["onboard"]
@@ -401,30 +413,25 @@ def post_synchronize(fleet: Fleet, cluster: Cluster, body: dict[str, Any], now: 
     if local is not None and local.kind == "onboard" and cluster.pending_partner_sync is not None:
         # settings let the partner step be a POST (the status message's own wording)
         if passphrase not in _sync_passphrases(fleet, cluster, local):
-            raise wrong_passphrase(fleet, cluster)
-        right_passphrase(cluster)
-        change = Change("synchronize", {}, "POST /api/security/key-managers", status=201)
-        return commit(fleet, cluster, change, now)
+            raise wrong_passphrase()
+        return Change("synchronize", {}, "POST /api/security/key-managers", status=201, passphrase_ok=True)
     if local is not None:
         if local.kind == "onboard" and passphrase == local.passphrase:
             raise Refused(codes.OKM_ALREADY_CONFIGURED_USE_PATCH)
         raise Refused(codes.SYNC_OKM_ALREADY_LOCAL)
     if passphrase != partner.key_manager.passphrase:
-        raise wrong_passphrase(fleet, cluster)
-    right_passphrase(cluster)
-    km_uuid = _new_km_uuid(cluster)
-    change = Change(
+        raise wrong_passphrase()
+    return Change(
         "create_onboard",
-        {"uuid": km_uuid, "passphrase": passphrase, "synchronize": True},
+        {"passphrase": passphrase, "synchronize": True},
         "POST /api/security/key-managers",
         status=201,
-        location=_path(km_uuid),
+        passphrase_ok=True,
     )
-    return commit(fleet, cluster, change, now)
 
 
-@as_reply
-def create_onboard(fleet: Fleet, cluster: Cluster, body: dict[str, Any], now: float) -> Reply:
+@decides
+def create_onboard(fleet: Fleet, cluster: Cluster, body: dict[str, Any]) -> Decision:
     guard(fleet, cluster)
     onboard = body["onboard"]
     if "existing_passphrase" in onboard:
@@ -441,15 +448,12 @@ def create_onboard(fleet: Fleet, cluster: Cluster, body: dict[str, Any], now: fl
             raise Refused(codes.OKM_ALREADY_AT_PARTNER)
         if partner.key_manager is not None:
             raise Refused(codes.OKM_PARTNER_HAS_EXTERNAL)
-    km_uuid = _new_km_uuid(cluster)
-    change = Change(
+    return Change(
         "create_onboard",
-        {"uuid": km_uuid, "passphrase": passphrase, "synchronize": False},
+        {"passphrase": passphrase, "synchronize": False},
         "POST /api/security/key-managers",
         status=201,
-        location=_path(km_uuid),
     )
-    return commit(fleet, cluster, change, now)
 
 
 def _server_record(raw: dict[str, Any], target: str) -> dict[str, Any]:
@@ -474,8 +478,8 @@ def _check_new_servers(existing: list[str], new: list[str]) -> None:
         raise Refused(codes.MAX_PRIMARY_KEY_SERVERS)
 
 
-@as_reply
-def create_external(fleet: Fleet, cluster: Cluster, body: dict[str, Any], now: float) -> Reply:
+@decides
+def create_external(fleet: Fleet, cluster: Cluster, body: dict[str, Any]) -> Decision:
     guard(fleet, cluster)
     external = body["external"]
     if cluster.key_manager is not None:
@@ -492,27 +496,18 @@ def create_external(fleet: Fleet, cluster: Cluster, body: dict[str, Any], now: f
         if partner is not None and partner.key_manager is not None and partner.key_manager.kind == "onboard":
             raise Refused(codes.EXTERNAL_PARTNER_HAS_OKM)
     _tls_fault(cluster)
-    km_uuid = _new_km_uuid(cluster)
-    params = {
-        "uuid": km_uuid,
-        "servers": records,
-        "client_certificate": client,
-        "server_ca_certificates": cas,
-    }
-    change = Change(
-        "create_external", params, "POST /api/security/key-managers", status=201, location=_path(km_uuid)
-    )
-    return commit(fleet, cluster, change, now)
+    params = {"servers": records, "client_certificate": client, "server_ca_certificates": cas}
+    return Change("create_external", params, "POST /api/security/key-managers", status=201)
 
 
 # --- DELETE /api/security/key-managers/{uuid} ------------------------------------------------------------
 
 
-@as_reply
-def delete_key_manager(fleet: Fleet, cluster: Cluster, km_uuid: str, now: float) -> Reply:
+@decides
+def delete_key_manager(fleet: Fleet, cluster: Cluster, km_uuid: str) -> Decision:
     km = find_key_manager(cluster, km_uuid)
     guard(fleet, cluster)
-    return commit(fleet, cluster, Change("delete", {}, f"DELETE {_path(km.uuid)}"), now)
+    return Change("delete", {}, f"DELETE {key_manager_path(km.uuid)}")
 
 
 # --- key servers (external only; synchronous: the spec documents 201/200 only) ---------------------------
@@ -532,8 +527,8 @@ def _find_server(km: KeyManager, server: str) -> KeyServer:
     raise Refused(codes.KEY_SERVER_NOT_CONFIGURED, target="server")
 
 
-@as_reply
-def add_key_servers(fleet: Fleet, cluster: Cluster, km_uuid: str, body: dict[str, Any], now: float) -> Reply:
+@decides
+def add_key_servers(fleet: Fleet, cluster: Cluster, km_uuid: str, body: dict[str, Any]) -> Decision:
     """One server (``{"server": …}``) or several (``{"records": […]}``), all or nothing."""
     km = _external_km(cluster, km_uuid)
     guard(fleet, cluster)
@@ -544,200 +539,42 @@ def add_key_servers(fleet: Fleet, cluster: Cluster, km_uuid: str, body: dict[str
     records = [_server_record(raw, "records" if "records" in body else "") for raw in raw_records]
     _check_new_servers([server.server for server in km.servers], [record["server"] for record in records])
     _tls_fault(cluster)
-    for record in records:
-        km.servers.append(KeyServer(**record))
-    km.key_generation += 1
-    return Reply(201, {"num_records": len(records), "records": [{"server": r["server"]} for r in records]})
+    return Change(
+        "add_key_servers",
+        {"servers": records},
+        f"POST {key_manager_path(km.uuid)}/key-servers",
+        status=201,
+        body={"num_records": len(records), "records": [{"server": r["server"]} for r in records]},
+        at_once=True,
+    )
 
 
-@as_reply
+@decides
 def modify_key_server(
-    fleet: Fleet, cluster: Cluster, km_uuid: str, server: str, body: dict[str, Any], now: float
-) -> Reply:
+    fleet: Fleet, cluster: Cluster, km_uuid: str, server: str, body: dict[str, Any]
+) -> Decision:
+    """Checks every field before anything changes (``password`` is accepted, not kept)."""
     km = _external_km(cluster, km_uuid)
     guard(fleet, cluster)
-    key_server = _find_server(km, server)
+    _find_server(km, server)
     check_fields(body, PATCH_KEY_SERVER_FIELDS, KEY_SERVER_READ_ONLY)
     if not any(name in body for name in KEY_SERVER_PATCH_FIELDS):
         raise Refused(codes.KEY_SERVER_NO_FIELDS)
+    params: dict[str, Any] = {"server": server}
     if "timeout" in body:
-        key_server.timeout = _server_record({"server": server, "timeout": body["timeout"]}, "")["timeout"]
+        params["timeout"] = _server_record({"server": server, "timeout": body["timeout"]}, "")["timeout"]
     if "username" in body:
-        key_server.username = _string(body["username"], "username")
+        params["username"] = _string(body["username"], "username")
     if "secondary_key_servers" in body:
-        key_server.secondary_key_servers = [str(name) for name in body["secondary_key_servers"] or []]
-    return Reply(200)
+        params["secondary_key_servers"] = [str(name) for name in body["secondary_key_servers"] or []]
+    path = f"{key_manager_path(km.uuid)}/key-servers/{server}"
+    return Change("modify_key_server", params, f"PATCH {path}", at_once=True)
 
 
-@as_reply
-def delete_key_server(fleet: Fleet, cluster: Cluster, km_uuid: str, server: str, now: float) -> Reply:
+@decides
+def delete_key_server(fleet: Fleet, cluster: Cluster, km_uuid: str, server: str) -> Decision:
     km = _external_km(cluster, km_uuid)
     guard(fleet, cluster)
-    km.servers.remove(_find_server(km, server))
-    km.key_generation += 1
-    return Reply(200)
-
-
-# --- applying changes, now or when a job ends ------------------------------------------------------------
-
-
-def commit(fleet: Fleet, cluster: Cluster, change: Change, now: float) -> Reply:
-    """Apply a validated change now, or start a job that applies it when it ends (``advance_jobs``)."""
-    headers = {"Location": change.location} if change.location else {}
-    if cluster.faults.jobs:
-        job = start_job(cluster, change, now)
-        link = {"uuid": job.uuid, "_links": {"self": {"href": f"/api/cluster/jobs/{job.uuid}"}}}
-        return Reply(cluster.faults.job_http_status, {"job": link}, headers)
-    failure = apply_change(fleet, cluster, change.operation, change.params)
-    if failure:
-        return Reply.error(failure)
-    return Reply(change.status, {}, headers)
-
-
-def start_job(cluster: Cluster, change: Change, now: float) -> Job:
-    cluster.job_seq += 1
-    job = Job(
-        uuid=str(uuid.uuid5(uuid.UUID(cluster.uuid), f"job-{cluster.job_seq}")),
-        description=change.description,
-        start_time=now,
-        ends_at=now + cluster.faults.job_seconds,
-        failure=cluster.faults.job_fail,
-        operation=change.operation,
-        params=change.params,
-    )
-    cluster.faults.job_fail = None  # "the next job" fails, not every job
-    cluster.jobs[job.uuid] = job
-    return job
-
-
-def advance_jobs(fleet: Fleet, cluster: Cluster, now: float) -> None:
-    """Finish the jobs whose time has come and forget those ended longer than the retention ago."""
-    if not cluster.jobs:
-        return
-    retention = fleet.settings.job_retention_seconds
-    for job in sorted(cluster.jobs.values(), key=lambda job: job.ends_at):
-        if job.state in ("queued", "running") and job.ends_at <= now:
-            finish_job(fleet, cluster, job)
-        if job.end_time is not None and job.end_time + retention <= now:
-            del cluster.jobs[job.uuid]
-
-
-def finish_job(fleet: Fleet, cluster: Cluster, job: Job) -> None:
-    job.end_time = job.ends_at
-    if job.failure is not None:
-        job.error_code, job.message = job.failure
-    else:
-        job.error_code = apply_change(fleet, cluster, job.operation, job.params)
-        job.message = codes.message_for(job.error_code) if job.error_code else "success"
-    job.state = "failure" if job.error_code else "success"
-    job.code = job.error_code
-
-
-def apply_change(fleet: Fleet, cluster: Cluster, operation: str, params: dict[str, Any]) -> int:
-    """Make a change true; returns 0, or the partial-failure code when ``faults.partial_nodes`` fire."""
-    return _APPLY[operation](fleet, cluster, params)
-
-
-def _stale_nodes(cluster: Cluster) -> list[str]:
-    """Nodes that fail this change (the partial fault), consumed when ``partial_once``."""
-    names = [node.name for node in cluster.nodes if node.name in set(cluster.faults.partial_nodes)]
-    if names and cluster.faults.partial_once:
-        cluster.faults.partial_nodes = []
-    return names
-
-
-def _mark_keys(cluster: Cluster, stale: list[str]) -> None:
-    for node in cluster.nodes:
-        for key in node.keys:
-            key.restored = node.name not in stale
-
-
-def _apply_change_passphrase(fleet: Fleet, cluster: Cluster, params: dict[str, Any]) -> int:
-    km = cluster.key_manager
-    if km is None or km.kind != "onboard":
-        return codes.PASSPHRASE_CHANGE_FAILED  # deleted while the job ran
-    km.passphrase = params["passphrase"]
-    km.key_generation += 1
-    cluster.counters.rotations += 1
-    partner = fleet.partner_of(cluster)
-    if partner is not None and partner.key_manager is not None and partner.key_manager.kind == "onboard":
-        partner.pending_partner_sync = params["passphrase"]
-    stale = _stale_nodes(cluster)
-    for node in cluster.nodes:
-        if node.name in stale:
-            for key in node.keys:
-                key.restored = False
-    return codes.PASSPHRASE_FAILED_SOME_NODES if stale else 0
-
-
-def _apply_synchronize(fleet: Fleet, cluster: Cluster, params: dict[str, Any]) -> int:
-    km = cluster.key_manager
-    if km is None or km.kind != "onboard":
-        return codes.PASSPHRASE_CHANGE_FAILED
-    if cluster.pending_partner_sync is not None:
-        km.passphrase = cluster.pending_partner_sync
-        cluster.pending_partner_sync = None
-        km.key_generation += 1
-    cluster.counters.syncs += 1
-    stale = _stale_nodes(cluster)
-    _mark_keys(cluster, stale)
-    return codes.PASSPHRASE_FAILED_SOME_NODES if stale else 0
-
-
-def _apply_create_onboard(fleet: Fleet, cluster: Cluster, params: dict[str, Any]) -> int:
-    cluster.key_manager = KeyManager(uuid=params["uuid"], kind="onboard", passphrase=params["passphrase"])
-    _new_keys(cluster)
-    if params.get("synchronize"):
-        cluster.counters.syncs += 1
-    stale = _stale_nodes(cluster)
-    _mark_keys(cluster, stale)
-    return codes.OKM_FAILED_SOME_NODES if stale else 0
-
-
-def _apply_create_external(fleet: Fleet, cluster: Cluster, params: dict[str, Any]) -> int:
-    cluster.key_manager = KeyManager(
-        uuid=params["uuid"],
-        kind="external",
-        servers=[KeyServer(**record) for record in params["servers"]],
-        client_certificate=CertRef(**params["client_certificate"]),
-        server_ca_certificates=[CertRef(**ref) for ref in params["server_ca_certificates"]],
-    )
-    _new_keys(cluster)
-    return 0
-
-
-def _apply_modify_external(fleet: Fleet, cluster: Cluster, params: dict[str, Any]) -> int:
-    km = cluster.key_manager
-    if km is None or km.kind != "external":
-        return codes.EXTERNAL_NOT_ENABLED
-    if "client_certificate" in params:
-        km.client_certificate = CertRef(**params["client_certificate"])
-    if "server_ca_certificates" in params:
-        km.server_ca_certificates = [CertRef(**ref) for ref in params["server_ca_certificates"]]
-    return 0
-
-
-def _apply_delete(fleet: Fleet, cluster: Cluster, params: dict[str, Any]) -> int:
-    cluster.key_manager = None
-    cluster.pending_partner_sync = None
-    for node in cluster.nodes:
-        node.keys = []
-    return 0
-
-
-def _new_keys(cluster: Cluster) -> None:
-    """Fresh keys for a new key manager, deterministic from the cluster and the key manager."""
-    assert cluster.key_manager is not None
-    rng = random.Random(f"{cluster.uuid}/{cluster.key_manager.uuid}")
-    for node in cluster.nodes:
-        node.keys = make_keys(rng, rng.randint(2, 4))
-
-
-_APPLY: dict[str, Callable[[Fleet, Cluster, dict[str, Any]], int]] = {
-    "change_passphrase": _apply_change_passphrase,
-    "synchronize": _apply_synchronize,
-    "create_onboard": _apply_create_onboard,
-    "create_external": _apply_create_external,
-    "modify_external": _apply_modify_external,
-    "delete": _apply_delete,
-}
+    _find_server(km, server)
+    path = f"{key_manager_path(km.uuid)}/key-servers/{server}"
+    return Change("delete_key_server", {"server": server}, f"DELETE {path}", at_once=True)

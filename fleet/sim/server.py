@@ -19,7 +19,8 @@ from typing import Literal
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from fleet.sim.app import HOST, PORTS, build_app
+from fleet.sim.app import build_app
+from fleet.sim.http import HOST, PORTS
 from fleet.sim.state import Fleet
 
 ServerState = Literal["unopened", "open", "closed"]

@@ -1,10 +1,11 @@
 """The simulator's model of a cluster: plain data, no HTTP, no clock, no randomness.
 
-This module is the contract between the simulator's parts: ``rules`` (ONTAP's behaviour as pure
-functions over this state), ``app`` (HTTP over the rules), ``faults`` (failure injection),
-``generate`` (fleets of N clusters) and ``persist`` (save/reload). Add fields freely; renaming one
-breaks saved state files, so bump ``STATE_VERSION`` when a change is not backward compatible.
-Passphrases are held in clear here on purpose: the simulator's secrets are test data.
+This module is the contract between the simulator's parts: ``rules`` (ONTAP's checks: read this
+state, change nothing), ``effects`` (the changes ONTAP makes to it), ``app`` (HTTP over both),
+``faults`` (failure injection), ``generate`` (fleets of N clusters) and ``persist`` (save/reload).
+Add fields freely; renaming one breaks saved state files, so bump ``STATE_VERSION`` when a change is
+not backward compatible. Passphrases are held in clear here on purpose: the simulator's secrets are
+test data.
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ class Job:
     end_time: float | None = None
     # outcome to apply when the job ends: None = success, else (code, message)
     failure: tuple[int, str] | None = None
-    # the deferred change the job applies when it ends (rules.apply_change): data, so it persists
+    # the deferred change the job applies when it ends (effects.apply_change): data, so it persists
     operation: str = ""
     params: dict[str, Any] = field(default_factory=dict)
     error_code: int = 0  # the ONTAP code the job ended with (0 = success)

@@ -17,7 +17,7 @@ from fleet.engine.rollout.units import Unit
 from fleet.engine.spec import RunSpec
 from fleet.errors import InputError
 from fleet.outcomes import RunKind
-from fleet.sim.app import CLUSTER
+from fleet.sim.http import CLUSTER
 
 
 async def run_serially(rollout: Rollout, failing: tuple[str, ...], count: int = 10):

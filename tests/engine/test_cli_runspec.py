@@ -13,7 +13,7 @@ from aiohttp import web
 from test_cli_rotate import run_fleet
 
 from fleet.secrets.store import FileStore
-from fleet.sim.app import CLUSTER
+from fleet.sim.http import CLUSTER
 
 REFUSED = "sim-0001"  # the first unit: with --max-failures 1 and one unit at a time, the run aborts on it
 

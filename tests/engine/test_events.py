@@ -13,7 +13,7 @@ from fleet.engine.rollout.runner import run_waves
 from fleet.engine.rollout.settings import Rollout
 from fleet.engine.rollout.units import Unit
 from fleet.engine.rollout.window import Window
-from fleet.sim.app import CLUSTER
+from fleet.sim.http import CLUSTER
 
 
 def read_events(path) -> list[dict]:

@@ -7,7 +7,7 @@ import asyncio
 from aiohttp import web
 from enginekit import NEW_PASSPHRASE, by_name
 
-from fleet.sim.app import CLUSTER
+from fleet.sim.http import CLUSTER
 
 
 def pair_mutation_watch(partner_of: dict[str, str], overlaps: list[tuple[str, str]]):

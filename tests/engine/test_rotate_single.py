@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enginekit import NEW_PASSPHRASE, by_name
 
-from fleet.sim.app import CLUSTER
+from fleet.sim.http import CLUSTER
 
 
 async def test_rotation_moves_every_onboard_cluster_to_the_new_passphrase(sim_fleet, runner):

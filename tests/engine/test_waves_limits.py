@@ -14,7 +14,7 @@ from fleet.engine.rollout.settings import parse_rollout
 from fleet.engine.rollout.units import Unit
 from fleet.errors import InputError
 from fleet.inventory import load_any
-from fleet.sim.app import CLUSTER
+from fleet.sim.http import CLUSTER
 
 
 def site_watch(busy: dict[str, int], peaks: list[dict[str, int]]):

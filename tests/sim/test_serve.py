@@ -15,8 +15,8 @@ import aiohttp
 import pytest
 import yaml
 
-from fleet.cli.sim_cmd import parse_ready_line
 from fleet.inventory.loader import load_inventory
+from fleet.sim.serve import READY_PREFIX, SimulatorProcess, parse_ready_line
 from fleet.sim.tls import client_ssl_context
 
 NEW_PASSPHRASE = "rotated-by-the-serve-test-0123456789abcdef"
@@ -205,3 +205,14 @@ async def test_bad_input_exits_2_naming_the_problem(
     assert process.returncode == 2
     assert message in stderr.decode() and stdout == b""
     assert not (tmp_path / "inv.yml").exists()
+
+
+def test_simulator_process_returns_at_the_ready_line_and_stops_once(tmp_path: Path) -> None:
+    sim = SimulatorProcess(["--clusters", "2", "--http", "--inventory-out", str(tmp_path / "inv.yml")])
+    with sim:
+        assert sim.ready_line.startswith(READY_PREFIX) and sim.ready["clusters"] == "2"
+        process = sim.process
+    assert sim.process is None and process is not None and process.returncode == 0
+    sim.stop()  # idempotent
+    with pytest.raises(RuntimeError, match="build a new one"):
+        sim.start()

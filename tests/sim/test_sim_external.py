@@ -81,6 +81,16 @@ async def test_key_servers_add_list_modify_delete(api: Any) -> None:
     assert code_of((await ext.call("DELETE", f"{base}/10.9.9.9:5696"))[1]) == "65536843"
 
 
+async def test_a_refused_key_server_patch_changes_nothing(api: Any) -> None:
+    ext = api("ext")
+    server = ext.cluster.key_manager.servers[0]
+    path = f"{KM}/{ext.km_uuid}/key-servers/{server.server}"
+    timeout = server.timeout
+    status, body = await ext.call("PATCH", path, json={"timeout": timeout + 1, "username": 5})
+    assert (status, code_of(body)) == (400, "262197")
+    assert (await ext.get(path))[1]["timeout"] == timeout
+
+
 async def test_more_than_four_primaries_through_key_servers_is_65536038(api: Any) -> None:
     ext = api("ext")
     base = f"{KM}/{ext.km_uuid}/key-servers"

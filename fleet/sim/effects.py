@@ -1,0 +1,263 @@
+"""Apply a validated ``Change`` now or when its job ends: the one place an ONTAP request changes state.
+
+``rules`` decide and change nothing; ``enact`` makes a decision true. It first records the passphrase
+check a decision carries (a wrong one counts toward the Common Criteria lockout even though the request
+is refused; a right one clears the streak), then applies a ``Change`` at once, or, on a cluster that
+answers with jobs, starts the job that applies it when it ends (``advance_jobs``, run before every
+request). A job's change may meet a cluster that changed meanwhile (its key manager deleted): the job
+then ends in failure. The partial-node fault is consumed here too.
+
+The request counters (``app``) and ``/_sim/`` fault control (``introspect``) also write to the state:
+they are the simulator's own bookkeeping, not ONTAP's behaviour.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from fleet.ontap import codes
+from fleet.sim.generate import make_keys
+from fleet.sim.rules import Change, Decision, Reply, key_manager_path
+from fleet.sim.state import CertRef, Cluster, Fleet, Job, KeyManager, KeyServer
+
+CREATIONS = frozenset({"create_onboard", "create_external"})  # changes that make a new key manager
+
+
+def enact(fleet: Fleet, cluster: Cluster, decision: Decision, now: float) -> Reply:
+    """What ONTAP answers once a rule has decided, after doing what the decision says."""
+    if isinstance(decision, Reply):
+        return decision  # accepted, nothing to change
+    record_passphrase_check(fleet, cluster, decision.passphrase_ok)
+    if isinstance(decision, Change):
+        return commit(fleet, cluster, decision, now)
+    return decision.reply()
+
+
+def record_passphrase_check(fleet: Fleet, cluster: Cluster, passphrase_ok: bool | None) -> None:
+    """A right passphrase clears the wrong-passphrase streak; a wrong one extends it and, in Common
+    Criteria mode (or with ``SimSettings.lockout_all_modes``), locks the cluster at the threshold."""
+    if passphrase_ok is None:
+        return
+    if passphrase_ok:
+        cluster.wrong_passphrase_streak = 0
+        return
+    cluster.wrong_passphrase_streak += 1
+    cluster.wrong_passphrase_total += 1
+    counts = cluster.cc_mode or fleet.settings.lockout_all_modes
+    if counts and cluster.wrong_passphrase_streak >= cluster.lockout_threshold:
+        cluster.locked = True
+
+
+def commit(fleet: Fleet, cluster: Cluster, change: Change, now: float) -> Reply:
+    """Apply a validated change now, or start a job that applies it when it ends (``advance_jobs``)."""
+    if change.operation in CREATIONS:
+        change = _with_new_key_manager(cluster, change)
+    headers = {"Location": change.location} if change.location else {}
+    if cluster.faults.jobs and not change.at_once:
+        job = start_job(cluster, change, now)
+        link = {"uuid": job.uuid, "_links": {"self": {"href": f"/api/cluster/jobs/{job.uuid}"}}}
+        return Reply(cluster.faults.job_http_status, {"job": link}, headers)
+    failure = apply_change(fleet, cluster, change.operation, change.params)
+    if failure:
+        return Reply.error(failure)
+    return Reply(change.status, change.body, headers)
+
+
+def _with_new_key_manager(cluster: Cluster, change: Change) -> Change:
+    """A creation takes the cluster's next uuid for its key manager (deterministic: uuid5 of the
+    cluster's); the answer's Location names it."""
+    cluster.job_seq += 1
+    km_uuid = str(uuid.uuid5(uuid.UUID(cluster.uuid), f"key-manager-{cluster.job_seq}"))
+    params = {"uuid": km_uuid, **change.params}
+    return dataclasses.replace(change, params=params, location=key_manager_path(km_uuid))
+
+
+def start_job(cluster: Cluster, change: Change, now: float) -> Job:
+    cluster.job_seq += 1
+    job = Job(
+        uuid=str(uuid.uuid5(uuid.UUID(cluster.uuid), f"job-{cluster.job_seq}")),
+        description=change.description,
+        start_time=now,
+        ends_at=now + cluster.faults.job_seconds,
+        failure=cluster.faults.job_fail,
+        operation=change.operation,
+        params=change.params,
+    )
+    cluster.faults.job_fail = None  # "the next job" fails, not every job
+    cluster.jobs[job.uuid] = job
+    return job
+
+
+def advance_jobs(fleet: Fleet, cluster: Cluster, now: float) -> None:
+    """Finish the jobs whose time has come and forget those ended longer than the retention ago."""
+    if not cluster.jobs:
+        return
+    retention = fleet.settings.job_retention_seconds
+    for job in sorted(cluster.jobs.values(), key=lambda job: job.ends_at):
+        if job.state in ("queued", "running") and job.ends_at <= now:
+            finish_job(fleet, cluster, job)
+        if job.end_time is not None and job.end_time + retention <= now:
+            del cluster.jobs[job.uuid]
+
+
+def finish_job(fleet: Fleet, cluster: Cluster, job: Job) -> None:
+    job.end_time = job.ends_at
+    if job.failure is not None:
+        job.error_code, job.message = job.failure
+    else:
+        job.error_code = apply_change(fleet, cluster, job.operation, job.params)
+        job.message = codes.message_for(job.error_code) if job.error_code else "success"
+    job.state = "failure" if job.error_code else "success"
+    job.code = job.error_code
+
+
+def apply_change(fleet: Fleet, cluster: Cluster, operation: str, params: dict[str, Any]) -> int:
+    """Make a change true; returns 0, or the partial-failure code when ``faults.partial_nodes`` fire."""
+    return _APPLY[operation](fleet, cluster, params)
+
+
+def _stale_nodes(cluster: Cluster) -> list[str]:
+    """Nodes that fail this change (the partial fault), consumed when ``partial_once``."""
+    names = [node.name for node in cluster.nodes if node.name in set(cluster.faults.partial_nodes)]
+    if names and cluster.faults.partial_once:
+        cluster.faults.partial_nodes = []
+    return names
+
+
+def _mark_keys(cluster: Cluster, stale: list[str]) -> None:
+    for node in cluster.nodes:
+        for key in node.keys:
+            key.restored = node.name not in stale
+
+
+def _apply_change_passphrase(fleet: Fleet, cluster: Cluster, params: dict[str, Any]) -> int:
+    km = cluster.key_manager
+    if km is None or km.kind != "onboard":
+        return codes.PASSPHRASE_CHANGE_FAILED  # deleted while the job ran
+    km.passphrase = params["passphrase"]
+    km.key_generation += 1
+    cluster.counters.rotations += 1
+    partner = fleet.partner_of(cluster)
+    if partner is not None and partner.key_manager is not None and partner.key_manager.kind == "onboard":
+        partner.pending_partner_sync = params["passphrase"]
+    stale = _stale_nodes(cluster)
+    for node in cluster.nodes:
+        if node.name in stale:
+            for key in node.keys:
+                key.restored = False
+    return codes.PASSPHRASE_FAILED_SOME_NODES if stale else 0
+
+
+def _apply_synchronize(fleet: Fleet, cluster: Cluster, params: dict[str, Any]) -> int:
+    km = cluster.key_manager
+    if km is None or km.kind != "onboard":
+        return codes.PASSPHRASE_CHANGE_FAILED
+    if cluster.pending_partner_sync is not None:
+        km.passphrase = cluster.pending_partner_sync
+        cluster.pending_partner_sync = None
+        km.key_generation += 1
+    cluster.counters.syncs += 1
+    stale = _stale_nodes(cluster)
+    _mark_keys(cluster, stale)
+    return codes.PASSPHRASE_FAILED_SOME_NODES if stale else 0
+
+
+def _apply_create_onboard(fleet: Fleet, cluster: Cluster, params: dict[str, Any]) -> int:
+    cluster.key_manager = KeyManager(uuid=params["uuid"], kind="onboard", passphrase=params["passphrase"])
+    _new_keys(cluster)
+    if params.get("synchronize"):
+        cluster.counters.syncs += 1
+    stale = _stale_nodes(cluster)
+    _mark_keys(cluster, stale)
+    return codes.OKM_FAILED_SOME_NODES if stale else 0
+
+
+def _apply_create_external(fleet: Fleet, cluster: Cluster, params: dict[str, Any]) -> int:
+    cluster.key_manager = KeyManager(
+        uuid=params["uuid"],
+        kind="external",
+        servers=[KeyServer(**record) for record in params["servers"]],
+        client_certificate=CertRef(**params["client_certificate"]),
+        server_ca_certificates=[CertRef(**ref) for ref in params["server_ca_certificates"]],
+    )
+    _new_keys(cluster)
+    return 0
+
+
+def _apply_modify_external(fleet: Fleet, cluster: Cluster, params: dict[str, Any]) -> int:
+    km = cluster.key_manager
+    if km is None or km.kind != "external":
+        return codes.EXTERNAL_NOT_ENABLED
+    if "client_certificate" in params:
+        km.client_certificate = CertRef(**params["client_certificate"])
+    if "server_ca_certificates" in params:
+        km.server_ca_certificates = [CertRef(**ref) for ref in params["server_ca_certificates"]]
+    return 0
+
+
+def _apply_delete(fleet: Fleet, cluster: Cluster, params: dict[str, Any]) -> int:
+    cluster.key_manager = None
+    cluster.pending_partner_sync = None
+    for node in cluster.nodes:
+        node.keys = []
+    return 0
+
+
+def _apply_add_key_servers(fleet: Fleet, cluster: Cluster, params: dict[str, Any]) -> int:
+    km = _key_manager(cluster)
+    km.servers.extend(KeyServer(**record) for record in params["servers"])
+    km.key_generation += 1
+    return 0
+
+
+def _apply_modify_key_server(fleet: Fleet, cluster: Cluster, params: dict[str, Any]) -> int:
+    server = _key_server(_key_manager(cluster), params["server"])
+    if "timeout" in params:
+        server.timeout = params["timeout"]
+    if "username" in params:
+        server.username = params["username"]
+    if "secondary_key_servers" in params:
+        server.secondary_key_servers = list(params["secondary_key_servers"])
+    return 0
+
+
+def _apply_delete_key_server(fleet: Fleet, cluster: Cluster, params: dict[str, Any]) -> int:
+    km = _key_manager(cluster)
+    km.servers.remove(_key_server(km, params["server"]))
+    km.key_generation += 1
+    return 0
+
+
+def _key_manager(cluster: Cluster) -> KeyManager:
+    """The key manager a key-server change was validated against (applied at once, never a job)."""
+    assert cluster.key_manager is not None
+    return cluster.key_manager
+
+
+def _key_server(km: KeyManager, name: str) -> KeyServer:
+    return next(server for server in km.servers if server.server == name)
+
+
+def _new_keys(cluster: Cluster) -> None:
+    """Fresh keys for a new key manager, deterministic from the cluster and the key manager."""
+    assert cluster.key_manager is not None
+    rng = random.Random(f"{cluster.uuid}/{cluster.key_manager.uuid}")
+    for node in cluster.nodes:
+        node.keys = make_keys(rng, rng.randint(2, 4))
+
+
+_APPLY: dict[str, Callable[[Fleet, Cluster, dict[str, Any]], int]] = {
+    "change_passphrase": _apply_change_passphrase,
+    "synchronize": _apply_synchronize,
+    "create_onboard": _apply_create_onboard,
+    "create_external": _apply_create_external,
+    "modify_external": _apply_modify_external,
+    "delete": _apply_delete,
+    "add_key_servers": _apply_add_key_servers,
+    "modify_key_server": _apply_modify_key_server,
+    "delete_key_server": _apply_delete_key_server,
+}

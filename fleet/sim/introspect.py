@@ -1,0 +1,159 @@
+"""``/_sim/``: the truth ONTAP never shows (passphrase fingerprints, counters, pending syncs) and fault
+control at run time. Not ONTAP: no authentication, never faulted, not counted as requests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from typing import Any
+
+from aiohttp import web
+
+from fleet.ontap import codes
+from fleet.sim import effects
+from fleet.sim.http import CLOCK, FLEET, HOST, read_body
+from fleet.sim.rules import Refused
+from fleet.sim.state import Cluster, ClusterFaults
+
+
+def fingerprint(secret: str | None) -> str | None:
+    return hashlib.sha256(secret.encode()).hexdigest() if secret is not None else None
+
+
+def cluster_summary(app: web.Application, cluster: Cluster) -> dict[str, Any]:
+    km, counters, mcc = cluster.key_manager, cluster.counters, cluster.metrocluster
+    return {
+        "name": cluster.name,
+        "address": f"{app[HOST]}:{cluster.port}",
+        "version": ".".join(str(part) for part in cluster.version),
+        "passphrase_fingerprint": fingerprint(km.passphrase if km is not None else None),
+        "pending_partner_sync": cluster.pending_partner_sync is not None,
+        "pending_fingerprint": fingerprint(cluster.pending_partner_sync),
+        "key_generation": km.key_generation if km is not None else None,
+        "nodes": [
+            {
+                "name": node.name,
+                "uuid": node.uuid,
+                "keys": len(node.keys),
+                "not_restored": sum(not key.restored for key in node.keys),
+            }
+            for node in cluster.nodes
+        ],
+        "requests": counters.requests,
+        "by_method": dict(counters.by_method),
+        "mutations": counters.mutations,
+        "rotations": counters.rotations,
+        "syncs": counters.syncs,
+        "inflight": counters.inflight,
+        "max_inflight": counters.max_inflight,
+        "max_mutations_inflight": counters.max_mutations_inflight,
+        "wrong_passphrase_attempts": cluster.wrong_passphrase_total,
+        "wrong_passphrase_streak": cluster.wrong_passphrase_streak,
+        "locked": cluster.locked,
+        "key_manager": km.kind if km is not None else None,
+        "cc_mode": cluster.cc_mode,
+        "metrocluster": None
+        if mcc is None
+        else {
+            "partner": mcc.partner,
+            "configuration_state": mcc.configuration_state,
+            "mode": mcc.mode,
+            "partner_reachable": mcc.partner_reachable,
+        },
+        "jobs": len(cluster.jobs),
+    }
+
+
+def _named(request: web.Request) -> Cluster:
+    cluster = request.app[FLEET].clusters.get(request.match_info["name"])
+    if cluster is None:
+        raise Refused(codes.NOT_FOUND, target="name", message="No such simulated cluster.")
+    return cluster
+
+
+def _advance_all(request: web.Request) -> None:
+    fleet, now = request.app[FLEET], request.app[CLOCK]()
+    for cluster in fleet.clusters.values():
+        effects.advance_jobs(fleet, cluster, now)
+
+
+async def sim_fleet(request: web.Request) -> web.Response:
+    _advance_all(request)
+    clusters = request.app[FLEET].clusters.values()
+    return web.json_response({"clusters": [cluster_summary(request.app, cluster) for cluster in clusters]})
+
+
+async def sim_cluster(request: web.Request) -> web.Response:
+    _advance_all(request)
+    cluster = _named(request)
+    summary = cluster_summary(request.app, cluster)
+    summary["faults"] = dataclasses.asdict(cluster.faults)
+    return web.json_response(summary)
+
+
+FAULT_FIELDS = frozenset(f.name for f in dataclasses.fields(ClusterFaults))
+MCC_FIELDS = frozenset({"mode", "configuration_state", "partner_reachable"})
+CLUSTER_FIELDS = frozenset(
+    {
+        "locked",
+        "cc_mode",
+        "lockout_threshold",
+        "wrong_passphrase_streak",
+        "passphrase",
+        "pending_partner_sync",
+    }
+)
+
+
+def update_cluster(cluster: Cluster, changes: dict[str, Any]) -> None:
+    """Set state and faults at run time; unknown names are refused, so a typo never passes silently."""
+    for key, value in changes.items():
+        if key == "faults":
+            unknown = set(value) - FAULT_FIELDS
+            if unknown:
+                raise Refused(codes.UNEXPECTED_ARGUMENT, target=f"faults.{sorted(unknown)[0]}")
+            for name, setting in value.items():
+                is_pair = name == "job_fail" and setting is not None
+                setattr(cluster.faults, name, (int(setting[0]), str(setting[1])) if is_pair else setting)
+        elif key == "metrocluster":
+            if cluster.metrocluster is None or set(value) - MCC_FIELDS:
+                raise Refused(codes.INVALID_VALUE, target="metrocluster")
+            for name, setting in value.items():
+                setattr(cluster.metrocluster, name, setting)
+        elif key == "passphrase":
+            if cluster.key_manager is None or cluster.key_manager.kind != "onboard":
+                raise Refused(codes.INVALID_VALUE, target="passphrase")
+            cluster.key_manager.passphrase = value
+        elif key == "nodes":
+            for node in cluster.nodes:
+                for key_id in node.keys:
+                    key_id.restored = value.get(node.name, {}).get("restored", key_id.restored)
+        elif key == "version":
+            cluster.version = (int(value[0]), int(value[1]), int(value[2]))
+        elif key in CLUSTER_FIELDS:
+            setattr(cluster, key, value)
+            if key == "locked" and not value:
+                cluster.wrong_passphrase_streak = 0
+        else:
+            raise Refused(codes.UNEXPECTED_ARGUMENT, target=key)
+
+
+async def sim_update(request: web.Request) -> web.Response:
+    cluster = _named(request)
+    update_cluster(cluster, await read_body(request))
+    summary = cluster_summary(request.app, cluster)
+    summary["faults"] = dataclasses.asdict(cluster.faults)
+    return web.json_response(summary)
+
+
+async def sim_reset_counters(request: web.Request) -> web.Response:
+    for cluster in request.app[FLEET].clusters.values():
+        old = cluster.counters
+        cluster.counters = type(old)(
+            inflight=old.inflight,
+            max_inflight=old.inflight,
+            mutations_inflight=old.mutations_inflight,
+            max_mutations_inflight=old.mutations_inflight,
+        )
+    return web.json_response({})

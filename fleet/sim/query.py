@@ -1,0 +1,183 @@
+"""ONTAP's query parameters over a list of records: ``fields=``, filters, ``order_by``, ``max_records``.
+
+``check_query`` refuses what ONTAP refuses (secrets in the URL, parameters the operation does not take);
+``collection`` and ``instance`` turn records (``records``) into the response a GET answers with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+from collections.abc import Iterable
+from typing import Any, Literal, cast
+
+from aiohttp import web
+
+from fleet.ontap import codes
+from fleet.sim.rules import Refused
+
+SECRET_NAMES = frozenset({"passphrase", "existing_passphrase", "password"})
+COLLECTION_PARAMS = frozenset({"fields", "max_records", "return_records", "return_timeout", "order_by"})
+INSTANCE_PARAMS = frozenset({"fields"})
+MUTATION_PARAMS = frozenset({"return_timeout", "return_records"})
+
+# dotted paths as a tree: a ``True`` leaf means "the whole subtree"
+Tree = dict[str, Any]
+Subtree = Tree | Literal[True]
+
+
+def check_query(request: web.Request, allowed: Iterable[str]) -> None:
+    """Secrets in the URL → 262202; anything the operation does not take → 262179 (both name the target)."""
+    allowed = set(allowed)
+    for name in request.query:
+        if name.rsplit(".", 1)[-1] in SECRET_NAMES:
+            raise Refused(codes.SECRET_IN_URL, target=name)
+    for name in request.query:
+        if name not in allowed and not name.startswith("start."):
+            raise Refused(codes.UNEXPECTED_ARGUMENT, target=name, message=f'Unexpected argument "{name}".')
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Shape:
+    """How one kind of record answers ``fields=``: key fields always, expensive ones only when named,
+    ``hidden`` ones left out of an instance GET's default (but in ``*``)."""
+
+    keys: tuple[str, ...]
+    expensive: tuple[str, ...] = ()
+    hidden: tuple[str, ...] = ()
+    filters: frozenset[str] = frozenset()
+
+
+def _tree(paths: Iterable[str]) -> Tree:
+    """Dotted paths as a tree whose ``True`` leaves mean "the whole subtree" (a parent beats its children)."""
+    tree: Tree = {}
+    for path in paths:
+        node = tree
+        *parents, last = path.split(".")
+        for part in parents:
+            child = node.setdefault(part, {})
+            if child is True:
+                break
+            node = child
+        else:
+            node[last] = True
+    return tree
+
+
+def _project(value: Any, tree: Subtree) -> Any:
+    if tree is True:
+        return value
+    if isinstance(value, list):
+        return [_project(item, tree) for item in value]
+    if not isinstance(value, dict):
+        return value
+    return {key: _project(value[key], sub) for key, sub in tree.items() if key in value}
+
+
+def _strip(value: Any, paths: Iterable[str]) -> Any:
+    """A copy of ``value`` without the given dotted paths (through lists)."""
+
+    def walk(item: Any, tree: Tree) -> Any:
+        if isinstance(item, list):
+            return [walk(element, tree) for element in item]
+        if not isinstance(item, dict):
+            return item
+        return {
+            key: walk(sub, tree[key]) if key in tree else sub
+            for key, sub in item.items()
+            if tree.get(key) is not True
+        }
+
+    return walk(value, _tree(paths))
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def select_fields(
+    record: dict[str, Any], fields: str | None, shape: Shape, *, collection: bool
+) -> dict[str, Any]:
+    """ONTAP's ``fields=``: nothing → keys (collection) or all but expensive/hidden (instance); ``*`` → all
+    but expensive; ``**`` → everything; names (``a`` or ``a.b``) → those, expensive ones included."""
+    always = (*shape.keys, "_links")
+    if fields is None:
+        if collection:
+            return cast(dict[str, Any], _project(record, _tree(always)))  # a dict projects to a dict
+        return cast(dict[str, Any], _strip(record, (*shape.expensive, *shape.hidden)))
+    names = [name.strip() for name in fields.split(",") if name.strip()]
+    if "**" in names:
+        return record
+    base = _strip(record, shape.expensive) if "*" in names else {}
+    named = [name for name in names if name not in ("*", "**")]
+    return _merge(base, _project(record, _tree((*always, *named))))
+
+
+def _values(record: Any, path: list[str]) -> list[Any]:
+    if isinstance(record, list):
+        return [value for item in record for value in _values(item, path)]
+    if not path:
+        return [record]
+    if not isinstance(record, dict) or path[0] not in record:
+        return []
+    return _values(record[path[0]], path[1:])
+
+
+def _text(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def matches(record: dict[str, Any], name: str, query: str) -> bool:
+    """ONTAP query syntax, the common part: ``a|b`` alternatives, ``!`` negation, ``*`` wildcards."""
+    values = [_text(value) for value in _values(record, name.split("."))]
+    for alternative in query.split("|"):
+        negate = alternative.startswith("!")
+        pattern = alternative[1:] if negate else alternative
+        hit = any(fnmatch.fnmatchcase(value.lower(), pattern.lower()) for value in values)
+        if hit != negate:
+            return True
+    return False
+
+
+def _flag(request: web.Request, name: str, default: bool) -> bool:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if raw.lower() not in ("true", "false"):
+        raise Refused(codes.INVALID_VALUE, target=name)
+    return raw.lower() == "true"
+
+
+def collection(request: web.Request, records: list[dict[str, Any]], shape: Shape) -> web.Response:
+    """Filter, order, limit and project a collection the way ONTAP's collection GETs do."""
+    check_query(request, COLLECTION_PARAMS | shape.filters)
+    for name, query in request.query.items():
+        if name in shape.filters:
+            records = [record for record in records if matches(record, name, query)]
+    order_by = request.query.get("order_by")
+    if order_by:
+        field_name, _, direction = order_by.partition(" ")
+        records.sort(
+            key=lambda record: [_text(v) for v in _values(record, field_name.split("."))],
+            reverse=direction.strip().lower() == "desc",
+        )
+    max_records = request.query.get("max_records")
+    if max_records is not None:
+        if not max_records.isdigit():
+            raise Refused(codes.INVALID_VALUE, target="max_records")
+        records = records[: int(max_records)]
+    body: dict[str, Any] = {"num_records": len(records), "_links": {"self": {"href": request.path_qs}}}
+    if _flag(request, "return_records", True):
+        fields = request.query.get("fields")
+        body["records"] = [select_fields(record, fields, shape, collection=True) for record in records]
+    return web.json_response(body)
+
+
+def instance(request: web.Request, record: dict[str, Any], shape: Shape) -> web.Response:
+    check_query(request, INSTANCE_PARAMS)
+    return web.json_response(select_fields(record, request.query.get("fields"), shape, collection=False))

@@ -1,0 +1,326 @@
+"""ONTAP's records rendered from simulator state: key managers, key servers, key ids, key stores, jobs.
+
+Each ``*_record`` returns the full record a cluster of that release shows, expensive fields included;
+``query.select_fields`` decides what leaves. Fields arrive with the release that introduced them
+(``Cluster.at_least``), so a 9.8 cluster answers like a 9.8 cluster. Each ``*_SHAPE`` says how that
+kind of record answers ``fields=`` and which filters its collection takes.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from fleet.ontap import codes
+from fleet.sim.http import CLOCK
+from fleet.sim.query import Shape
+from fleet.sim.state import CertRef, Cluster, Fleet, Job, KeyId, KeyManager, KeyServer, Node
+
+HEALTHY_MESSAGE = "No action needed at this time."
+BACKUP_RULE = "-" * 26
+
+
+def self_link(href: str) -> dict[str, Any]:
+    """A record's ``_links``."""
+    return {"self": {"href": href}}
+
+
+def wall_time(app: web.Application, at: float) -> str:
+    """The simulator clock is monotonic; jobs show wall-clock ISO 8601 times like ONTAP's."""
+    wall = time.time() + (at - app[CLOCK]())
+    return datetime.fromtimestamp(wall, UTC).isoformat(timespec="seconds")
+
+
+def key_backup(cluster: Cluster, km: KeyManager) -> str:
+    """A deterministic BEGIN/END BACKUP blob that changes whenever the key hierarchy changes."""
+    return _key_backup(cluster.uuid, km.uuid, km.key_generation)
+
+
+@functools.lru_cache(maxsize=4096)
+def _key_backup(cluster_uuid: str, km_uuid: str, key_generation: int) -> str:
+    seed = f"{cluster_uuid}/{km_uuid}/{key_generation}".encode()
+    blob = b"NetApp Key Blob" + b"".join(hashlib.sha256(seed + bytes([i])).digest() for i in range(12))
+    text = base64.b64encode(blob).decode()
+    lines = [text[i : i + 64] for i in range(0, len(text), 64)]
+    return "\n".join(
+        [f"{BACKUP_RULE}BEGIN BACKUP{BACKUP_RULE}", *lines, f"{BACKUP_RULE}-END BACKUP{BACKUP_RULE}"]
+    )
+
+
+def key_manager_status(fleet: Fleet, cluster: Cluster) -> dict[str, Any]:
+    """``status``: locked, else the MetroCluster pending-sync message (on the site waiting for the sync
+    and, per settings, on the rotated site too), else healthy (``SimSettings.healthy_status_code``)."""
+    settings = fleet.settings
+    partner = fleet.partner_of(cluster)
+    if cluster.locked:
+        return {"code": codes.PASSPHRASE_LOCKOUT, "message": codes.message_for(codes.PASSPHRASE_LOCKOUT)}
+    partner_pending = partner is not None and partner.pending_partner_sync is not None
+    if cluster.pending_partner_sync is not None or (
+        settings.pending_status_on_both_sites and partner_pending
+    ):
+        return {
+            "code": settings.pending_sync_status_code,
+            "message": codes.message_for(codes.MCC_SYNC_PENDING),
+        }
+    return {"code": settings.healthy_status_code, "message": HEALTHY_MESSAGE}
+
+
+def _cert_record(cert: CertRef) -> dict[str, Any]:
+    return {
+        "name": cert.name,
+        "uuid": cert.uuid,
+        "_links": self_link(f"/api/security/certificates/{cert.uuid}"),
+    }
+
+
+def key_server_record(cluster: Cluster, km: KeyManager, server: KeyServer) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "server": server.server,
+        "timeout": server.timeout,
+        "username": server.username or "",
+        "connectivity": {
+            "cluster_availability": all(s != "not_responding" for s in server.node_states.values())
+        },
+        "_links": self_link(f"/api/security/key-managers/{km.uuid}/key-servers/{server.server}"),
+    }
+    if cluster.at_least(8):
+        record["secondary_key_servers"] = list(server.secondary_key_servers)
+    if cluster.at_least(13):
+        record["connectivity"]["node_states"] = [
+            {
+                "node": {"name": node.name, "uuid": node.uuid},
+                "state": server.node_states.get(node.name, "available"),
+            }
+            for node in cluster.nodes
+        ]
+    if cluster.at_least(14):
+        record["create_remove_timeout"] = 10
+    return record
+
+
+def _embedded_server(cluster: Cluster, km: KeyManager, server: KeyServer) -> dict[str, Any]:
+    """A server inside the key-manager record: the spec's ``key_server_readcreate``, where
+    ``secondary_key_servers`` is one comma-delimited string (a list on the key-servers resource)."""
+    record = key_server_record(cluster, km, server)
+    record.pop("connectivity")
+    record.pop("create_remove_timeout", None)
+    if "secondary_key_servers" in record:
+        record["secondary_key_servers"] = ", ".join(record["secondary_key_servers"])
+    return record
+
+
+def key_manager_record(fleet: Fleet, cluster: Cluster, km: KeyManager) -> dict[str, Any]:
+    """The full record, expensive fields included; ``select_fields`` decides what leaves."""
+    record: dict[str, Any] = {
+        "uuid": km.uuid,
+        "scope": "cluster",
+        "onboard": {"enabled": km.kind == "onboard"},
+        "status": key_manager_status(fleet, cluster),
+        "volume_encryption": {"supported": True, "code": 0, "message": ""},
+        "is_default_data_at_rest_encryption_disabled": False,
+        "_links": self_link(f"/api/security/key-managers/{km.uuid}"),
+    }
+    if km.kind == "onboard":
+        record["onboard"]["key_backup"] = key_backup(cluster, km)
+    else:
+        record["external"] = {
+            "client_certificate": _cert_record(km.client_certificate) if km.client_certificate else None,
+            "server_ca_certificates": [_cert_record(cert) for cert in km.server_ca_certificates],
+            "servers": [_embedded_server(cluster, km, server) for server in km.servers],
+        }
+    if cluster.at_least(16):
+        record["enabled"] = km.enabled
+        config_uuid = str(uuid.uuid5(uuid.UUID(km.uuid), "configuration"))
+        record["configuration"] = {"name": "default", "uuid": config_uuid}
+    return record
+
+
+def key_id_record(cluster: Cluster, km: KeyManager, node: Node, key: KeyId) -> dict[str, Any]:
+    onboard = km.kind == "onboard"
+    record: dict[str, Any] = {
+        "key_id": key.key_id,
+        "key_type": key.key_type,
+        "key_tag": key.key_tag,
+        "restored": key.restored,
+        "key_store": "onboard" if onboard else "external",
+        "key_store_type": "okm" if onboard else "kmip",
+        "key_manager": "onboard" if onboard else (km.servers[0].server if km.servers else ""),
+        "key_server": "" if onboard else (km.servers[0].server if km.servers else ""),
+        "encryption_algorithm": "XTS-AES-256",
+        "key_user": cluster.name,
+        "node": {"name": node.name, "uuid": node.uuid},
+        "_links": self_link(f"/api/security/key-managers/{km.uuid}/keys/{node.uuid}/key-ids/{key.key_id}"),
+    }
+    if cluster.at_least(15):
+        record["security_key_manager"] = {"uuid": km.uuid}
+    return record
+
+
+def job_record(app: web.Application, job: Job) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "uuid": job.uuid,
+        "description": job.description,
+        "state": job.state,
+        "message": job.message,
+        "code": job.code,
+        "start_time": wall_time(app, job.start_time),
+        "_links": self_link(f"/api/cluster/jobs/{job.uuid}"),
+    }
+    if job.end_time is not None:
+        record["end_time"] = wall_time(app, job.end_time)
+    if job.state == "failure":
+        record["error"] = {"code": str(job.code), "message": job.message}
+    return record
+
+
+def cluster_record(cluster: Cluster) -> dict[str, Any]:
+    generation, major, minor = cluster.version
+    return {
+        "name": cluster.name,
+        "uuid": cluster.uuid,
+        "version": {"full": cluster.version_full, "generation": generation, "major": major, "minor": minor},
+        "_links": self_link("/api/cluster"),
+    }
+
+
+def node_record(node: Node) -> dict[str, Any]:
+    return {
+        "uuid": node.uuid,
+        "name": node.name,
+        "state": "up",
+        "_links": self_link(f"/api/cluster/nodes/{node.uuid}"),
+    }
+
+
+def metrocluster_record(fleet: Fleet, cluster: Cluster) -> dict[str, Any]:
+    """This site's MetroCluster view; the remote side as far as the partner can be reached."""
+    local_cluster = {"name": cluster.name, "uuid": cluster.uuid, "_links": self_link("/api/cluster")}
+    mcc = cluster.metrocluster
+    if mcc is None:
+        return {
+            "local": {
+                "cluster": local_cluster,
+                "configuration_state": "not_configured",
+                "mode": "not_configured",
+                "partner_cluster_reachable": False,
+                "periodic_check_enabled": False,
+            },
+            "_links": self_link("/api/cluster/metrocluster"),
+        }
+    partner = fleet.partner_of(cluster)
+    reachable = mcc.partner_reachable and partner is not None
+    remote: dict[str, Any] = {"configuration_state": "not_reachable", "mode": "not_reachable"}
+    if partner is not None:
+        remote["cluster"] = {
+            "name": partner.name,
+            "uuid": partner.uuid,
+            "_links": self_link(f"/api/cluster/peers/{partner.uuid}/cluster"),
+        }
+        if reachable and partner.metrocluster is not None:
+            remote["configuration_state"] = partner.metrocluster.configuration_state
+            remote["mode"] = partner.metrocluster.mode
+    remote["periodic_check_enabled"] = True
+    return {
+        "local": {
+            "cluster": local_cluster,
+            "configuration_state": mcc.configuration_state,
+            "mode": mcc.mode,
+            "partner_cluster_reachable": reachable,
+            "periodic_check_enabled": True,
+        },
+        "remote": remote,
+        "_links": self_link("/api/cluster/metrocluster"),
+    }
+
+
+KEY_MANAGER_SHAPE = Shape(
+    keys=("uuid",),
+    expensive=("status",),
+    hidden=("onboard.key_backup",),
+    filters=frozenset(
+        {
+            "uuid",
+            "scope",
+            "svm.name",
+            "svm.uuid",
+            "onboard.enabled",
+            "onboard.key_backup",
+            "status.code",
+            "status.message",
+            "external.servers.server",
+            "external.servers.username",
+            "external.servers.timeout",
+            "external.servers.secondary_key_servers",
+            "external.client_certificate.uuid",
+            "external.client_certificate.name",
+            "external.server_ca_certificates.uuid",
+            "external.server_ca_certificates.name",
+            "is_default_data_at_rest_encryption_disabled",
+            "volume_encryption.supported",
+            "volume_encryption.code",
+            "volume_encryption.message",
+            "policy",
+            "enabled",
+            "configuration.uuid",
+            "configuration.name",
+        }
+    ),
+)
+KEY_SERVER_SHAPE = Shape(
+    keys=("server",),
+    expensive=("connectivity",),
+    filters=frozenset(
+        {"server", "timeout", "username", "secondary_key_servers", "create_remove_timeout"}
+        | {"connectivity.cluster_availability", "connectivity.node_states.state"}
+    ),
+)
+KEY_ID_FILTERS = frozenset(
+    {
+        "key_server",
+        "encryption_algorithm",
+        "node.name",
+        "policy",
+        "key_tag",
+        "key_manager",
+        "crn",
+        "key_store_type",
+        "key_type",
+        "key_user",
+        "key_store",
+        "restored",
+        "key_id",
+    }
+)
+NODE_SHAPE = Shape(keys=("uuid", "name"), filters=frozenset({"uuid", "name", "state"}))
+PLAIN_SHAPE = Shape(keys=())
+
+
+# key stores (9.10+): what policy sweeps check; one record per cluster-scope key manager
+KEY_STORE_SHAPE = Shape(keys=("uuid",), filters=frozenset({"type", "location", "scope", "enabled", "state"}))
+
+
+def key_store_record(cluster: Cluster, km: KeyManager) -> dict[str, Any]:
+    """``enabled`` and ``configuration`` arrived in 9.14, ``state`` in 9.16 (ontap-notes §1.8)."""
+    onboard = km.kind == "onboard"
+    store_uuid = str(uuid.uuid5(uuid.UUID(km.uuid), "key-store"))
+    record: dict[str, Any] = {
+        "uuid": store_uuid,
+        "type": "okm" if onboard else "kmip",
+        "location": "onboard" if onboard else "external",
+        "scope": "cluster",
+        "_links": self_link(f"/api/security/key-stores/{store_uuid}"),
+    }
+    if cluster.at_least(14):
+        record["enabled"] = km.enabled
+        config_uuid = str(uuid.uuid5(uuid.UUID(km.uuid), "configuration"))
+        record["configuration"] = {"name": "default", "uuid": config_uuid}
+    if cluster.at_least(16):
+        record["state"] = "active" if km.enabled else "disabling"
+    return record
