@@ -57,8 +57,15 @@ PASSPHRASE_SAME_AS_OLD = 65536150
 PASSPHRASE_LENGTH = 65536404
 PASSPHRASE_CHANGE_FAILED = 65536406
 PASSPHRASE_FAILED_SOME_NODES = 65536407
+# Same text as 65536407 in the PATCH table (seed file); ONTAP does not say how the two differ: both are
+# a passphrase change that took effect with some nodes left behind.
+PASSPHRASE_FAILED_SOME_NODES_2 = 65536408
+#: A passphrase change ONTAP applied while some nodes kept stale keys: partial, never a refusal.
+PASSPHRASE_CHANGED_SOME_NODES_STALE = frozenset({PASSPHRASE_FAILED_SOME_NODES, PASSPHRASE_FAILED_SOME_NODES_2})
 PASSPHRASE_LENGTH_CC = 65536802
 CERTIFICATE_NOT_INSTALLED = 65536821
+MULTITENANT_NOT_SUPPORTED = 65536822
+CLIENT_CERT_KEYS_DIFFER = 65536850
 EXTERNAL_NOT_ENABLED = 65536828
 OKM_FAILED_SOME_NODES = 65536903
 OKM_ALREADY_AT_PARTNER = 65536906
@@ -162,6 +169,14 @@ _TABLE: tuple[CodeInfo, ...] = (
         "passphrase on the listed clusters, then check that no node reports restored=false keys.",
     ),
     CodeInfo(
+        PASSPHRASE_FAILED_SOME_NODES_2,
+        "The passphrase update failed on some nodes.",
+        400,
+        _X,
+        "The passphrase changed but some nodes keep stale keys: run `fleet sync` with the NEW "
+        "passphrase on the listed clusters, then check that no node reports restored=false keys.",
+    ),
+    CodeInfo(
         PASSPHRASE_LENGTH_CC,
         "The passphrase does not match the accepted length in common criteria mode.",
         400,
@@ -169,6 +184,21 @@ _TABLE: tuple[CodeInfo, ...] = (
         "Common Criteria mode needs a passphrase of 64 to 256 ASCII characters.",
     ),
     CodeInfo(CERTIFICATE_NOT_INSTALLED, "The certificate is not installed.", 400, _P),
+    CodeInfo(
+        MULTITENANT_NOT_SUPPORTED,
+        "Multitenant key management is not supported in the current cluster version.",
+        400,
+        _P,
+        "SVM-scope key managers need a newer ONTAP release on this cluster.",
+    ),
+    CodeInfo(
+        CLIENT_CERT_KEYS_DIFFER,
+        "New client certificate public or private keys are different from the existing client certificate.",
+        400,
+        _P,
+        "Install the new client certificate with the same key pair as the one in use, or reconfigure the "
+        "key servers with the new certificate.",
+    ),
     CodeInfo(EXTERNAL_NOT_ENABLED, "External key management is not enabled for the SVM.", 400, _P),
     CodeInfo(KEY_MANAGER_ALREADY_CONFIGURED, "The SVM has key manager already configured.", 400, _P),
     CodeInfo(
