@@ -41,8 +41,16 @@ KEY_MANAGERS = "/api/security/key-managers"
 KEY_MANAGER_FIELDS = "uuid,scope,onboard.enabled,external,status.code,status.message"
 KEY_SERVER_FIELDS = "server,timeout,username,secondary_key_servers"
 ONTAP_MAX_RETURN_TIMEOUT = 120
+MAX_PAGES = 1000  # a key-manager, node or key-server collection is a page or two; 1,000 is a runaway
 _PATH_SAFE = "/-._~:@!$&'()*+,;="  # RFC 3986 pchar: what a path segment may hold unencoded
 _QUERY_SAFE = "-._~:@!$'()*,;/?"  # the same for a query value, less the separators & = +
+
+
+def _next_link(body: Mapping[str, Any]) -> str | None:
+    links = body.get("_links")
+    following = links.get("next") if isinstance(links, Mapping) else None
+    href = following.get("href") if isinstance(following, Mapping) else None
+    return href if isinstance(href, str) and href else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,14 +276,25 @@ class OntapClient:
         return self._decode(raw, "GET", path)
 
     async def _records(self, path: str, params: Params | None) -> list[dict[str, Any]]:
-        """Every record of a collection, following ``_links.next`` when ONTAP pages."""
+        """Every record of a collection, following ``_links.next`` when ONTAP pages.
+
+        Bounded: a link already followed, or more than ``MAX_PAGES`` pages, is an error, not a loop
+        (a cluster, or something posing as one, could otherwise keep a worker busy forever).
+        """
         body = await self.get(path, params)
         records: list[dict[str, Any]] = list(body.get("records", []))
-        next_href = body.get("_links", {}).get("next", {}).get("href")
+        followed: set[str] = set()
+        next_href = _next_link(body)
         while next_href:
+            if next_href in followed or len(followed) >= MAX_PAGES:
+                why = "repeats a page" if next_href in followed else f"goes past {MAX_PAGES} pages"
+                raise OntapTransportError(
+                    f"GET {path}: paging never ends (_links.next {why})", sent=True, cluster=self.name
+                )
+            followed.add(next_href)
             body = self._decode(await self._send("GET", next_href, None, None), "GET", path)
             records.extend(body.get("records", []))
-            next_href = body.get("_links", {}).get("next", {}).get("href")
+            next_href = _next_link(body)
         return records
 
     # -- high level: what the engine calls -------------------------------------------------------------

@@ -1,14 +1,17 @@
 """Which failures are sent again, and after how long.
 
 Only transient failures are retried, and a mutation only when ONTAP certainly did not process it:
-the connection was never made, or ONTAP answered 429/503 (it rejects those before processing). A
-mutation that timed out or was reset after sending has an unknown outcome; re-sending a passphrase
-change blindly could lock a Common Criteria cluster, so it is raised to the caller instead.
+the connection was never made, ONTAP answered 429, or ONTAP itself answered 503 (its own error
+body: it rejects those before processing). A 503 without ONTAP's error body came from something in
+between (a proxy or load balancer) that may have passed the request on: like a timeout or a reset
+after sending, its outcome is unknown, and re-sending a passphrase change blindly could lock a
+Common Criteria cluster, so it is raised to the caller instead.
 ``send_with_retries`` takes the one-exchange ``send`` as a seam so tests drive it with a tiny fake.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -22,7 +25,7 @@ from fleet.ontap.http import OntapTlsError, RawReply, Sleep
 
 log = structlog.get_logger(__name__)
 
-REJECTED_BEFORE_PROCESSING = frozenset({429, 503})  # safe to re-send, even a mutation
+REJECTED_BEFORE_PROCESSING = frozenset({429, 503})  # safe to re-send, even a mutation, if ONTAP said it
 TRANSIENT_FOR_READS = frozenset({500, 502, 504})  # a GET changes nothing: re-send freely
 
 
@@ -55,14 +58,28 @@ def retry_after(headers: Mapping[str, str], *, now: float | None = None) -> floa
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+def from_ontap(reply: RawReply) -> bool:
+    """Is the body ONTAP's own error object (``{"error": {"code": "…", …}}``), not a proxy's page?"""
+    try:
+        body = json.loads(reply.body)
+    except (ValueError, UnicodeDecodeError):
+        return False
+    error = body.get("error") if isinstance(body, dict) else None
+    return isinstance(error, dict) and isinstance(error.get("code"), str)
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     retries: int
     backoff: Backoff
 
-    def should_resend(self, status: int, *, idempotent: bool) -> bool:
-        """Whether a reply with this status is transient for this kind of request."""
-        return status in REJECTED_BEFORE_PROCESSING or (idempotent and status in TRANSIENT_FOR_READS)
+    def should_resend(self, reply: RawReply, *, idempotent: bool) -> bool:
+        """Whether this reply is transient for this kind of request."""
+        if idempotent:
+            return reply.status in REJECTED_BEFORE_PROCESSING or reply.status in TRANSIENT_FOR_READS
+        if reply.status == 429:
+            return True
+        return reply.status == 503 and from_ontap(reply)
 
     def wait(self, reply: RawReply, attempt: int, rng: random.Random) -> float:
         """``Retry-After`` (capped: a cluster must not park a worker forever) plus jitter, else back off.
@@ -101,7 +118,7 @@ async def send_with_retries(
             delay = policy.backoff.delay(attempt, rng)
             log.info("ontap_retry", request=what, reason=type(exc).__name__, attempt=attempt + 1, delay=delay)
         else:
-            if attempt >= policy.retries or not policy.should_resend(reply.status, idempotent=idempotent):
+            if attempt >= policy.retries or not policy.should_resend(reply, idempotent=idempotent):
                 return reply
             delay = policy.wait(reply, attempt, rng)
             log.info("ontap_retry", request=what, http_status=reply.status, attempt=attempt + 1, delay=delay)

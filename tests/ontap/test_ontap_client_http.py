@@ -15,6 +15,7 @@ from ontap_helpers import NEW, OLD, PASSWORD, Recorder, Serve, client_for, ontap
 
 from fleet.errors import OntapError, OntapTimeout, OntapTransportError
 from fleet.ontap import HttpPool
+from fleet.ontap.client import MAX_PAGES
 from fleet.secrets import Secret
 
 KM = "/api/security/key-managers/km-1"
@@ -333,6 +334,22 @@ async def test_collections_are_followed_across_pages(serve: Serve, pool: HttpPoo
     url, recorder = await serve(pages)
     assert [n["name"] for n in await client_for(pool, url).nodes()] == ["n1", "n2"]
     assert recorder.seen[1].query == {"start.uuid": "n2", "fields": "name,uuid"}
+
+
+@pytest.mark.parametrize("loop", ["itself", "forever"])
+async def test_paging_that_never_ends_is_an_error_not_a_loop(serve: Serve, pool: HttpPool, loop: str) -> None:
+    """A ``_links.next`` back to a page already read (or an endless chain) stops, bounded."""
+
+    async def pages(request: web.Request, recorder: Recorder) -> web.StreamResponse:
+        page = int(request.query.get("start.page", "0"))
+        nxt = 0 if loop == "itself" else page + 1
+        href = f"/api/cluster/nodes?start.page={nxt}&fields=name,uuid"
+        return web.json_response({"records": [{"name": f"n{page}"}], "_links": {"next": {"href": href}}})
+
+    url, recorder = await serve(pages)
+    with pytest.raises(OntapTransportError, match="paging never ends"):
+        await client_for(pool, url).nodes()
+    assert len(recorder.seen) <= MAX_PAGES + 2
 
 
 async def test_query_values_and_paths_arrive_exactly_as_given(serve: Serve, pool: HttpPool) -> None:

@@ -17,8 +17,11 @@ from fleet.ontap.retry import RetryPolicy, send_with_retries
 POLICY = RetryPolicy(retries=3, backoff=Backoff(0.5, 8.0))
 
 
-def reply(status: int, **headers: str) -> RawReply:
-    return RawReply(status, CIMultiDictProxy(CIMultiDict(headers)), b"{}")
+ONTAP_BUSY = b'{"error": {"message": "busy", "code": "262160"}}'
+
+
+def reply(status: int, body: bytes = ONTAP_BUSY, **headers: str) -> RawReply:
+    return RawReply(status, CIMultiDictProxy(CIMultiDict(headers)), body)
 
 
 class FakeSend:
@@ -65,10 +68,22 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
     assert retry_after({"Retry-After": "soon"}) is None
 
 
-async def test_429_and_503_are_resent_even_for_a_mutation() -> None:
+async def test_429_and_ontaps_own_503_are_resent_even_for_a_mutation() -> None:
     send = FakeSend(reply(429), reply(503), reply(200))
     assert (await run(send, idempotent=False)).status == 200
     assert send.calls == 3
+
+
+@pytest.mark.parametrize(
+    "body", [b"<html><body>503 Service Unavailable</body></html>", b"", b'{"message": "x"}']
+)
+async def test_a_503_from_a_proxy_is_never_resent_for_a_mutation(body: bytes) -> None:
+    """A load balancer's 503 may come after ONTAP applied the change: its outcome is unknown."""
+    mutation = FakeSend(reply(503, body), reply(200))
+    assert (await run(mutation, idempotent=False)).status == 503
+    assert mutation.calls == 1
+    read = FakeSend(reply(503, body), reply(200))
+    assert (await run(read, idempotent=True)).status == 200
 
 
 @pytest.mark.parametrize("status", [500, 502, 504])

@@ -1,4 +1,4 @@
-"""Read-only checks shared by every step machine: per-node keys, status, key-backup capture."""
+"""Read-only checks after a change: status and key-backup capture, as far as the release reports them."""
 
 from __future__ import annotations
 
@@ -7,33 +7,32 @@ import hashlib
 from pathlib import Path
 
 from fleet.atomic import write_atomically
-from fleet.engine.steps.observe import HEALTHY_STATUS_CODES, Observed, read_status, status_of
+from fleet.engine.steps.observe import HEALTHY_STATUS_CODES, read_status, status_of
 from fleet.engine.steps.recorder import ClusterRecorder
 from fleet.ontap import OntapClient
-
-
-async def missing_keys_by_node(
-    client: OntapClient, km: str, observed: Observed, rec: ClusterRecorder
-) -> list[tuple[str, str, int]]:
-    """(node name, uuid, keys with restored=false) per node; empty before 9.12 (no such query)."""
-    if not observed.at_least(12):
-        return []
-    async with rec.step("check_node_keys") as step:
-        counts = []
-        for node in await client.nodes():
-            counts.append((node["name"], node["uuid"], await client.missing_keys(km, node["uuid"])))
-        step.detail = f"{sum(1 for *_, n in counts if n)} of {len(counts)} node(s) missing keys"
-    return counts
+from fleet.ontap.releases import Version, has
+from fleet.outcomes import StepStatus
 
 
 async def verify_and_backup(
-    client: OntapClient, km: str, rec: ClusterRecorder, backup_dir: Path | None
+    client: OntapClient, km: str, version: Version, rec: ClusterRecorder, backup_dir: Path | None
 ) -> str | None:
-    """Re-read status and the key backup; keep the backup. Returns the problem, or None if healthy."""
+    """Re-read status and the key backup; keep the backup. Returns the problem, or None if healthy.
+
+    ONTAP 9.6 reports neither status nor key backup over REST: the row says so, so nobody takes a
+    missing backup for a taken one.
+    """
     async with rec.step("verify") as step:
-        record = await read_status(client, km, with_backup=True)
+        record = await read_status(client, km, version, with_backup=True)
         code, message = status_of(record)
         step.detail = f"status {code}: {message}" if code is not None else None
+    if not has(version, "onboard.key_backup"):
+        rec.note(
+            "key_backup",
+            StepStatus.SKIPPED,
+            f"ONTAP {'.'.join(map(str, version))} has no onboard.key_backup over REST (9.7+): "
+            "no key backup was taken; take one with `security key-manager onboard show-backup`",
+        )
     backup = (record.get("onboard") or {}).get("key_backup")
     if backup:
         rec.key_backup_sha256 = hashlib.sha256(backup.encode()).hexdigest()

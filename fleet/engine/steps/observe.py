@@ -1,4 +1,11 @@
-"""Read what a cluster's key manager looks like now: the facts every decision starts from."""
+"""Read what a cluster and its key manager look like now: the facts every decision starts from.
+
+The one reader of a cluster's facts. Rotation and sync get ``Observed``, the policy commands get
+``ClusterFacts``; both come from the same three reads (the cluster, its MetroCluster view, its
+active key manager), each asking only for the fields the cluster's release has (``ontap.releases``:
+a name a release does not know fails the whole GET with 262197) and taking the ``enabled`` record
+when ONTAP 9.16 lists an inactive configuration beside the active one.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +18,59 @@ from fleet.engine.steps.recorder import ClusterRecorder
 from fleet.inventory import Cluster
 from fleet.ontap import OntapClient
 from fleet.ontap import codes as C
+from fleet.ontap.releases import (
+    KEY_IDS_FILTERS_SINCE,
+    KEY_SERVER_SINCE,
+    KEY_STORE_SINCE,
+    KEY_STORES_SINCE,
+    METROCLUSTER_SINCE,
+    Version,
+    fields_for,
+    has,
+    release_of,
+)
 from fleet.policy import ClusterFacts, KeyServerFacts, KeyStoreFacts, Policy
 
 # status.code values that mean "nothing left to do" (0 per the spec; 65537200 "No action needed at
 # this time." per NetApp's client examples — ontap-notes §5 marks the latter UNCONFIRMED).
 HEALTHY_STATUS_CODES = frozenset({0, 65537200})
 _PARTNER_SYNC_PREFIX = C.message_for(C.MCC_SYNC_PENDING)[:60]
-KEY_MANAGER_FIELDS = "uuid,scope,onboard.enabled,external.servers,status.code,status.message"
+#: What a rotation or sync reads of the key manager (each only where the release has it).
+ROTATION_FIELDS = (
+    "uuid",
+    "scope",
+    "onboard.enabled",
+    "external.servers",
+    "status.code",
+    "status.message",
+    "enabled",
+)
+#: What a policy reads of the key manager.
+POLICY_FIELDS = (
+    "uuid",
+    "scope",
+    "onboard.enabled",
+    "external",
+    "status.code",
+    "status.message",
+    "volume_encryption.supported",
+    "is_default_data_at_rest_encryption_disabled",
+    "enabled",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """What ``GET /api/cluster`` says the cluster is."""
+
+    name: str
+    uuid: str
+    version: Version
+    version_full: str
+
+    @property
+    def version_text(self) -> str:
+        return ".".join(str(part) for part in self.version)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +92,7 @@ class Observed:
 
     name: str
     uuid: str
-    version: tuple[int, ...]
+    version: Version
     version_full: str
     km_uuid: str | None
     onboard: bool
@@ -75,32 +128,53 @@ def status_of(record: dict[str, Any]) -> tuple[int | None, str | None]:
     return (int(code) if code is not None else None), status.get("message")
 
 
-async def observe(client: OntapClient, rec: ClusterRecorder) -> Observed:
-    """GET the cluster, its MetroCluster view (9.8+) and its key manager with the expensive status."""
+async def read_identity(client: OntapClient, rec: ClusterRecorder) -> Identity:
+    """The cluster's own name, uuid and version (recorded on its report row)."""
     async with rec.step("read_cluster") as step:
-        cluster = await client.cluster()
-        version = cluster.get("version", {})
-        parsed = (
-            int(version.get("generation", 0)),
-            int(version.get("major", 0)),
-            int(version.get("minor", 0)),
-        )
-        step.detail = f"ONTAP {parsed[0]}.{parsed[1]}.{parsed[2]}"
-    rec.ontap_version = ".".join(str(part) for part in parsed)
-    metrocluster = None
-    if parsed[1:] >= (8, 0):
-        async with rec.step("read_metrocluster"):
-            metrocluster = _metrocluster_view(await client.metrocluster())
+        body = await client.cluster()
+        raw = body.get("version") or {}
+        version = (int(raw.get("generation", 0)), int(raw.get("major", 0)), int(raw.get("minor", 0)))
+        identity = Identity(body.get("name", ""), body.get("uuid", ""), version, raw.get("full", ""))
+        step.detail = f"ONTAP {identity.version_text}"
+    rec.ontap_version = identity.version_text
+    return identity
+
+
+async def read_metrocluster(
+    client: OntapClient, rec: ClusterRecorder, version: Version
+) -> MetroClusterView | None:
+    """The MetroCluster view (ONTAP 9.8+); None on older releases, which have no such endpoint."""
+    if release_of(version) < METROCLUSTER_SINCE:
+        return None
+    async with rec.step("read_metrocluster"):
+        return _metrocluster_view(await client.metrocluster())
+
+
+async def read_active_key_manager(
+    client: OntapClient, rec: ClusterRecorder, version: Version, names: tuple[str, ...]
+) -> dict[str, Any]:
+    """The cluster-scope key manager in use (``{}`` when none), with the fields this release has."""
     async with rec.step("read_key_manager") as step:
-        records = await client.key_managers(fields=KEY_MANAGER_FIELDS)
-        step.detail = f"{len(records)} cluster-scope key manager(s)"
-    record = records[0] if records else {}
+        records = await client.key_managers(fields=fields_for(version, names))
+        active = [record for record in records if record.get("enabled", True)]
+        inactive = len(records) - len(active)
+        step.detail = f"{len(active)} active cluster-scope key manager(s)" + (
+            f", {inactive} inactive configuration(s) ignored" if inactive else ""
+        )
+    return active[0] if active else {}
+
+
+async def observe(client: OntapClient, rec: ClusterRecorder) -> Observed:
+    """GET the cluster, its MetroCluster view (9.8+) and its active key manager with the expensive status."""
+    identity = await read_identity(client, rec)
+    metrocluster = await read_metrocluster(client, rec, identity.version)
+    record = await read_active_key_manager(client, rec, identity.version, ROTATION_FIELDS)
     code, message = status_of(record)
     return Observed(
-        name=cluster.get("name", ""),
-        uuid=cluster.get("uuid", ""),
-        version=parsed,
-        version_full=version.get("full", ""),
+        name=identity.name,
+        uuid=identity.uuid,
+        version=identity.version,
+        version_full=identity.version_full,
         km_uuid=record.get("uuid"),
         onboard=bool((record.get("onboard") or {}).get("enabled")),
         external=bool((record.get("external") or {}).get("servers")),
@@ -123,10 +197,12 @@ def _metrocluster_view(body: dict[str, Any]) -> MetroClusterView:
     )
 
 
-async def read_status(client: OntapClient, km_uuid: str, *, with_backup: bool) -> dict[str, Any]:
-    """Re-read one key manager's status (and key backup): verification after a change."""
-    fields = "status.code,status.message" + (",onboard.key_backup" if with_backup else "")
-    return await client.key_manager(km_uuid, fields=fields)
+async def read_status(
+    client: OntapClient, km_uuid: str, version: Version, *, with_backup: bool
+) -> dict[str, Any]:
+    """Re-read one key manager's status (and key backup), as far as the release reports them."""
+    names = ("status.code", "status.message") + (("onboard.key_backup",) if with_backup else ())
+    return await client.key_manager(km_uuid, fields=fields_for(version, names) or "uuid")
 
 
 # --- a policy's view: ClusterFacts, each field asked for only on the release that has it ----------
@@ -134,58 +210,23 @@ async def read_status(client: OntapClient, km_uuid: str, *, with_backup: bool) -
 KEY_STORES = "/api/security/key-stores"
 
 
-def _km_fields(version: tuple[int, int, int]) -> str:
-    fields = ["uuid", "scope", "onboard.enabled", "external"]
-    if version[1:] >= (7, 0):
-        fields += [
-            "status.code",
-            "status.message",
-            "volume_encryption.supported",
-            "is_default_data_at_rest_encryption_disabled",
-        ]
-    if version[1:] >= (16, 0):
-        fields.append("enabled")
-    return ",".join(fields)
-
-
-def _pick_record(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """9.16+ may list an inactive configuration beside the active one: take the enabled record."""
-    for record in records:
-        if record.get("enabled", True):
-            return record
-    return records[0] if records else {}
-
-
 async def read_facts(ctx: RunContext, cluster: Cluster, rec: ClusterRecorder, policy: Policy) -> ClusterFacts:
     client = ctx.client(cluster)
-    async with rec.step("read_cluster") as step:
-        body = await client.cluster()
-        raw = body.get("version", {})
-        version = (int(raw.get("generation", 0)), int(raw.get("major", 0)), int(raw.get("minor", 0)))
-        step.detail = "ONTAP " + ".".join(str(part) for part in version)
-    rec.ontap_version = ".".join(str(part) for part in version)
+    identity = await read_identity(client, rec)
+    version = identity.version
     partner, ready = cluster.metrocluster_partner, True
-    if version[1:] >= (8, 0):
-        async with rec.step("read_metrocluster"):
-            mcc = await client.metrocluster()
-        local, remote = mcc.get("local") or {}, mcc.get("remote") or {}
-        if local.get("configuration_state", "not_configured") != "not_configured":
-            partner = partner or (remote.get("cluster") or {}).get("name")
-            ready = (
-                local.get("configuration_state") == "configured"
-                and local.get("mode") == "normal"
-                and bool(local.get("partner_cluster_reachable"))
-            )
-    async with rec.step("read_key_manager") as step:
-        record = _pick_record(await client.key_managers(fields=_km_fields(version)))
-        step.detail = "no cluster-scope key manager" if not record else None
+    mcc = await read_metrocluster(client, rec, version)
+    if mcc is not None and mcc.configured:
+        partner = partner or mcc.remote_name
+        ready = mcc.configuration_state == "configured" and mcc.mode == "normal" and mcc.partner_reachable
+    record = await read_active_key_manager(client, rec, version, POLICY_FIELDS)
     facts = _key_manager_facts(cluster.name, version, record, partner, ready)
     km = facts.km_uuid
     if km is not None and facts.kind == "external":
         facts = await _with_key_servers(client, km, facts, rec)
     if km is not None and facts.kind == "onboard" and policy.onboard.require_all_nodes_keys:
         facts = await _with_node_keys(client, km, facts, rec)
-    if km is not None and policy.require.key_store_active and facts.at_least(10):
+    if km is not None and policy.require.key_store_active and release_of(version) >= KEY_STORES_SINCE:
         facts = await _with_key_stores(client, facts, rec)
     if facts.kind == "onboard" and policy.onboard.passphrase_max_age_days is not None:
         state = await ctx.journal.cluster_state(cluster.name)
@@ -195,7 +236,7 @@ async def read_facts(ctx: RunContext, cluster: Cluster, rec: ClusterRecorder, po
 
 
 def _key_manager_facts(
-    name: str, version: tuple[int, int, int], record: dict[str, Any], partner: str | None, ready: bool
+    name: str, version: Version, record: dict[str, Any], partner: str | None, ready: bool
 ) -> ClusterFacts:
     onboard = bool((record.get("onboard") or {}).get("enabled"))
     external = record.get("external") or {}
@@ -225,8 +266,8 @@ def _key_manager_facts(
 async def _with_key_servers(
     client: OntapClient, km: str, facts: ClusterFacts, rec: ClusterRecorder
 ) -> ClusterFacts:
-    per_node = facts.at_least(13)
-    fields = "server,timeout" + (",connectivity" if per_node else "")
+    per_node = has(facts.version, "connectivity", KEY_SERVER_SINCE)
+    fields = fields_for(facts.version, ("server", "timeout", "connectivity"), KEY_SERVER_SINCE)
     async with rec.step("read_key_servers") as step:
         records = await client.key_servers(km, fields=fields)
         step.detail = f"{len(records)} key server(s)"
@@ -243,23 +284,15 @@ async def _with_key_servers(
 async def _with_node_keys(
     client: OntapClient, km: str, facts: ClusterFacts, rec: ClusterRecorder
 ) -> ClusterFacts:
-    """Keys with restored=false per node (9.12+: the query filter arrived then); N+1 cheap counts."""
-    if not facts.at_least(12):
+    """Keys with restored=false per node (9.12+: the query filter arrived then); unknown before."""
+    counts = await missing_keys_by_node(client, km, facts.version, rec)
+    if not counts and release_of(facts.version) < KEY_IDS_FILTERS_SINCE:
         return facts
-    async with rec.step("check_node_keys") as step:
-        missing = {}
-        for node in await client.nodes():
-            missing[node["name"]] = await client.missing_keys(km, node["uuid"])
-        step.detail = f"{sum(1 for n in missing.values() if n)} of {len(missing)} node(s) missing keys"
-    return replace(facts, missing_keys=missing)
+    return replace(facts, missing_keys={name: missing for name, _, missing in counts})
 
 
 async def _with_key_stores(client: OntapClient, facts: ClusterFacts, rec: ClusterRecorder) -> ClusterFacts:
-    fields = (
-        "type,location"
-        + (",enabled" if facts.at_least(14) else "")
-        + (",state" if facts.at_least(16) else "")
-    )
+    fields = fields_for(facts.version, ("type", "location", "enabled", "state"), KEY_STORE_SINCE)
     async with rec.step("read_key_stores"):
         body = await client.get(KEY_STORES, {"fields": fields})
     stores = tuple(
@@ -267,3 +300,17 @@ async def _with_key_stores(client: OntapClient, facts: ClusterFacts, rec: Cluste
         for record in body.get("records", [])
     )
     return replace(facts, key_stores=stores)
+
+
+async def missing_keys_by_node(
+    client: OntapClient, km: str, version: Version, rec: ClusterRecorder
+) -> list[tuple[str, str, int]]:
+    """(node name, uuid, keys with restored=false) per node; empty before 9.12 (no such query)."""
+    if release_of(version) < KEY_IDS_FILTERS_SINCE:
+        return []
+    async with rec.step("check_node_keys") as step:
+        counts = []
+        for node in await client.nodes():
+            counts.append((node["name"], node["uuid"], await client.missing_keys(km, node["uuid"])))
+        step.detail = f"{sum(1 for *_, n in counts if n)} of {len(counts)} node(s) missing keys"
+    return counts

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 
 from fleet.engine.steps.checks import verify_and_backup
 from fleet.engine.steps.context import NO_PASSPHRASE, Outcome, RunContext
-from fleet.engine.steps.journaled import journaled, mark_verified
+from fleet.engine.steps.journaled import mark_verified, outcome_unknown
 from fleet.engine.steps.observe import Observed, observe
+from fleet.engine.steps.onboard_sync import synchronize_site
 from fleet.engine.steps.recorder import ClusterRecorder, failure_reason
 from fleet.engine.steps.remediate import remediate_stale_nodes
 from fleet.engine.steps.rotate import ClusterRotation
-from fleet.errors import OntapError, OntapTransportError
+from fleet.errors import OntapError
 from fleet.inventory import Cluster
 from fleet.ontap import codes as C
 from fleet.outcomes import ClusterOutcome, PairOutcome, StepStatus
@@ -126,8 +127,7 @@ class PairRotation:
         if outcome_b.outcome == ClusterOutcome.FAILED:
             return self._split(outcome_a, outcome_b)
         if outcome_a.outcome in (ClusterOutcome.SUCCEEDED, ClusterOutcome.ALREADY_CURRENT):
-            assert seen_a.km_uuid is not None
-            verified_a = await self._verify_site(a, seen_a.km_uuid, self.rec_a)
+            verified_a = await self._verify_site(seen_a, self.rec_a)
             if verified_a.outcome != ClusterOutcome.SUCCEEDED:
                 outcome_a = verified_a
         return self._result(PairOutcome.ROTATED, None, outcome_a, outcome_b)
@@ -146,50 +146,51 @@ class PairRotation:
 
     # -- site B ------------------------------------------------------------------------------
     async def _sync_partner(self, seen_b: Observed) -> Outcome:
-        """Sync B with the NEW passphrase (PATCH synchronize, existing_passphrase = new).
+        """Sync B with the NEW passphrase (PATCH synchronize, existing_passphrase = new; POST if B asks).
 
-        ontap-notes §4.1 marks this REST form UNCONFIRMED: the CLI's `onboard sync` maps to the
-        PATCH; a POST synchronize would be refused because B already has OKM (65537244/65539706).
-        A sync changes no passphrase, so retrying it once after a lost answer is safe.
+        ontap-notes §4.1 marks the REST form UNCONFIRMED (see ``onboard_sync``). A sync changes no
+        passphrase, so sending it once more after a lost answer (no answer, or a 5xx that may have
+        come after B applied it) is safe; twice lost is reported, never guessed.
         """
         b, km = self.b, seen_b.km_uuid
         assert km is not None
         new = self.ctx.secrets[self.a.name].new
         assert new is not None
         new_fp = self.ctx.journal.fingerprint(new)
-        client = self.ctx.client(b)
         if self.ctx.store is not None:
             await self.ctx.store.put_pending(b.name, new)
+        detail = f"sync with the new passphrase set on {self.a.name}"
         for attempt in (1, 2):
             try:
-                async with journaled(
+                await synchronize_site(
                     self.ctx,
                     self.rec_b,
                     self.unit_id,
-                    "partner_sync",
-                    to_fp=new_fp,
+                    km,
+                    new,
+                    step="partner_sync",
                     marks_pending=True,
-                    detail=f"sync with the new passphrase set on {self.a.name}",
-                ) as step:
-                    reply = await client.synchronize(km, passphrase=new)
-                    step.http_status = reply.status
-            except OntapTransportError as exc:
-                if attempt == 1:
-                    continue
-                return Outcome(ClusterOutcome.FAILED, f"partner sync got no answer twice: {exc.message}")
+                    detail=detail,
+                )
             except OntapError as exc:
-                if exc.code == C.PASSPHRASE_FAILED_SOME_NODES:
+                if outcome_unknown(exc):
+                    if attempt == 1:
+                        continue
+                    return Outcome(ClusterOutcome.FAILED, f"partner sync got no answer twice: {exc.message}")
+                if exc.code in C.PASSPHRASE_CHANGED_SOME_NODES_STALE:
                     # B accepted the new passphrase but some of its nodes kept stale keys.
                     await mark_verified(self.ctx, self.rec_b, new_fp)
                     stopped = await remediate_stale_nodes(self.ctx, self.rec_b, km, seen_b, exc, new)
-                    return stopped or await self._verify_site(b, km, self.rec_b)
+                    return stopped or await self._verify_site(seen_b, self.rec_b)
                 return Outcome(ClusterOutcome.FAILED, f"partner sync refused: {failure_reason(exc)}")
             break
         await mark_verified(self.ctx, self.rec_b, new_fp)
-        return await self._verify_site(b, km, self.rec_b)
+        return await self._verify_site(seen_b, self.rec_b)
 
-    async def _verify_site(self, site: Cluster, km: str, rec: ClusterRecorder) -> Outcome:
-        problem = await verify_and_backup(self.ctx.client(site), km, rec, self.ctx.spec.backup_dir)
+    async def _verify_site(self, seen: Observed, rec: ClusterRecorder) -> Outcome:
+        assert seen.km_uuid is not None
+        client = self.ctx.client(rec.cluster)
+        problem = await verify_and_backup(client, seen.km_uuid, seen.version, rec, self.ctx.spec.backup_dir)
         return (
             Outcome(ClusterOutcome.PARTIAL, f"synced, but {problem}")
             if problem

@@ -14,14 +14,15 @@ from __future__ import annotations
 from fleet.engine.steps.checks import verify_and_backup
 from fleet.engine.steps.context import NO_PASSPHRASE, Outcome, RunContext
 from fleet.engine.steps.journaled import journaled, mark_verified, outcome_unknown
-from fleet.engine.steps.observe import Observed, observe, read_status
+from fleet.engine.steps.observe import Observed, missing_keys_by_node, observe, read_status
 from fleet.engine.steps.recorder import ClusterRecorder, failure_reason
-from fleet.engine.steps.remediate import remediate_stale_nodes
+from fleet.engine.steps.remediate import record_nodes, remediate_stale_nodes, stale
 from fleet.errors import OntapError
 from fleet.inventory import Cluster
 from fleet.journal import ClusterFp
-from fleet.ontap import OntapClient
+from fleet.ontap import OntapClient, Reply
 from fleet.ontap import codes as C
+from fleet.ontap.releases import Version, has
 from fleet.outcomes import ClusterOutcome, StepStatus
 from fleet.report import ClusterRecord
 from fleet.secrets import Secret
@@ -50,12 +51,15 @@ class ClusterRotation:
         self.verified = False
         # A MetroCluster site A reports "sync the partner" until B is synced: its pair verifies later.
         self.verify = verify
+        self.version: Version = (9, 0, 0)  # set from the observed cluster when the run starts
+        self.behind_before: list[str] = []  # nodes missing keys before the rotation, left so (--no-remediate)
 
     # -- the whole machine -------------------------------------------------------------------
     async def run(self, observed: Observed) -> Outcome:
         """Rotate on a cluster whose pre-checks passed (``observed`` is its fresh state)."""
         km = observed.km_uuid
         assert km is not None
+        self.version = observed.version
         known = await self.ctx.journal.cluster_state(self.cluster.name)
         if known is not None and known.current_fp == self.new_fp:
             # The journal saw this cluster verified on the new passphrase: prove it, don't re-send.
@@ -68,6 +72,9 @@ class ClusterRotation:
             if outcome.reason != _NOT_ROTATED:
                 return outcome
             # Proven not applied: the change below is the first one that takes effect.
+        refused = await self._nodes_behind_before(km, observed)
+        if refused is not None:
+            return refused
         if self.ctx.store is not None:
             await self.ctx.store.put_pending(self.cluster.name, self.new)
         try:
@@ -77,6 +84,37 @@ class ClusterRotation:
                 return await self._reconcile_unknown(km, observed)
             return await self._on_change_error(exc, km, observed, known_pending=known)
         return await self._verify_and_finish(km, observed)
+
+    async def _nodes_behind_before(self, km: str, observed: Observed) -> Outcome | None:
+        """Nodes already missing keys (9.12+): sync them with the CURRENT passphrase first.
+
+        Rotating with nodes behind leaves them further behind, so a failed sync stops here, before
+        any change; with ``--no-remediate`` they are recorded and the rotation ends ``partial``.
+        """
+        counts = await missing_keys_by_node(self.client, km, observed.version, self.rec)
+        if not stale(counts):
+            return None
+        if not self.ctx.spec.remediate:
+            record_nodes(self.rec, counts, None)
+            self.behind_before = stale(counts)
+            return None
+        stopped = await remediate_stale_nodes(
+            self.ctx,
+            self.rec,
+            km,
+            observed,
+            None,
+            self.current,
+            step="remediate_before_rotation",
+            missing=counts,
+        )
+        if stopped is None:
+            return None
+        return Outcome(
+            ClusterOutcome.FAILED,
+            f"nodes were missing keys before the rotation and could not be synced, so nothing was "
+            f"changed: {stopped.reason}",
+        )
 
     async def _change(self, step: str, km: str, *, marks_pending: bool = False) -> None:
         """The PATCH itself, journaled: existing = current, new = new."""
@@ -102,7 +140,7 @@ class ClusterRotation:
                 "already_current", StepStatus.OK, "ONTAP says the new passphrase is already in place"
             )
             return await self._verify_and_finish(km, observed, outcome=ClusterOutcome.ALREADY_CURRENT)
-        if exc.code == C.PASSPHRASE_FAILED_SOME_NODES:
+        if exc.code in C.PASSPHRASE_CHANGED_SOME_NODES_STALE:
             # The passphrase did change; some nodes kept stale keys. ONTAP confirmed the change.
             return await self._partial(km, observed, exc)
         if exc.code == C.PASSPHRASE_INCORRECT:
@@ -125,7 +163,7 @@ class ClusterRotation:
         """The PATCH may or may not have been applied: read, then probe once; never re-send blindly."""
         try:
             async with self.rec.step("reread_after_unknown"):
-                await read_status(self.client, km, with_backup=False)
+                await read_status(self.client, km, self.version, with_backup=False)
         except OntapError:
             return Outcome(
                 ClusterOutcome.FAILED, "outcome unknown: the cluster did not answer after the change was sent"
@@ -143,7 +181,7 @@ class ClusterRotation:
                 return Outcome(
                     ClusterOutcome.FAILED, "outcome unknown after a proven-safe retry; resume will reconcile"
                 )
-            if exc.code == C.PASSPHRASE_FAILED_SOME_NODES:
+            if exc.code in C.PASSPHRASE_CHANGED_SOME_NODES_STALE:
                 return await self._partial(km, observed, exc)
             return Outcome(ClusterOutcome.FAILED, f"passphrase change refused on retry: {exc.message}")
         return await self._verify_and_finish(km, observed)
@@ -166,8 +204,14 @@ class ClusterRotation:
             async with self.rec.step("probe_new_passphrase") as step:
                 step.detail = why
                 try:
-                    reply = await self.client.synchronize(km, passphrase=self.new)
+                    reply = await self._probe(km)
                 except OntapError as exc:
+                    if exc.code == C.PASSPHRASE_SAME_AS_OLD:
+                        # The 9.6 probe: "the new passphrase is the same as the current one" proves it.
+                        step.http_status = exc.http_status
+                        step.detail = f"{why}; ONTAP says the new passphrase is current (65536150)"
+                        await self._verified()
+                        return await self._verify_and_finish(km, observed, outcome=proven)
                     if exc.code != C.PASSPHRASE_INCORRECT:
                         raise
                     # An answer, not a failure: the probe proved the change is not in place.
@@ -176,11 +220,18 @@ class ClusterRotation:
                     return Outcome(ClusterOutcome.FAILED, _NOT_ROTATED)
                 step.http_status = reply.status
         except OntapError as exc:
-            if exc.code == C.PASSPHRASE_FAILED_SOME_NODES:
+            if exc.code in C.PASSPHRASE_CHANGED_SOME_NODES_STALE:
                 return await self._partial(km, observed, exc)
             return Outcome(ClusterOutcome.FAILED, f"probe with the new passphrase failed: {exc.message}")
         await self._verified()
         return await self._verify_and_finish(km, observed, outcome=proven)
+
+    async def _probe(self, km: str) -> Reply:
+        """One attempt with the new passphrase that changes nothing: a synchronize (9.7+), else on 9.6
+        a PATCH from the new passphrase to itself (65536150 proves it current, 65536139 refutes it)."""
+        if has(self.version, "onboard.synchronize"):
+            return await self.client.synchronize(km, passphrase=self.new)
+        return await self.client.change_passphrase(km, existing=self.new, new=self.new)
 
     async def _partial(self, km: str, observed: Observed, exc: OntapError) -> Outcome:
         """ONTAP confirmed the new passphrase but some nodes kept stale keys: remediate, then verify."""
@@ -193,9 +244,18 @@ class ClusterRotation:
         self, km: str, observed: Observed, outcome: ClusterOutcome = ClusterOutcome.SUCCEEDED
     ) -> Outcome:
         await self._verified()
-        if not self.verify:
-            return Outcome(outcome)
-        problem = await verify_and_backup(self.client, km, self.rec, self.ctx.spec.backup_dir)
+        problem = None
+        if self.verify:
+            problem = await verify_and_backup(
+                self.client, km, self.version, self.rec, self.ctx.spec.backup_dir
+            )
+        if self.behind_before:
+            nodes = ", ".join(self.behind_before)
+            return Outcome(
+                ClusterOutcome.PARTIAL,
+                f"passphrase changed; nodes {nodes} were already missing keys before the rotation and were "
+                "not synced (--no-remediate): run `fleet sync` with the new passphrase",
+            )
         if problem is not None:
             return Outcome(ClusterOutcome.PARTIAL, f"passphrase changed, but {problem}")
         return Outcome(outcome)

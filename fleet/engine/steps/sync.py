@@ -9,16 +9,18 @@ passphrase, but a wrong one still counts toward Common Criteria lockout: one att
 from __future__ import annotations
 
 from fleet.engine.rollout.units import Unit
-from fleet.engine.steps.checks import missing_keys_by_node, verify_and_backup
+from fleet.engine.steps.checks import verify_and_backup
 from fleet.engine.steps.context import NO_PASSPHRASE, Outcome, RunContext, RunState
 from fleet.engine.steps.journaled import journaled, mark_verified
-from fleet.engine.steps.observe import Observed, observe
-from fleet.engine.steps.recorder import ClusterRecorder, error_info, failure_reason
+from fleet.engine.steps.observe import Observed, missing_keys_by_node, observe
+from fleet.engine.steps.onboard_sync import synchronize_site
+from fleet.engine.steps.recorder import ClusterRecorder, failure_reason
+from fleet.engine.steps.remediate import NodeCounts, record_nodes, stale
 from fleet.errors import OntapError
 from fleet.inventory import Cluster
 from fleet.ontap import codes as C
+from fleet.ontap.releases import has
 from fleet.outcomes import ClusterOutcome, StepStatus
-from fleet.report import NodeRecord
 
 
 async def sync_work(ctx: RunContext, unit: Unit, state: RunState) -> None:
@@ -48,9 +50,15 @@ async def sync_cluster(
 ) -> Outcome:
     if seen.km_uuid is None or not seen.onboard:
         return await _partner_create(ctx, unit, cluster, seen, rec)
+    if not has(seen.version, "onboard.synchronize"):
+        return Outcome(
+            ClusterOutcome.SKIPPED,
+            f"ONTAP {seen.version_text} has no key sync over REST (onboard.synchronize: 9.7+); "
+            "run `security key-manager onboard sync` on the cluster",
+        )
     client = ctx.client(cluster)
-    missing = await missing_keys_by_node(client, seen.km_uuid, seen, rec)
-    needs_sync = not seen.healthy or any(n for *_, n in missing) or not seen.at_least(12)
+    missing = await missing_keys_by_node(client, seen.km_uuid, seen.version, rec)
+    needs_sync = not seen.healthy or bool(stale(missing)) or not seen.at_least(12)
     if not needs_sync:
         rec.note("sync", StepStatus.SKIPPED, "every node has its keys and the key manager is healthy")
         return Outcome(ClusterOutcome.ALREADY_CURRENT, "nothing to sync")
@@ -63,8 +71,9 @@ async def _local_sync(
     cluster: Cluster,
     seen: Observed,
     rec: ClusterRecorder,
-    missing: list[tuple[str, str, int]],
+    missing: NodeCounts,
 ) -> Outcome:
+    """PATCH synchronize (the POST form when a MetroCluster site asks for it), then check every node."""
     km = seen.km_uuid
     assert km is not None
     passphrase = ctx.secrets[cluster.name].current
@@ -72,14 +81,12 @@ async def _local_sync(
     fp = ctx.journal.fingerprint(passphrase)
     client = ctx.client(cluster)
     try:
-        async with journaled(ctx, rec, unit.id, "sync", to_fp=fp) as step:
-            reply = await client.synchronize(km, passphrase=passphrase)
-            step.http_status = reply.status
+        await synchronize_site(ctx, rec, unit.id, km, passphrase, step="sync")
     except OntapError as exc:
-        if exc.code == C.PASSPHRASE_FAILED_SOME_NODES:
+        if exc.code in C.PASSPHRASE_CHANGED_SOME_NODES_STALE:
             await mark_verified(ctx, rec, fp)
-            after = await missing_keys_by_node(client, km, seen, rec)
-            rec.nodes = _node_records(after or missing, exc)
+            after = await missing_keys_by_node(client, km, seen.version, rec)
+            record_nodes(rec, after or missing, exc)
             return Outcome(ClusterOutcome.PARTIAL, f"{exc.message} Nodes still missing keys are listed.")
         if exc.code == C.PASSPHRASE_INCORRECT:
             return Outcome(
@@ -87,15 +94,14 @@ async def _local_sync(
             )
         return Outcome(ClusterOutcome.FAILED, failure_reason(exc))
     await mark_verified(ctx, rec, fp)
-    rec.nodes = _node_records(missing, None)
-    after = await missing_keys_by_node(client, km, seen, rec)
-    stale = [name for name, _, n in after if n]
-    if stale:
-        return Outcome(ClusterOutcome.PARTIAL, f"nodes still missing keys after sync: {', '.join(stale)}")
-    problem = await verify_and_backup(client, km, rec, ctx.spec.backup_dir)
+    record_nodes(rec, missing, None)
+    still = stale(await missing_keys_by_node(client, km, seen.version, rec))
+    if still:
+        return Outcome(ClusterOutcome.PARTIAL, f"nodes still missing keys after sync: {', '.join(still)}")
+    problem = await verify_and_backup(client, km, seen.version, rec, ctx.spec.backup_dir)
     if problem:
         return Outcome(ClusterOutcome.PARTIAL, f"synced, but {problem}")
-    rec.remediated = any(n for *_, n in missing)
+    rec.remediated = bool(stale(missing))
     return Outcome(ClusterOutcome.SUCCEEDED)
 
 
@@ -131,10 +137,3 @@ async def _partner_create(
         return Outcome(ClusterOutcome.FAILED, failure_reason(exc))
     await mark_verified(ctx, rec, fp)
     return Outcome(ClusterOutcome.SUCCEEDED)
-
-
-def _node_records(counts: list[tuple[str, str, int]], exc: OntapError | None) -> list[NodeRecord]:
-    return [
-        NodeRecord(name=name, uuid=uuid, keys_missing=n, error=error_info(exc) if exc and n else None)
-        for name, uuid, n in counts
-    ]
