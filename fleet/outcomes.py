@@ -29,6 +29,7 @@ class ClusterOutcome(StrEnum):
     NOT_STARTED = "not_started"
     INTERRUPTED = "interrupted"  # in flight when the run stopped: `fleet resume` reconciles it
     SPLIT = "split"  # a MetroCluster site that did not get its partner's new passphrase
+    REFUSED = "refused"  # fleet would not touch it: the cluster is not the one the inventory names
 
 
 class PairOutcome(StrEnum):
@@ -39,6 +40,7 @@ class PairOutcome(StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"
     NOT_STARTED = "not_started"
+    REFUSED = "refused"  # a site is not the cluster the inventory names: neither was touched
 
 
 UnitOutcome = ClusterOutcome | PairOutcome
@@ -76,7 +78,13 @@ class ExitCode(IntEnum):
 
 #: Unit outcomes that count against a failure budget and make a run ``failed``.
 FAILURE: frozenset[str] = frozenset(
-    {ClusterOutcome.FAILED, ClusterOutcome.PARTIAL, ClusterOutcome.SPLIT, ClusterOutcome.INTERRUPTED}
+    {
+        ClusterOutcome.FAILED,
+        ClusterOutcome.PARTIAL,
+        ClusterOutcome.SPLIT,
+        ClusterOutcome.INTERRUPTED,
+        ClusterOutcome.REFUSED,
+    }
 )
 #: Unit outcomes that reset the consecutive-failure count.
 SUCCESS: frozenset[str] = frozenset(
@@ -87,7 +95,9 @@ FINISHED: frozenset[str] = frozenset(
     {ClusterOutcome.SUCCEEDED, ClusterOutcome.ALREADY_CURRENT, ClusterOutcome.SKIPPED, PairOutcome.ROTATED}
 )
 #: What ``fleet resume --retry-failed`` runs again.
-RETRYABLE: frozenset[str] = frozenset({ClusterOutcome.FAILED, ClusterOutcome.PARTIAL, ClusterOutcome.SPLIT})
+RETRYABLE: frozenset[str] = frozenset(
+    {ClusterOutcome.FAILED, ClusterOutcome.PARTIAL, ClusterOutcome.SPLIT, ClusterOutcome.REFUSED}
+)
 
 #: How a rollout stop shows in the run's outcome and exit code.
 HALTED: dict[str, tuple[RunOutcome, ExitCode]] = {

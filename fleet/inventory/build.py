@@ -193,6 +193,7 @@ def _resolve(entry: ClusterEntry, base_url: str, parts: Parts) -> Cluster:
         labels=labels,
         groups=tuple(entry.doc.groups),
         metrocluster_partner=entry.doc.metrocluster_partner,
+        ontap_name=entry.doc.ontap_name,
         source=entry.file,
     )
 

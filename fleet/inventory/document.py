@@ -42,6 +42,7 @@ class ClusterDoc(SettingsDoc):
     address: str
     groups: list[Name] = []
     metrocluster_partner: Name | None = None
+    ontap_name: str | None = None  # the name the cluster itself reports, when it differs from ``name``
 
 
 class FileDoc(_Doc):

@@ -31,7 +31,13 @@ class Cluster(_Frozen):
     labels: dict[str, str] = {}
     groups: tuple[str, ...] = ()
     metrocluster_partner: str | None = None
+    ontap_name: str | None = None  # what GET /api/cluster must answer; default: ``name``
     source: Path
+
+    @property
+    def expected_name(self) -> str:
+        """The name the cluster must report for fleet to touch it (identity check)."""
+        return self.ontap_name or self.name
 
 
 class Inventory(_Frozen):

@@ -158,7 +158,14 @@ def test_summary_counts_every_outcome_including_zeros() -> None:
     assert report.summary.by_outcome["failed"] == 1
     assert report.summary.by_outcome["interrupted"] == 0
     assert set(report.summary.by_outcome) >= {"already_current", "partial", "skipped", "not_started", "split"}
-    assert report.summary.pairs == {"rotated": 0, "split": 1, "failed": 0, "skipped": 0, "not_started": 0}
+    assert report.summary.pairs == {
+        "rotated": 0,
+        "split": 1,
+        "failed": 0,
+        "skipped": 0,
+        "not_started": 0,
+        "refused": 0,
+    }
     assert report.summary.requests == 10
     assert report.summary.duration_s == 10.0
     assert report.summary.clusters_per_second == 0.2

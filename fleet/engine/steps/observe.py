@@ -15,6 +15,7 @@ from typing import Any
 
 from fleet.engine.steps.context import RunContext
 from fleet.engine.steps.recorder import ClusterRecorder
+from fleet.errors import FleetError
 from fleet.inventory import Cluster
 from fleet.ontap import OntapClient
 from fleet.ontap import codes as C
@@ -29,6 +30,7 @@ from fleet.ontap.releases import (
     has,
     release_of,
 )
+from fleet.outcomes import StepStatus
 from fleet.policy import ClusterFacts, KeyServerFacts, KeyStoreFacts, Policy
 
 # status.code values that mean "nothing left to do" (0 per the spec; 65537200 "No action needed at
@@ -128,15 +130,31 @@ def status_of(record: dict[str, Any]) -> tuple[int | None, str | None]:
     return (int(code) if code is not None else None), status.get("message")
 
 
+class NotThatCluster(FleetError):
+    """The address answers as another cluster than the inventory names: refused before any change."""
+
+    def __init__(self, cluster: Cluster, identity: Identity) -> None:
+        self.identity = identity
+        super().__init__(
+            f"the address {cluster.address} answers as cluster {identity.name!r} (uuid {identity.uuid}), "
+            f"not {cluster.expected_name!r} as the inventory names it; refused before any change "
+            f"(if that is the same cluster under another name, set `ontap_name: {identity.name}`)"
+        )
+
+
 async def read_identity(client: OntapClient, rec: ClusterRecorder) -> Identity:
-    """The cluster's own name, uuid and version (recorded on its report row)."""
+    """The cluster's own name, uuid and version (recorded on its report row); checked against the
+    inventory: a name other than the one expected raises ``NotThatCluster`` before anything else."""
     async with rec.step("read_cluster") as step:
         body = await client.cluster()
         raw = body.get("version") or {}
         version = (int(raw.get("generation", 0)), int(raw.get("major", 0)), int(raw.get("minor", 0)))
         identity = Identity(body.get("name", ""), body.get("uuid", ""), version, raw.get("full", ""))
-        step.detail = f"ONTAP {identity.version_text}"
+        step.detail = f"ONTAP {identity.version_text}, {identity.name} ({identity.uuid})"
     rec.ontap_version = identity.version_text
+    if identity.name != rec.cluster.expected_name:
+        rec.note("identity", StepStatus.FAILED, "the cluster reports another name than the inventory's")
+        raise NotThatCluster(rec.cluster, identity)
     return identity
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from fleet.engine.steps.checks import verify_and_backup
 from fleet.engine.steps.context import NO_PASSPHRASE, Outcome, RunContext
 from fleet.engine.steps.journaled import mark_verified, outcome_unknown
-from fleet.engine.steps.observe import Observed, observe
+from fleet.engine.steps.observe import NotThatCluster, Observed, observe
 from fleet.engine.steps.onboard_sync import synchronize_site
 from fleet.engine.steps.recorder import ClusterRecorder, failure_reason
 from fleet.engine.steps.remediate import remediate_stale_nodes
@@ -100,6 +100,8 @@ class PairRotation:
         try:
             seen_a = await observe(self.ctx.client(a), self.rec_a)
             seen_b = await observe(self.ctx.client(b), self.rec_b)
+        except NotThatCluster as exc:
+            return self._refused(ClusterOutcome.REFUSED, f"{exc}; neither site was touched")
         except OntapError as exc:
             return self._refused(ClusterOutcome.FAILED, f"could not read both sites: {failure_reason(exc)}")
         problem = pairing_problem(a, seen_a, b, seen_b)

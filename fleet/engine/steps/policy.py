@@ -17,7 +17,7 @@ from typing import Any
 from fleet.engine.rollout.units import Unit
 from fleet.engine.steps.context import RunContext, RunState
 from fleet.engine.steps.journaled import journaled
-from fleet.engine.steps.observe import read_facts
+from fleet.engine.steps.observe import NotThatCluster, read_facts
 from fleet.engine.steps.recorder import ClusterRecorder, failure_reason
 from fleet.errors import FleetError, OntapError
 from fleet.inventory import Cluster
@@ -51,15 +51,15 @@ class PolicyResults:
         return found + list(self.unreadable.values())
 
 
-def unreadable_finding(cluster: Cluster, exc: OntapError) -> Finding:
-    """A cluster fleet could not read is not known to comply: a critical finding of its own."""
+def unreadable_finding(cluster: Cluster, reason: str) -> Finding:
+    """A cluster fleet could not read (or that is not the one named) is not known to comply."""
     return Finding(
         cluster=cluster.name,
         rule="readable",
         severity="critical",
         observed=None,
         expected="readable",
-        message=f"the cluster could not be read: {failure_reason(exc)}",
+        message=f"the cluster could not be read: {reason}",
     )
 
 
@@ -72,8 +72,13 @@ async def read_unit(
         rec = state.recorder(cluster)
         try:
             read[cluster.name] = (rec, await read_facts(ctx, cluster, rec, policy))
+        except NotThatCluster as exc:
+            results.unreadable[cluster.name] = unreadable_finding(cluster, str(exc))
+            state.records[cluster.name] = rec.finish(
+                ClusterOutcome.REFUSED, str(exc), requests=ctx.requests_sent(cluster.name)
+            )
         except OntapError as exc:
-            results.unreadable[cluster.name] = unreadable_finding(cluster, exc)
+            results.unreadable[cluster.name] = unreadable_finding(cluster, failure_reason(exc))
             state.records[cluster.name] = rec.finish(
                 ClusterOutcome.FAILED, failure_reason(exc), requests=ctx.requests_sent(cluster.name)
             )

@@ -14,7 +14,7 @@ from __future__ import annotations
 from fleet.engine.steps.checks import verify_and_backup
 from fleet.engine.steps.context import NO_PASSPHRASE, Outcome, RunContext
 from fleet.engine.steps.journaled import journaled, mark_verified, outcome_unknown
-from fleet.engine.steps.observe import Observed, missing_keys_by_node, observe, read_status
+from fleet.engine.steps.observe import NotThatCluster, Observed, missing_keys_by_node, observe, read_status
 from fleet.engine.steps.recorder import ClusterRecorder, failure_reason
 from fleet.engine.steps.remediate import record_nodes, remediate_stale_nodes, stale
 from fleet.errors import OntapError
@@ -301,6 +301,8 @@ async def rotate_single(
     """Always returns the cluster's record: an error becomes a failed row with the failing step."""
     try:
         outcome = await _rotate_single(ctx, cluster, unit_id, rec)
+    except NotThatCluster as exc:
+        outcome = Outcome(ClusterOutcome.REFUSED, str(exc))
     except OntapError as exc:
         outcome = Outcome(ClusterOutcome.FAILED, failure_reason(exc))
     return rec.finish(outcome.outcome, outcome.reason, requests=ctx.requests_sent(cluster.name))

@@ -12,7 +12,7 @@ from fleet.engine.rollout.units import Unit
 from fleet.engine.steps.checks import verify_and_backup
 from fleet.engine.steps.context import NO_PASSPHRASE, Outcome, RunContext, RunState
 from fleet.engine.steps.journaled import journaled, mark_verified
-from fleet.engine.steps.observe import Observed, missing_keys_by_node, observe
+from fleet.engine.steps.observe import NotThatCluster, Observed, missing_keys_by_node, observe
 from fleet.engine.steps.onboard_sync import synchronize_site
 from fleet.engine.steps.recorder import ClusterRecorder, failure_reason
 from fleet.engine.steps.remediate import NodeCounts, record_nodes, stale
@@ -34,6 +34,8 @@ async def sync_work(ctx: RunContext, unit: Unit, state: RunState) -> None:
         try:
             seen = await observe(ctx.client(cluster), rec)
             outcome = await sync_cluster(ctx, unit, cluster, seen, rec)
+        except NotThatCluster as exc:
+            outcome = Outcome(ClusterOutcome.REFUSED, str(exc))
         except OntapError as exc:
             outcome = Outcome(ClusterOutcome.FAILED, failure_reason(exc))
         state.records[cluster.name] = rec.finish(
