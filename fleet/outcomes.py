@@ -104,4 +104,5 @@ HALTED: dict[str, tuple[RunOutcome, ExitCode]] = {
     "budget": (RunOutcome.ABORTED, ExitCode.ABORTED),
     "window": (RunOutcome.PAUSED, ExitCode.PAUSED),
     "declined": (RunOutcome.PAUSED, ExitCode.PAUSED),
+    "halt": (RunOutcome.ABORTED, ExitCode.ABORTED),  # e.g. too many clusters refused a passphrase
 }

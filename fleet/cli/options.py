@@ -117,6 +117,12 @@ rollout: list[Decorator] = [
     click.option("--pause-between-waves", is_flag=True, help="Ask before each wave after the first."),
     click.option("--yes", is_flag=True, help="Do not ask (--pause-between-waves); needed without a TTY."),
     click.option(
+        "--max-wrong-passphrase",
+        default=None,
+        type=click.IntRange(min=1),
+        help="Stop admitting units (exit 3) once N clusters refused a passphrase as wrong.  [default: 3]",
+    ),
+    click.option(
         "--events",
         "events",
         default=None,

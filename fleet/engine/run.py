@@ -167,6 +167,7 @@ async def _run(
                     stop=stop,
                     rollout=rollout,
                     wave_of=wave_of,
+                    halt=ctx.halted,
                 )
             )
             stopper = asyncio.create_task(stop.wait())

@@ -52,6 +52,7 @@ class RunSpec(BaseModel):
     backup_dir: Path | None = None
     remediate: bool = True
     first_site: str | None = None
+    max_wrong_passphrase: int = Field(3, ge=1)  # clusters refusing a passphrase before the run stops
     # sync, apply, plan --probe
     passphrase: str | None = None
     # plan, apply, sweep

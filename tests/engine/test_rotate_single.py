@@ -169,3 +169,16 @@ async def test_cluster_deadline_fails_a_slow_cluster_and_spares_the_rest(sim_fle
     rows = by_name(report)
     assert rows[slow].outcome == "failed" and "deadline" in rows[slow].reason
     assert all(rows[n].outcome == "succeeded" for n in sim.onboard_names() if n != slow)
+
+
+async def test_a_stale_reference_stops_the_run_once_three_clusters_refuse_it(sim_fleet, runner):
+    """One wrong --current must not become a lockout strike on every cluster of the estate."""
+    sim = await sim_fleet(clusters=12, seed=2)
+    wrong = runner.secret_file("wrong.okm", "W" * 40)
+    report = await runner.rotate(sim.inventory, current_ref=wrong, concurrency=1)
+    assert (report.run.outcome, report.run.exit_code) == ("aborted", 3)
+    assert "--max-wrong-passphrase 3" in report.run.stop_reason
+    assert sum(c.wrong_passphrase_total for c in sim.fleet.clusters.values()) == 3
+    outcomes = [r.outcome for r in report.clusters if r.name in sim.onboard_names()]
+    assert outcomes.count("failed") == 3 and outcomes.count("not_started") == len(outcomes) - 3
+    assert all(sim.cluster(name).counters.rotations == 0 for name in sim.onboard_names())

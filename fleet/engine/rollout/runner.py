@@ -54,7 +54,9 @@ RunUnit = Callable[[Unit], Awaitable[str]]
 """A unit runner returns the unit's outcome word (``succeeded``, ``failed``, …)."""
 
 OnError = Callable[[Unit, Exception], str]
-StopKind = Literal["budget", "window", "declined", "signal"]
+StopKind = Literal["budget", "window", "declined", "signal", "halt"]
+Halt = Callable[[], str | None]
+"""Asked before each admission: why the work itself says to stop admitting (None: go on)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,14 +95,17 @@ async def run_waves(
     stop: asyncio.Event | None = None,
     rollout: Rollout | None = None,
     wave_of: Mapping[str, int] | None = None,
+    halt: Halt | None = None,
 ) -> RolloutResult:
     """Run ``units`` wave by wave under ``rollout``'s limits.
 
     ``wave_of`` (unit id → wave index) keeps a resumed run in the waves of its first night; by
-    default the waves come from ``rollout.waves`` over ``units``.
+    default the waves come from ``rollout.waves`` over ``units``. ``halt`` lets the work itself
+    stop admission (the run-wide wrong-passphrase stop), as a budget would.
     """
     rollout = rollout or Rollout()
     runner = _Runner(run_unit, concurrency, on_error, observers, stop or asyncio.Event(), rollout, len(units))
+    runner.halt = halt
     waves = group_by_wave(units, wave_of if wave_of is not None else assign_waves(units, rollout.waves))
     for position, (index, wave_units) in enumerate(waves):
         if position > 0 and not await runner.confirm(index, len(wave_units)):
@@ -134,6 +139,7 @@ class _Runner:
         self.observers = observers
         self.rollout_observers = [obs for obs in observers if isinstance(obs, RolloutObserver)]
         self.stop = stop
+        self.halt: Halt | None = None
         self.rollout = rollout
         self.clock = rollout.clock
         self.budgets = BudgetTracker(rollout.budgets, planned=planned)
@@ -171,6 +177,10 @@ class _Runner:
             return self.result.stop
         if self.stop.is_set():
             return Stop("signal", "stop requested")
+        halted = self.halt() if self.halt is not None else None
+        if halted is not None:
+            self.result.stop = Stop("halt", halted)
+            return self.result.stop
         trip = self.budgets.tripped
         if trip is not None:
             self.result.stop = Stop("budget", trip.message)

@@ -50,6 +50,25 @@ class RunContext:
     store: SecretStore | None = None
     clients: dict[str, OntapClient] = field(default_factory=dict)
     sent: dict[str, int] = field(default_factory=dict)  # requests of released clients
+    refused_by: set[str] = field(default_factory=set)  # clusters that answered "wrong passphrase" (65536139)
+
+    def wrong_passphrase(self, cluster: Cluster) -> None:
+        """A cluster refused a passphrase (65536139): one strike toward its Common Criteria lockout.
+
+        When ``spec.max_wrong_passphrase`` clusters have refused one in this run, ``halted`` stops
+        the rollout: one stale reference must never be tried across the whole estate.
+        """
+        self.refused_by.add(cluster.name)
+
+    def halted(self) -> str | None:
+        """Why no further unit may start (the run-wide wrong-passphrase stop), or None."""
+        if len(self.refused_by) < self.spec.max_wrong_passphrase:
+            return None
+        return (
+            f"{len(self.refused_by)} cluster(s) refused a passphrase as wrong (65536139; limit "
+            f"--max-wrong-passphrase {self.spec.max_wrong_passphrase}): a reference is stale, so no further "
+            "cluster was started; fix the reference, then `fleet resume` the run"
+        )
 
     def client(self, cluster: Cluster) -> OntapClient:
         """One client per cluster per run (it carries that cluster's request counters)."""

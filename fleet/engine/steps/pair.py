@@ -184,6 +184,8 @@ class PairRotation:
                     await mark_verified(self.ctx, self.rec_b, new_fp)
                     stopped = await remediate_stale_nodes(self.ctx, self.rec_b, km, seen_b, exc, new)
                     return stopped or await self._verify_site(seen_b, self.rec_b)
+                if exc.code == C.PASSPHRASE_INCORRECT:
+                    self.ctx.wrong_passphrase(self.b)
                 return Outcome(ClusterOutcome.FAILED, f"partner sync refused: {failure_reason(exc)}")
             break
         await mark_verified(self.ctx, self.rec_b, new_fp)

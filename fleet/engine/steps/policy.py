@@ -170,6 +170,7 @@ async def probe_passphrase(
     if error is not None and error.code == C.PASSPHRASE_SAME_AS_OLD:
         return None
     if error is not None and error.code == C.PASSPHRASE_INCORRECT:
+        ctx.wrong_passphrase(cluster)
         return finding("critical", "the inventory's passphrase is not the cluster's (65536139)", "different")
     reason = failure_reason(error) if error is not None else "ONTAP accepted an unchanged passphrase"
     return finding("info", f"probe inconclusive: {reason}")

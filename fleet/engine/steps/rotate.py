@@ -144,6 +144,7 @@ class ClusterRotation:
             # The passphrase did change; some nodes kept stale keys. ONTAP confirmed the change.
             return await self._partial(km, observed, exc)
         if exc.code == C.PASSPHRASE_INCORRECT:
+            self.ctx.wrong_passphrase(self.cluster)
             sent_before = known_pending is not None and self.new_fp in (
                 known_pending.pending_fp,
                 known_pending.current_fp,
@@ -214,6 +215,7 @@ class ClusterRotation:
                         return await self._verify_and_finish(km, observed, outcome=proven)
                     if exc.code != C.PASSPHRASE_INCORRECT:
                         raise
+                    self.ctx.wrong_passphrase(self.cluster)
                     # An answer, not a failure: the probe proved the change is not in place.
                     step.detail = f"{why}; ONTAP refused the new passphrase (65536139): not applied"
                     step.http_status = exc.http_status

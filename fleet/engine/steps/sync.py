@@ -91,6 +91,7 @@ async def _local_sync(
             record_nodes(rec, after or missing, exc)
             return Outcome(ClusterOutcome.PARTIAL, f"{exc.message} Nodes still missing keys are listed.")
         if exc.code == C.PASSPHRASE_INCORRECT:
+            ctx.wrong_passphrase(cluster)
             return Outcome(
                 ClusterOutcome.FAILED, "the passphrase was refused (65536139); no further attempt was made"
             )
