@@ -40,6 +40,7 @@ _DIR = click.Path(path_type=Path, file_okay=False)
 @click.option("--tls-dir", type=_DIR, help="CA and certificate [default: certs/ beside the inventory].")
 @click.option("--http", is_flag=True, help="Plain HTTP instead of HTTPS.")
 @click.option("--base-port", type=click.IntRange(min=1, max=65535), help="First port [default: ephemeral].")
+@click.option("--oldest", help="Oldest ONTAP release generated, 9.6 to 9.16 [default: 9.8].")
 def serve(**params: Any) -> None:
     """Serve simulated clusters on 127.0.0.1 until SIGTERM/SIGINT, then save the state and exit 0."""
     options = ServeOptions(**params)

@@ -21,17 +21,28 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from fleet.ontap import codes
-from fleet.sim import effects, rules
+from fleet.sim import effects, releases, rules
 from fleet.sim.http import CLOCK, CLUSTER, FLEET, HOST, PORTS, Handler, ctx, json_reply, read_body
 from fleet.sim.introspect import sim_cluster, sim_fleet, sim_reset_counters, sim_update
-from fleet.sim.query import MUTATION_PARAMS, Shape, check_query, collection, instance, select_fields
+from fleet.sim.query import (
+    Shape,
+    check_fields_param,
+    check_query,
+    collection,
+    instance,
+    mutation_query,
+    select_fields,
+)
 from fleet.sim.records import (
-    KEY_ID_FILTERS,
+    CLUSTER_SHAPE,
+    JOB_SHAPE,
+    KEY_ID_SHAPE,
+    KEY_IDS_SHAPE,
     KEY_MANAGER_SHAPE,
     KEY_SERVER_SHAPE,
     KEY_STORE_SHAPE,
+    METROCLUSTER_SHAPE,
     NODE_SHAPE,
-    PLAIN_SHAPE,
     cluster_record,
     job_record,
     key_id_record,
@@ -153,18 +164,23 @@ def _key_manager(cluster: Cluster, km_uuid: str, *, not_found: int = codes.NOT_F
     return km
 
 
-def _gate(cluster: Cluster, major: int, minor: int = 0) -> None:
-    """Paths newer than the cluster's release do not exist there."""
-    if not cluster.at_least(major, minor):
+def _gate(cluster: Cluster, introduced: releases.Release) -> None:
+    """Paths newer than the cluster's release do not exist there: ONTAP's answer to an unknown path."""
+    if not cluster.at_least(*introduced):
         raise web.HTTPNotFound()
+
+
+def _single(request: web.Request, record: dict[str, object], shape: Shape) -> web.Response:
+    """A singleton resource (``/api/cluster``, ``/api/cluster/metrocluster``): ``fields`` and
+    ``return_timeout`` only."""
+    check_query(request, {"fields", "return_timeout"})
+    check_fields_param(request, shape.resource)
+    return web.json_response(select_fields(record, request.query.get("fields"), shape, collection=False))
 
 
 async def get_cluster(request: web.Request) -> web.Response:
     _, cluster, _ = ctx(request)
-    check_query(request, {"fields", "return_timeout"})
-    return web.json_response(
-        select_fields(cluster_record(cluster), request.query.get("fields"), PLAIN_SHAPE, collection=False)
-    )
+    return _single(request, cluster_record(cluster), CLUSTER_SHAPE)
 
 
 async def get_nodes(request: web.Request) -> web.Response:
@@ -174,12 +190,8 @@ async def get_nodes(request: web.Request) -> web.Response:
 
 async def get_metrocluster(request: web.Request) -> web.Response:
     fleet, cluster, _ = ctx(request)
-    _gate(cluster, 8)
-    check_query(request, {"fields", "return_timeout"})
-    record = metrocluster_record(fleet, cluster)
-    return web.json_response(
-        select_fields(record, request.query.get("fields"), PLAIN_SHAPE, collection=False)
-    )
+    _gate(cluster, releases.METROCLUSTER)
+    return _single(request, metrocluster_record(fleet, cluster), METROCLUSTER_SHAPE)
 
 
 async def get_job(request: web.Request) -> web.Response:
@@ -187,7 +199,7 @@ async def get_job(request: web.Request) -> web.Response:
     job = cluster.jobs.get(request.match_info["uuid"])
     if job is None:
         raise Refused(codes.NOT_FOUND, target="uuid")
-    return instance(request, job_record(request.app, job), Shape(keys=("uuid",)))
+    return instance(request, job_record(request.app, cluster, job), JOB_SHAPE)
 
 
 async def list_key_managers(request: web.Request) -> web.Response:
@@ -205,14 +217,14 @@ async def get_key_manager(request: web.Request) -> web.Response:
 
 async def post_key_manager(request: web.Request) -> web.Response:
     fleet, cluster, now = ctx(request)
-    check_query(request, MUTATION_PARAMS | {"create_inactive"})
+    mutation_query(request, "create_inactive")
     decision = rules.create_key_manager(fleet, cluster, await read_body(request))
     return json_reply(effects.enact(fleet, cluster, decision, now))
 
 
 async def patch_key_manager(request: web.Request) -> web.Response:
     fleet, cluster, now = ctx(request)
-    check_query(request, MUTATION_PARAMS | {"validate_certificates"})
+    mutation_query(request, "validate_certificates")
     body = await read_body(request)
     decision = rules.patch_key_manager(fleet, cluster, request.match_info["uuid"], body)
     return json_reply(effects.enact(fleet, cluster, decision, now))
@@ -220,7 +232,7 @@ async def patch_key_manager(request: web.Request) -> web.Response:
 
 async def delete_key_manager(request: web.Request) -> web.Response:
     fleet, cluster, now = ctx(request)
-    check_query(request, MUTATION_PARAMS)
+    mutation_query(request)
     decision = rules.delete_key_manager(fleet, cluster, request.match_info["uuid"])
     return json_reply(effects.enact(fleet, cluster, decision, now))
 
@@ -249,7 +261,7 @@ async def get_key_server(request: web.Request) -> web.Response:
 
 async def post_key_servers(request: web.Request) -> web.Response:
     fleet, cluster, now = ctx(request)
-    check_query(request, MUTATION_PARAMS)
+    mutation_query(request)
     body = await read_body(request)
     decision = rules.add_key_servers(fleet, cluster, request.match_info["uuid"], body)
     return json_reply(effects.enact(fleet, cluster, decision, now))
@@ -257,7 +269,7 @@ async def post_key_servers(request: web.Request) -> web.Response:
 
 async def patch_key_server(request: web.Request) -> web.Response:
     fleet, cluster, now = ctx(request)
-    check_query(request, MUTATION_PARAMS)
+    mutation_query(request)
     body = await read_body(request)
     match = request.match_info
     decision = rules.modify_key_server(fleet, cluster, match["uuid"], match["server"], body)
@@ -266,7 +278,7 @@ async def patch_key_server(request: web.Request) -> web.Response:
 
 async def delete_key_server(request: web.Request) -> web.Response:
     fleet, cluster, now = ctx(request)
-    check_query(request, MUTATION_PARAMS | {"force"})
+    mutation_query(request, "force")
     match = request.match_info
     decision = rules.delete_key_server(fleet, cluster, match["uuid"], match["server"])
     return json_reply(effects.enact(fleet, cluster, decision, now))
@@ -274,7 +286,7 @@ async def delete_key_server(request: web.Request) -> web.Response:
 
 def _key_ids_target(request: web.Request) -> tuple[Cluster, KeyManager, Node]:
     _, cluster, _ = ctx(request)
-    _gate(cluster, 11)
+    _gate(cluster, releases.KEY_IDS)
     km = _key_manager(cluster, request.match_info["km_uuid"], not_found=codes.NOT_A_KEY_MANAGER)
     for node in cluster.nodes:
         if node.uuid == request.match_info["node_uuid"]:
@@ -284,22 +296,21 @@ def _key_ids_target(request: web.Request) -> tuple[Cluster, KeyManager, Node]:
 
 async def list_key_ids(request: web.Request) -> web.Response:
     cluster, km, node = _key_ids_target(request)
-    filters = KEY_ID_FILTERS if cluster.at_least(12) else frozenset()  # query filters arrived in 9.12
     records = [key_id_record(cluster, km, node, key) for key in node.keys]
-    return collection(request, records, Shape(keys=("key_id", "node.uuid"), filters=filters))
+    return collection(request, records, KEY_IDS_SHAPE)
 
 
 async def get_key_id(request: web.Request) -> web.Response:
     cluster, km, node = _key_ids_target(request)
     for key in node.keys:
         if key.key_id == request.match_info["key_id"]:
-            return instance(request, key_id_record(cluster, km, node, key), Shape(keys=("key_id",)))
+            return instance(request, key_id_record(cluster, km, node, key), KEY_ID_SHAPE)
     raise Refused(codes.NOT_FOUND, target="key_id")
 
 
 async def list_key_stores(request: web.Request) -> web.Response:
     _, cluster, _ = ctx(request)
-    _gate(cluster, 10)
+    _gate(cluster, releases.KEY_STORES)
     km = cluster.key_manager
     records = [key_store_record(cluster, km)] if km is not None else []
     return collection(request, records, KEY_STORE_SHAPE)

@@ -14,9 +14,16 @@ from typing import Literal
 
 from fleet.sim.state import CertRef, Cluster, Fleet, KeyId, KeyManager, KeyServer, MetroCluster, Node
 
-VERSIONS: tuple[tuple[int, int, int], ...] = tuple(
-    (9, major, minor) for major in range(8, 17) for minor in (0, 1)
-)
+Version = tuple[int, int, int]
+
+
+def version_mix(oldest: tuple[int, int] = (9, 8)) -> tuple[Version, ...]:
+    """The releases a generated fleet draws from: 9.<oldest>.0 … 9.16.1, two patch levels each."""
+    return tuple((9, major, minor) for major in range(oldest[1], 17) for minor in (0, 1))
+
+
+VERSIONS = version_mix()  # the default mix, 9.8 … 9.16: fleet's client asks 9.7+ fields unconditionally
+MCC_OLDEST: Version = (9, 8, 0)  # MetroCluster REST (/api/cluster/metrocluster) arrived in 9.8
 NODE_COUNTS = (2, 4, 6, 8, 10, 12)  # ONTAP nodes come in HA pairs
 MCC_NODE_COUNTS = (2, 4, 8)
 CC_SHARE = 0.03  # share of standalone clusters in Common Criteria mode
@@ -60,17 +67,19 @@ def make_cluster(
     name: str,
     *,
     rng: random.Random,
-    version: tuple[int, int, int] | None = None,
+    version: Version | None = None,
+    versions: tuple[Version, ...] = VERSIONS,
     nodes: int | None = None,
     passphrase: str | None = None,
     key_manager: KeyManagerChoice = "onboard",
     cc_mode: bool = False,
 ) -> Cluster:
-    """One cluster with nodes, credentials, installed certificates and the chosen key manager."""
+    """One cluster with nodes, credentials, installed certificates and the chosen key manager; its
+    release is ``version``, else drawn from ``versions``."""
     cluster = Cluster(
         name=name,
         uuid=make_uuid(rng),
-        version=version or rng.choice(VERSIONS),
+        version=version or rng.choice(versions),
         username="admin",
         password="".join(rng.choice(PASSWORD_ALPHABET) for _ in range(rng.randint(16, 24))),
         cc_mode=cc_mode,
@@ -104,34 +113,49 @@ def make_cluster(
     return cluster
 
 
-def generate_fleet(clusters: int, *, mcc_pairs: int = 0, seed: int = 0) -> Fleet:
-    """Clusters named sim-0001…; the first ``2 * mcc_pairs`` form reciprocal MetroCluster pairs."""
+def generate_fleet(
+    clusters: int, *, mcc_pairs: int = 0, seed: int = 0, oldest: tuple[int, int] = (9, 8)
+) -> Fleet:
+    """Clusters named sim-0001…; the first ``2 * mcc_pairs`` form reciprocal MetroCluster pairs.
+
+    ``oldest`` widens the version mix down to 9.6 (``fleet sim serve --oldest 9.6``); the default mix
+    (9.8 …) draws exactly as before, so a seed keeps its fleet. MetroCluster pairs stay on 9.8+.
+    """
     if mcc_pairs * 2 > clusters:
         raise ValueError(f"{mcc_pairs} MetroCluster pairs need {mcc_pairs * 2} clusters, not {clusters}")
+    if not (9, 6) <= oldest <= (9, 16):
+        raise ValueError(f"oldest release {oldest[0]}.{oldest[1]} is outside 9.6 … 9.16")
+    versions = version_mix(oldest)
     fleet = Fleet(seed=seed)
     for index in range(1, clusters + 1):
         name = cluster_name(index)
         rng = random.Random(f"{seed}/{name}")
         if index <= mcc_pairs * 2:
-            cluster = _make_mcc_site(index, name, rng, seed)
+            cluster = _make_mcc_site(index, name, rng, seed, versions)
         else:
             roll = rng.random()
             cc_mode = roll < CC_SHARE
             external = CC_SHARE <= roll < CC_SHARE + EXTERNAL_SHARE
             cluster = make_cluster(
-                name, rng=rng, key_manager="external" if external else "onboard", cc_mode=cc_mode
+                name,
+                rng=rng,
+                versions=versions,
+                key_manager="external" if external else "onboard",
+                cc_mode=cc_mode,
             )
         cluster.lockout_threshold = fleet.settings.lockout_threshold
         fleet.clusters[name] = cluster
     return fleet
 
 
-def _make_mcc_site(index: int, name: str, rng: random.Random, seed: int) -> Cluster:
+def _make_mcc_site(
+    index: int, name: str, rng: random.Random, seed: int, versions: tuple[Version, ...]
+) -> Cluster:
     """A MetroCluster site: the pair shares version, node count and passphrase (drawn from the pair's rng)."""
     first = index if index % 2 == 1 else index - 1
     partner = cluster_name(first + 1 if index == first else first)
     pair_rng = random.Random(f"{seed}/pair/{cluster_name(first)}")
-    version = pair_rng.choice(VERSIONS)  # every generated version is ≥ 9.8, MetroCluster REST's minimum
+    version = pair_rng.choice([v for v in versions if v >= MCC_OLDEST])  # MetroCluster REST's minimum
     nodes = pair_rng.choice(MCC_NODE_COUNTS)
     passphrase = make_passphrase(pair_rng)
     cluster = make_cluster(name, rng=rng, version=version, nodes=nodes, passphrase=passphrase)

@@ -14,6 +14,9 @@ from typing import Any, Literal, cast
 from aiohttp import web
 
 from fleet.ontap import codes
+from fleet.sim import releases
+from fleet.sim.http import CLUSTER, FLEET
+from fleet.sim.releases import Release
 from fleet.sim.rules import Refused
 
 SECRET_NAMES = frozenset({"passphrase", "existing_passphrase", "password"})
@@ -26,15 +29,50 @@ Tree = dict[str, Any]
 Subtree = Tree | Literal[True]
 
 
-def check_query(request: web.Request, allowed: Iterable[str]) -> None:
-    """Secrets in the URL → 262202; anything the operation does not take → 262179 (both name the target)."""
+def release_of(request: web.Request) -> Release:
+    """The ONTAP 9.x release of the request's cluster, ``(major, minor)``."""
+    version = request[CLUSTER].version
+    return (version[1], version[2])
+
+
+def check_query(request: web.Request, allowed: Iterable[str], *, later: str = "") -> None:
+    """Secrets in the URL → 262202; anything the operation does not take → 262179 (both name the target).
+
+    A name the ``later`` release table has, but from a later release than the cluster's, answers
+    ``SimSettings.release_gap_code`` (262179 by default: UNCONFIRMED, see ``releases``).
+    """
+    if not request.query:
+        return
     allowed = set(allowed)
     for name in request.query:
         if name.rsplit(".", 1)[-1] in SECRET_NAMES:
             raise Refused(codes.SECRET_IN_URL, target=name)
     for name in request.query:
         if name not in allowed and not name.startswith("start."):
-            raise Refused(codes.UNEXPECTED_ARGUMENT, target=name, message=f'Unexpected argument "{name}".')
+            code = codes.UNEXPECTED_ARGUMENT
+            if later and releases.later(later, name, release_of(request)):
+                code = request.app[FLEET].settings.release_gap_code
+            raise Refused(code, target=name, message=f'Unexpected argument "{name}".')
+
+
+def mutation_query(request: web.Request, *extra: str) -> None:
+    """A mutation's query: ``return_timeout``, ``return_records`` and the ``extra`` parameters the
+    cluster's release has."""
+    have = releases.exact_names("mutation_query", release_of(request))
+    check_query(request, MUTATION_PARAMS | {name for name in extra if name in have}, later="mutation_query")
+
+
+def check_fields_param(request: web.Request, resource: str) -> None:
+    """``fields=`` naming what the release does not have: 262197, target ``fields``; the whole GET fails."""
+    fields = request.query.get("fields")
+    if not fields or not resource:
+        return
+    release = release_of(request)
+    for name in fields.split(","):
+        name = name.strip()
+        if name and name not in ("*", "**") and not releases.field_known(resource, name, release):
+            message = f'The value "{name}" is invalid for field "fields"'
+            raise Refused(codes.INVALID_VALUE, target="fields", message=message)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -45,7 +83,8 @@ class Shape:
     keys: tuple[str, ...]
     expensive: tuple[str, ...] = ()
     hidden: tuple[str, ...] = ()
-    filters: frozenset[str] = frozenset()
+    resource: str = ""  # its ``releases.RESOURCES`` table: what ``fields=`` may name on each release
+    filters: str = ""  # its ``releases`` filter table: which filters its collection takes on each release
 
 
 def _tree(paths: Iterable[str]) -> Tree:
@@ -155,9 +194,11 @@ def _flag(request: web.Request, name: str, default: bool) -> bool:
 
 def collection(request: web.Request, records: list[dict[str, Any]], shape: Shape) -> web.Response:
     """Filter, order, limit and project a collection the way ONTAP's collection GETs do."""
-    check_query(request, COLLECTION_PARAMS | shape.filters)
+    filters = releases.exact_names(shape.filters, release_of(request)) if shape.filters else frozenset()
+    check_query(request, COLLECTION_PARAMS | filters, later=shape.filters)
+    check_fields_param(request, shape.resource)
     for name, query in request.query.items():
-        if name in shape.filters:
+        if name in filters:
             records = [record for record in records if matches(record, name, query)]
     order_by = request.query.get("order_by")
     if order_by:
@@ -180,4 +221,5 @@ def collection(request: web.Request, records: list[dict[str, Any]], shape: Shape
 
 def instance(request: web.Request, record: dict[str, Any], shape: Shape) -> web.Response:
     check_query(request, INSTANCE_PARAMS)
+    check_fields_param(request, shape.resource)
     return web.json_response(select_fields(record, request.query.get("fields"), shape, collection=False))

@@ -72,12 +72,13 @@ def key_manager_status(fleet: Fleet, cluster: Cluster) -> dict[str, Any]:
     return {"code": settings.healthy_status_code, "message": HEALTHY_MESSAGE}
 
 
-def _cert_record(cert: CertRef) -> dict[str, Any]:
-    return {
-        "name": cert.name,
-        "uuid": cert.uuid,
-        "_links": self_link(f"/api/security/certificates/{cert.uuid}"),
-    }
+def _cert_record(cert: CertRef, *, named: bool = True) -> dict[str, Any]:
+    """A certificate reference; its ``name`` arrived in 9.8."""
+    link = self_link(f"/api/security/certificates/{cert.uuid}")
+    record: dict[str, Any] = {"uuid": cert.uuid, "_links": link}
+    if named:
+        record["name"] = cert.name
+    return record
 
 
 def key_server_record(cluster: Cluster, km: KeyManager, server: KeyServer) -> dict[str, Any]:
@@ -85,11 +86,11 @@ def key_server_record(cluster: Cluster, km: KeyManager, server: KeyServer) -> di
         "server": server.server,
         "timeout": server.timeout,
         "username": server.username or "",
-        "connectivity": {
-            "cluster_availability": all(s != "not_responding" for s in server.node_states.values())
-        },
         "_links": self_link(f"/api/security/key-managers/{km.uuid}/key-servers/{server.server}"),
     }
+    if cluster.at_least(7):
+        available = all(s != "not_responding" for s in server.node_states.values())
+        record["connectivity"] = {"cluster_availability": available}
     if cluster.at_least(8):
         record["secondary_key_servers"] = list(server.secondary_key_servers)
     if cluster.at_least(13):
@@ -109,7 +110,7 @@ def _embedded_server(cluster: Cluster, km: KeyManager, server: KeyServer) -> dic
     """A server inside the key-manager record: the spec's ``key_server_readcreate``, where
     ``secondary_key_servers`` is one comma-delimited string (a list on the key-servers resource)."""
     record = key_server_record(cluster, km, server)
-    record.pop("connectivity")
+    record.pop("connectivity", None)
     record.pop("create_remove_timeout", None)
     if "secondary_key_servers" in record:
         record["secondary_key_servers"] = ", ".join(record["secondary_key_servers"])
@@ -122,17 +123,22 @@ def key_manager_record(fleet: Fleet, cluster: Cluster, km: KeyManager) -> dict[s
         "uuid": km.uuid,
         "scope": "cluster",
         "onboard": {"enabled": km.kind == "onboard"},
-        "status": key_manager_status(fleet, cluster),
-        "volume_encryption": {"supported": True, "code": 0, "message": ""},
-        "is_default_data_at_rest_encryption_disabled": False,
         "_links": self_link(f"/api/security/key-managers/{km.uuid}"),
     }
+    since_9_7 = cluster.at_least(7)  # status, key_backup, volume_encryption (releases.KEY_MANAGER_FIELDS)
+    if since_9_7:
+        record["status"] = key_manager_status(fleet, cluster)
+        record["volume_encryption"] = {"supported": True, "code": 0, "message": ""}
+        record["is_default_data_at_rest_encryption_disabled"] = False
     if km.kind == "onboard":
-        record["onboard"]["key_backup"] = key_backup(cluster, km)
+        if since_9_7:
+            record["onboard"]["key_backup"] = key_backup(cluster, km)
     else:
+        named = cluster.at_least(8)
+        client = km.client_certificate
         record["external"] = {
-            "client_certificate": _cert_record(km.client_certificate) if km.client_certificate else None,
-            "server_ca_certificates": [_cert_record(cert) for cert in km.server_ca_certificates],
+            "client_certificate": _cert_record(client, named=named) if client else None,
+            "server_ca_certificates": [_cert_record(cert, named=named) for cert in km.server_ca_certificates],
             "servers": [_embedded_server(cluster, km, server) for server in km.servers],
         }
     if cluster.at_least(16):
@@ -163,7 +169,7 @@ def key_id_record(cluster: Cluster, km: KeyManager, node: Node, key: KeyId) -> d
     return record
 
 
-def job_record(app: web.Application, job: Job) -> dict[str, Any]:
+def job_record(app: web.Application, cluster: Cluster, job: Job) -> dict[str, Any]:
     record: dict[str, Any] = {
         "uuid": job.uuid,
         "description": job.description,
@@ -175,7 +181,7 @@ def job_record(app: web.Application, job: Job) -> dict[str, Any]:
     }
     if job.end_time is not None:
         record["end_time"] = wall_time(app, job.end_time)
-    if job.state == "failure":
+    if job.state == "failure" and cluster.at_least(9):  # ``error`` arrived in 9.9
         record["error"] = {"code": str(job.code), "message": job.message}
     return record
 
@@ -244,66 +250,22 @@ KEY_MANAGER_SHAPE = Shape(
     keys=("uuid",),
     expensive=("status",),
     hidden=("onboard.key_backup",),
-    filters=frozenset(
-        {
-            "uuid",
-            "scope",
-            "svm.name",
-            "svm.uuid",
-            "onboard.enabled",
-            "onboard.key_backup",
-            "status.code",
-            "status.message",
-            "external.servers.server",
-            "external.servers.username",
-            "external.servers.timeout",
-            "external.servers.secondary_key_servers",
-            "external.client_certificate.uuid",
-            "external.client_certificate.name",
-            "external.server_ca_certificates.uuid",
-            "external.server_ca_certificates.name",
-            "is_default_data_at_rest_encryption_disabled",
-            "volume_encryption.supported",
-            "volume_encryption.code",
-            "volume_encryption.message",
-            "policy",
-            "enabled",
-            "configuration.uuid",
-            "configuration.name",
-        }
-    ),
+    resource="key_manager",
+    filters="key_manager_filters",
 )
 KEY_SERVER_SHAPE = Shape(
-    keys=("server",),
-    expensive=("connectivity",),
-    filters=frozenset(
-        {"server", "timeout", "username", "secondary_key_servers", "create_remove_timeout"}
-        | {"connectivity.cluster_availability", "connectivity.node_states.state"}
-    ),
+    keys=("server",), expensive=("connectivity",), resource="key_server", filters="key_server_filters"
 )
-KEY_ID_FILTERS = frozenset(
-    {
-        "key_server",
-        "encryption_algorithm",
-        "node.name",
-        "policy",
-        "key_tag",
-        "key_manager",
-        "crn",
-        "key_store_type",
-        "key_type",
-        "key_user",
-        "key_store",
-        "restored",
-        "key_id",
-    }
-)
-NODE_SHAPE = Shape(keys=("uuid", "name"), filters=frozenset({"uuid", "name", "state"}))
-PLAIN_SHAPE = Shape(keys=())
+KEY_IDS_SHAPE = Shape(keys=("key_id", "node.uuid"), resource="key_id", filters="key_id_filters")
+KEY_ID_SHAPE = Shape(keys=("key_id",), resource="key_id")
+JOB_SHAPE = Shape(keys=("uuid",), resource="job")
+CLUSTER_SHAPE = Shape(keys=(), resource="cluster")
+METROCLUSTER_SHAPE = Shape(keys=(), resource="metrocluster")
+NODE_SHAPE = Shape(keys=("uuid", "name"), resource="node", filters="node_filters")
 
 
 # key stores (9.10+): what policy sweeps check; one record per cluster-scope key manager
-KEY_STORE_SHAPE = Shape(keys=("uuid",), filters=frozenset({"type", "location", "scope", "enabled", "state"}))
+KEY_STORE_SHAPE = Shape(keys=("uuid",), resource="key_store", filters="key_store_filters")
 
 
 def key_store_record(cluster: Cluster, km: KeyManager) -> dict[str, Any]:

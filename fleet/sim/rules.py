@@ -17,6 +17,7 @@ from functools import wraps
 from typing import Any, ParamSpec
 
 from fleet.ontap import codes
+from fleet.sim import releases
 from fleet.sim.state import Cluster, Fleet, KeyManager, KeyServer
 
 ONBOARD_MIN, CC_MIN, PASSPHRASE_MAX = 32, 64, 256
@@ -206,6 +207,16 @@ def check_fields(body: dict[str, Any], allowed: frozenset[str], read_only: froze
         raise Refused(codes.UNEXPECTED_ARGUMENT, target=path, message=f'Unexpected argument "{path}".')
 
 
+def check_release(fleet: Fleet, cluster: Cluster, body: dict[str, Any]) -> None:
+    """A body field of a later release than the cluster's is an argument this release does not know
+    (``SimSettings.release_gap_code``; ``releases`` says why that is a setting)."""
+    release = (cluster.version[1], cluster.version[2])
+    for path in leaf_paths(body):
+        if releases.later("body", path, release):
+            message = f'Unexpected argument "{path}".'
+            raise Refused(fleet.settings.release_gap_code, target=path, message=message)
+
+
 def _string(value: Any, target: str) -> str:
     if not isinstance(value, str):
         raise Refused(codes.INVALID_VALUE, target=target)
@@ -260,6 +271,7 @@ def patch_key_manager(fleet: Fleet, cluster: Cluster, km_uuid: str, body: dict[s
     """Dispatch a PATCH the way ONTAP reads it: synchronize, passphrase change, or external change."""
     find_key_manager(cluster, km_uuid)
     check_fields(body, PATCH_KM_FIELDS, KM_READ_ONLY)
+    check_release(fleet, cluster, body)
     onboard = body.get("onboard")
     if isinstance(onboard, dict) and onboard.get("synchronize") is True:
         return synchronize(fleet, cluster, body)
@@ -376,6 +388,7 @@ def _tls_fault(cluster: Cluster) -> None:
 @decides
 def create_key_manager(fleet: Fleet, cluster: Cluster, body: dict[str, Any]) -> Decision:
     check_fields(body, POST_KM_FIELDS, KM_READ_ONLY)
+    check_release(fleet, cluster, body)
     onboard, external = body.get("onboard"), body.get("external")
     if isinstance(onboard, dict) and onboard.get("synchronize") is True:
         return post_synchronize(fleet, cluster, body)
@@ -533,6 +546,7 @@ def add_key_servers(fleet: Fleet, cluster: Cluster, km_uuid: str, body: dict[str
     km = _external_km(cluster, km_uuid)
     guard(fleet, cluster)
     check_fields(body, POST_KEY_SERVER_FIELDS, frozenset({"connectivity", "_links"}))
+    check_release(fleet, cluster, body)
     raw_records = body.get("records", [body])
     if not isinstance(raw_records, list) or not raw_records:
         raise Refused(codes.INVALID_VALUE, target="records")
@@ -558,6 +572,7 @@ def modify_key_server(
     guard(fleet, cluster)
     _find_server(km, server)
     check_fields(body, PATCH_KEY_SERVER_FIELDS, KEY_SERVER_READ_ONLY)
+    check_release(fleet, cluster, body)
     if not any(name in body for name in KEY_SERVER_PATCH_FIELDS):
         raise Refused(codes.KEY_SERVER_NO_FIELDS)
     params: dict[str, Any] = {"server": server}

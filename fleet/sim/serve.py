@@ -51,6 +51,7 @@ class ServeOptions:
     tls_dir: Path | None = None  # default: "certs" beside the inventory
     http: bool = False
     base_port: int | None = None  # None: ephemeral ports (recorded in the state for restarts)
+    oldest: str | None = None  # the oldest release generated, e.g. "9.6" (default: 9.8)
 
 
 def parse_ready_line(line: str) -> dict[str, str] | None:
@@ -117,10 +118,13 @@ def _load_or_generate(options: ServeOptions) -> Fleet:
         return fleet
     if options.clusters is None:
         raise InputError("give --clusters (or --state with an existing state file)", field="--clusters")
+    oldest = _release(options.oldest) if options.oldest else (9, 8)
     try:
-        fleet = generate_fleet(options.clusters, mcc_pairs=options.mcc_pairs, seed=options.seed)
+        fleet = generate_fleet(
+            options.clusters, mcc_pairs=options.mcc_pairs, seed=options.seed, oldest=oldest
+        )
     except ValueError as exc:
-        raise InputError(str(exc), field="--mcc-pairs") from None
+        raise InputError(str(exc), field="--oldest" if "oldest" in str(exc) else "--mcc-pairs") from None
     apply_faults(fleet, parse_faults(options.faults, latency_ms=options.latency_ms), options.seed)
     if options.base_port is not None:
         if options.base_port + len(fleet.clusters) - 1 > 65535:
@@ -128,6 +132,14 @@ def _load_or_generate(options: ServeOptions) -> Fleet:
         for offset, cluster in enumerate(fleet.clusters.values()):
             cluster.port = options.base_port + offset
     return fleet
+
+
+def _release(text: str) -> tuple[int, int]:
+    """``9.6`` → (9, 6)."""
+    generation, _, major = text.strip().partition(".")
+    if not (generation.isdigit() and major.isdigit()):
+        raise InputError(f"{text!r} is not a release like 9.6", field="--oldest")
+    return int(generation), int(major)
 
 
 def _ready_line(fleet: Fleet, inventory: Path, ca: Path | None, options: ServeOptions, took: float) -> str:

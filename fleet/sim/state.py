@@ -198,6 +198,10 @@ class SimSettings:
     pending_status_on_both_sites: bool = True
     healthy_status_code: int = 0  # the spec says 0 when setup is complete; PYLIB shows 65537200
     lockout_all_modes: bool = False  # False: only Common Criteria clusters lock after wrong passphrases
+    # A filter or body field of a later release than the cluster's: 262179 "Unexpected argument" (what ONTAP
+    # answers for any argument it does not know) or 262197 (what it answers for such a ``fields=`` name).
+    # Which one ONTAP sends for a field a later release has is UNCONFIRMED (``releases``).
+    release_gap_code: int = 262179
 
 
 @dataclass(slots=True)

@@ -33,7 +33,7 @@ class FakeClock:
 
 def build_test_fleet() -> Fleet:
     """sim-0001 ↔ sim-0002 (MetroCluster), std (9.14.1), cc (CC mode), ext (external), bare (none),
-    old (9.11.0), older (9.10.1)."""
+    old (9.11.0), older (9.10.1), v97 (9.7.1), v96 (9.6.0)."""
     fleet = generate_fleet(2, mcc_pairs=1, seed=7)
     rng = random.Random(7)
     extra = [
@@ -43,6 +43,8 @@ def build_test_fleet() -> Fleet:
         make_cluster("bare", rng=rng, version=(9, 12, 1), nodes=2, key_manager="none"),
         make_cluster("old", rng=rng, version=(9, 11, 0), nodes=2, passphrase=STD_PASSPHRASE),
         make_cluster("older", rng=rng, version=(9, 10, 1), nodes=2, passphrase=STD_PASSPHRASE),
+        make_cluster("v97", rng=rng, version=(9, 7, 1), nodes=2, passphrase=STD_PASSPHRASE),
+        make_cluster("v96", rng=rng, version=(9, 6, 0), nodes=2, passphrase=STD_PASSPHRASE),
     ]
     for cluster in extra:
         fleet.clusters[cluster.name] = cluster
