@@ -77,9 +77,10 @@ async def start_sim_fleet(
     seed: int = 1,
     faults: str = "none",
     middlewares: Sequence[Middleware] = (),
+    oldest: tuple[int, int] = (9, 8),
 ) -> SimFleet:
     """Generate a fleet, serve it on 127.0.0.1 over HTTPS (generated CA) and write its inventory."""
-    fleet = generate_fleet(clusters, mcc_pairs=mcc_pairs, seed=seed)
+    fleet = generate_fleet(clusters, mcc_pairs=mcc_pairs, seed=seed, oldest=oldest)
     apply_faults(fleet, parse_faults(faults), seed)
     tls_dir = workdir / "tls"
     files = ensure_tls_files(tls_dir)
