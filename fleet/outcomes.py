@@ -30,6 +30,7 @@ class ClusterOutcome(StrEnum):
     INTERRUPTED = "interrupted"  # in flight when the run stopped: `fleet resume` reconciles it
     SPLIT = "split"  # a MetroCluster site that did not get its partner's new passphrase
     REFUSED = "refused"  # fleet would not touch it: the cluster is not the one the inventory names
+    UNCONFIRMED = "unconfirmed"  # a change was sent, its answer lost, and nothing settled it: resume
 
 
 class PairOutcome(StrEnum):
@@ -41,6 +42,7 @@ class PairOutcome(StrEnum):
     SKIPPED = "skipped"
     NOT_STARTED = "not_started"
     REFUSED = "refused"  # a site is not the cluster the inventory names: neither was touched
+    UNCONFIRMED = "unconfirmed"  # site A's change may or may not be in place; B untouched: resume
 
 
 UnitOutcome = ClusterOutcome | PairOutcome
@@ -84,6 +86,7 @@ FAILURE: frozenset[str] = frozenset(
         ClusterOutcome.SPLIT,
         ClusterOutcome.INTERRUPTED,
         ClusterOutcome.REFUSED,
+        ClusterOutcome.UNCONFIRMED,
     }
 )
 #: Unit outcomes that reset the consecutive-failure count.
@@ -96,7 +99,13 @@ FINISHED: frozenset[str] = frozenset(
 )
 #: What ``fleet resume --retry-failed`` runs again.
 RETRYABLE: frozenset[str] = frozenset(
-    {ClusterOutcome.FAILED, ClusterOutcome.PARTIAL, ClusterOutcome.SPLIT, ClusterOutcome.REFUSED}
+    {
+        ClusterOutcome.FAILED,
+        ClusterOutcome.PARTIAL,
+        ClusterOutcome.SPLIT,
+        ClusterOutcome.REFUSED,
+        ClusterOutcome.UNCONFIRMED,
+    }
 )
 
 #: How a rollout stop shows in the run's outcome and exit code.

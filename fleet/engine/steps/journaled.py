@@ -19,8 +19,15 @@ from fleet.outcomes import StepStatus
 
 
 def outcome_unknown(exc: OntapError) -> bool:
-    """May ONTAP have applied a mutation that ended in ``exc``? (No answer, or a server-side error.)"""
-    return isinstance(exc, OntapTransportError) or (exc.http_status or 0) >= 500
+    """May ONTAP have applied a mutation that ended in ``exc``?
+
+    Yes after no usable answer to a request that was sent (timeout, reset), and after a 5xx without
+    ONTAP's error code (a proxy or load balancer answering for a request ONTAP may have run). A
+    definite ONTAP error body, 5xx included, is ONTAP's own word: the change was not made.
+    """
+    if isinstance(exc, OntapTransportError):
+        return exc.sent
+    return (exc.http_status or 0) >= 500 and exc.code is None
 
 
 @asynccontextmanager

@@ -116,7 +116,20 @@ class PairRotation:
         try:
             outcome_a = await rotation.run(seen_a)
         except OntapError as exc:
-            outcome_a = Outcome(ClusterOutcome.FAILED, failure_reason(exc))
+            unsure = ClusterOutcome.UNCONFIRMED if rotation.sent_change else ClusterOutcome.FAILED
+            outcome_a = Outcome(unsure, failure_reason(exc))
+        if not rotation.verified and outcome_a.outcome == ClusterOutcome.UNCONFIRMED:
+            # Never "not rotated" unless fleet knows A kept its old passphrase.
+            reason = (
+                f"site A ({a.name}) may hold the new passphrase ({rotation.new_fp}): {outcome_a.reason}; "
+                f"{b.name} was not touched; `fleet resume` settles {a.name} with one probe, then syncs it"
+            )
+            return self._result(
+                PairOutcome.UNCONFIRMED,
+                reason,
+                outcome_a,
+                Outcome(ClusterOutcome.SKIPPED, f"waits for {a.name} to be settled"),
+            )
         if not rotation.verified:
             reason = f"site A ({a.name}) was not rotated: {outcome_a.reason}; {b.name} was not touched"
             return self._result(

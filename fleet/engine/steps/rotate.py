@@ -52,6 +52,7 @@ class ClusterRotation:
         # A MetroCluster site A reports "sync the partner" until B is synced: its pair verifies later.
         self.verify = verify
         self.version: Version = (9, 0, 0)  # set from the observed cluster when the run starts
+        self.sent_change = False  # a change PATCH left (its outcome may be unknown)
         self.behind_before: list[str] = []  # nodes missing keys before the rotation, left so (--no-remediate)
 
     # -- the whole machine -------------------------------------------------------------------
@@ -118,6 +119,7 @@ class ClusterRotation:
 
     async def _change(self, step: str, km: str, *, marks_pending: bool = False) -> None:
         """The PATCH itself, journaled: existing = current, new = new."""
+        self.sent_change = True
         async with journaled(
             self.ctx,
             self.rec,
@@ -167,7 +169,9 @@ class ClusterRotation:
                 await read_status(self.client, km, self.version, with_backup=False)
         except OntapError:
             return Outcome(
-                ClusterOutcome.FAILED, "outcome unknown: the cluster did not answer after the change was sent"
+                ClusterOutcome.UNCONFIRMED,
+                f"the change to {self.new_fp} was sent, its answer lost, and the cluster did not answer "
+                "the re-read: `fleet resume` settles it with one probe",
             )
         outcome = await self._probe_already_rotated(
             km, observed, why="the change's answer was lost", proven=ClusterOutcome.SUCCEEDED
@@ -180,7 +184,9 @@ class ClusterRotation:
         except OntapError as exc:
             if outcome_unknown(exc):
                 return Outcome(
-                    ClusterOutcome.FAILED, "outcome unknown after a proven-safe retry; resume will reconcile"
+                    ClusterOutcome.UNCONFIRMED,
+                    f"the proven-safe resend of the change to {self.new_fp} lost its answer too: "
+                    "`fleet resume` settles it",
                 )
             if exc.code in C.PASSPHRASE_CHANGED_SOME_NODES_STALE:
                 return await self._partial(km, observed, exc)
@@ -224,7 +230,11 @@ class ClusterRotation:
         except OntapError as exc:
             if exc.code in C.PASSPHRASE_CHANGED_SOME_NODES_STALE:
                 return await self._partial(km, observed, exc)
-            return Outcome(ClusterOutcome.FAILED, f"probe with the new passphrase failed: {exc.message}")
+            return Outcome(
+                ClusterOutcome.UNCONFIRMED,
+                f"the probe with the new passphrase ({self.new_fp}) got no usable answer ({exc.message}): "
+                "whether the cluster has it is unknown; `fleet resume` settles it",
+            )
         await self._verified()
         return await self._verify_and_finish(km, observed, outcome=proven)
 
