@@ -33,6 +33,11 @@ McMode = Literal[
 ]
 
 
+# How an answer is lost after ONTAP applied the change (the ``lost*`` faults): the connection resets, hangs
+# past any client timeout, or an intermediary (proxy, load balancer) answers 502/503/504 in HTML.
+LOST_MODES = ("reset", "hang", "502", "503", "504")
+
+
 @dataclass(slots=True)
 class KeyId:
     """One key as ``…/keys/{node.uuid}/key-ids`` lists it; ``restored`` False = missing on the node."""
@@ -119,6 +124,8 @@ class Counters:
     max_inflight: int = 0
     mutations_inflight: int = 0
     max_mutations_inflight: int = 0
+    lost_answers: int = 0  # mutations applied whose answer the ``lost*`` faults withheld
+    lost_by_mode: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -143,6 +150,15 @@ class ClusterFaults:
     http502_rate: float = 0.0
     http503_rate: float = 0.0
     inflight_limit: int = 0  # above this many requests in flight: 429 + Retry-After (0 = off)
+    # answers lost AFTER the change applied (mutations under /api/ that succeeded): ``lost_rate`` draws the
+    # mode among LOST_MODES per event, the others are one mode each
+    lost_rate: float = 0.0
+    lost_reset_rate: float = 0.0
+    lost_hang_rate: float = 0.0
+    lost_502_rate: float = 0.0
+    lost_503_rate: float = 0.0
+    lost_504_rate: float = 0.0
+    lose_next: list[str] = field(default_factory=list)  # LOST_MODES the next successful mutations meet
 
 
 @dataclass(slots=True)
