@@ -149,7 +149,7 @@ def _apply_change_passphrase(fleet: Fleet, cluster: Cluster, params: dict[str, A
         if node.name in stale:
             for key in node.keys:
                 key.restored = False
-    return codes.PASSPHRASE_FAILED_SOME_NODES if stale else 0
+    return cluster.faults.partial_code if stale else 0
 
 
 def _apply_synchronize(fleet: Fleet, cluster: Cluster, params: dict[str, Any]) -> int:
@@ -163,7 +163,7 @@ def _apply_synchronize(fleet: Fleet, cluster: Cluster, params: dict[str, Any]) -
     cluster.counters.syncs += 1
     stale = _stale_nodes(cluster)
     _mark_keys(cluster, stale)
-    return codes.PASSPHRASE_FAILED_SOME_NODES if stale else 0
+    return cluster.faults.partial_code if stale else 0
 
 
 def _apply_create_onboard(fleet: Fleet, cluster: Cluster, params: dict[str, Any]) -> int:

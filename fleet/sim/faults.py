@@ -2,9 +2,9 @@
 
 Two kinds of faults, as DESIGN.md "Simulator faults" lists them:
 
-* per cluster, drawn once from the seed by ``apply_faults`` (``partial``, ``jobs``, ``jobfail``,
-  ``auth``, ``partner_down``): stored in ``Cluster.faults`` / ``Cluster.metrocluster``, acted on by
-  ``rules``, ``effects`` and the app's authentication, so they survive a restart with the rest of the
+* per cluster, drawn once from the seed by ``apply_faults`` (``partial``, ``partial408``, ``jobs``,
+  ``jobfail``, ``auth``, ``partner_down``): stored in ``Cluster.faults`` / ``Cluster.metrocluster``, acted
+  on by ``rules``, ``effects`` and the app's authentication, so they survive a restart with the rest of the
   state;
 * per request (``latency``, ``slow``, ``hang``, ``reset``, ``http5xx``, ``limit``): rates stored in each
   cluster's ``ClusterFaults`` and acted on by ``fault_middleware``. Each cluster draws from its own
@@ -28,7 +28,7 @@ import random
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from aiohttp import web
@@ -52,6 +52,7 @@ HTTP_FAULT_CODES: dict[int, int] = {
     502: 65552,  # generic RPC failure: the front end could not reach the application
     503: codes.RESOURCE_LIMIT,
 }
+PARTIAL_408 = codes.PASSPHRASE_FAILED_SOME_NODES_2
 JOB_FAILURE_CODE = codes.PASSPHRASE_CHANGE_FAILED  # what a ``jobfail`` cluster's next job ends with
 _HANG_POLL_SECONDS = 0.05
 MUTATING_METHODS = frozenset({"POST", "PATCH", "DELETE"})
@@ -95,6 +96,8 @@ class ClusterOverride(BaseModel):
 
     request: dict[str, float | int] = Field(default_factory=dict)  # RequestFaults field -> value
     partial: list[str] | bool | None = None  # True: draw the nodes; a list: exactly these node names
+    partial408: bool | None = None  # partial, answering 65536408
+    partial_code: Literal[65536407, 65536408] | None = None  # the code this cluster's partial change answers
     jobs: bool | None = None
     jobfail: bool | None = None
     auth: bool | None = None
@@ -109,6 +112,7 @@ class FaultSpec(BaseModel):
 
     request: RequestFaults = RequestFaults()
     partial: Rate = 0.0
+    partial408: Rate = 0.0  # like partial, answering 65536408 instead of 65536407
     jobs: Rate = 0.0
     jobfail: Rate = 0.0
     auth: Rate = 0.0
@@ -121,7 +125,7 @@ class FaultSpec(BaseModel):
 
 
 NO_FAULTS = FaultSpec()
-_CLUSTER_KINDS = ("partial", "jobs", "jobfail", "auth", "partner_down")
+_CLUSTER_KINDS = ("partial", "partial408", "jobs", "jobfail", "auth", "partner_down")
 _RATE_KINDS = {"hang": "hang_rate", "reset": "reset_rate", "http500": "http500_rate"}
 _RATE_KINDS |= {"http502": "http502_rate", "http503": "http503_rate", "lost": "lost_rate"}
 _RATE_KINDS |= {f"lost_{mode}": f"lost_{mode}_rate" for mode in LOST_MODES}
@@ -203,6 +207,8 @@ def _build_override(items: Any, *, source: str, where: str) -> ClusterOverride:
                 flags[kind] = raw
             elif kind == "lose_next":
                 flags[kind] = _lost_modes(raw)
+            elif kind == "partial_code":
+                flags[kind] = raw
             else:
                 request |= _request_item(kind, raw)
         except ValueError as exc:
@@ -292,6 +298,7 @@ def apply_faults(fleet: Fleet, spec: FaultSpec, seed: int) -> None:
     names = sorted(fleet.clusters)
     onboard = [n for n in names if _has_onboard(fleet.clusters[n])]
     partial = set(_pick(onboard, spec.partial, seed, "partial"))
+    partial408 = set(_pick(onboard, spec.partial408, seed, "partial408"))
     jobs = set(_pick(names, spec.jobs, seed, "jobs"))
     jobfail = set(_pick(names, spec.jobfail, seed, "jobfail"))
     auth = set(_pick(names, spec.auth, seed, "auth"))
@@ -310,7 +317,10 @@ def apply_faults(fleet: Fleet, spec: FaultSpec, seed: int) -> None:
             setattr(faults, field, value)
         faults.partial_once = True
         faults.lose_next = list(override.lose_next or [])
-        faults.partial_nodes = _partial_nodes(cluster, override.partial, name in partial, seed)
+        is_408 = _flag(override.partial408, name in partial408)
+        faults.partial_nodes = _partial_nodes(cluster, override.partial, name in partial or is_408, seed)
+        code = override.partial_code or (PARTIAL_408 if is_408 else codes.PASSPHRASE_FAILED_SOME_NODES)
+        faults.partial_code = code
         faults.auth_fail = _flag(override.auth, name in auth)
         failing_job = _flag(override.jobfail, name in jobfail)
         faults.job_fail = (JOB_FAILURE_CODE, codes.message_for(JOB_FAILURE_CODE)) if failing_job else None

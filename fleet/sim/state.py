@@ -134,6 +134,9 @@ class ClusterFaults:
 
     partial_nodes: list[str] = field(default_factory=list)  # nodes that fail the next change/sync
     partial_once: bool = True  # only the first passphrase change or sync fails on those nodes
+    # the code a partial change answers: 65536407, or 65536408 (same text in the seed's PATCH table, same
+    # effect: the passphrase changed, those nodes keep stale keys)
+    partial_code: int = 65536407
     jobs: bool = False  # answer mutations with 202 + job
     job_seconds: float = 0.5
     job_fail: tuple[int, str] | None = None  # next job ends in failure with this code/message
