@@ -207,6 +207,11 @@ def _apply_delete(fleet: Fleet, cluster: Cluster, params: dict[str, Any]) -> int
     return 0
 
 
+def _apply_delete_inactive(fleet: Fleet, cluster: Cluster, params: dict[str, Any]) -> int:
+    cluster.inactive_key_manager = None
+    return 0
+
+
 def _apply_add_key_servers(fleet: Fleet, cluster: Cluster, params: dict[str, Any]) -> int:
     km = _key_manager(cluster)
     km.servers.extend(KeyServer(**record) for record in params["servers"])
@@ -257,6 +262,7 @@ _APPLY: dict[str, Callable[[Fleet, Cluster, dict[str, Any]], int]] = {
     "create_external": _apply_create_external,
     "modify_external": _apply_modify_external,
     "delete": _apply_delete,
+    "delete_inactive": _apply_delete_inactive,
     "add_key_servers": _apply_add_key_servers,
     "modify_key_server": _apply_modify_key_server,
     "delete_key_server": _apply_delete_key_server,

@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fleet.errors import InputError
 from fleet.ontap import codes
+from fleet.sim.generate import make_inactive_external
 from fleet.sim.http import CLUSTER, Handler
 from fleet.sim.rules import error_body
 from fleet.sim.state import LOST_MODES, Cluster, ClusterFaults, Fleet
@@ -102,6 +103,7 @@ class ClusterOverride(BaseModel):
     jobfail: bool | None = None
     auth: bool | None = None
     partner_down: bool | None = None
+    inactive: bool | None = None  # an inactive external configuration listed first (9.16+)
     lose_next: list[str] | None = None  # LOST_MODES the cluster's next successful mutations meet
 
 
@@ -117,6 +119,7 @@ class FaultSpec(BaseModel):
     jobfail: Rate = 0.0
     auth: Rate = 0.0
     partner_down: Rate = 0.0
+    inactive: Rate = 0.0  # 9.16+ standalone OKM clusters also listing an inactive external configuration
     clusters: dict[str, ClusterOverride] = Field(default_factory=dict)
 
     @property
@@ -125,7 +128,7 @@ class FaultSpec(BaseModel):
 
 
 NO_FAULTS = FaultSpec()
-_CLUSTER_KINDS = ("partial", "partial408", "jobs", "jobfail", "auth", "partner_down")
+_CLUSTER_KINDS = ("partial", "partial408", "jobs", "jobfail", "auth", "partner_down", "inactive")
 _RATE_KINDS = {"hang": "hang_rate", "reset": "reset_rate", "http500": "http500_rate"}
 _RATE_KINDS |= {"http502": "http502_rate", "http503": "http503_rate", "lost": "lost_rate"}
 _RATE_KINDS |= {f"lost_{mode}": f"lost_{mode}_rate" for mode in LOST_MODES}
@@ -302,6 +305,10 @@ def apply_faults(fleet: Fleet, spec: FaultSpec, seed: int) -> None:
     jobs = set(_pick(names, spec.jobs, seed, "jobs"))
     jobfail = set(_pick(names, spec.jobfail, seed, "jobfail"))
     auth = set(_pick(names, spec.auth, seed, "auth"))
+    eligible = [
+        n for n in onboard if fleet.clusters[n].at_least(16) and fleet.clusters[n].metrocluster is None
+    ]
+    inactive = set(_pick(eligible, spec.inactive, seed, "inactive"))
     pairs = sorted(
         {tuple(sorted((n, c.metrocluster.partner))) for n, c in fleet.clusters.items() if c.metrocluster}
     )
@@ -322,6 +329,8 @@ def apply_faults(fleet: Fleet, spec: FaultSpec, seed: int) -> None:
         code = override.partial_code or (PARTIAL_408 if is_408 else codes.PASSPHRASE_FAILED_SOME_NODES)
         faults.partial_code = code
         faults.auth_fail = _flag(override.auth, name in auth)
+        with_inactive = _flag(override.inactive, name in inactive)
+        cluster.inactive_key_manager = make_inactive_external(cluster) if with_inactive else None
         failing_job = _flag(override.jobfail, name in jobfail)
         faults.job_fail = (JOB_FAILURE_CODE, codes.message_for(JOB_FAILURE_CODE)) if failing_job else None
         faults.jobs = _flag(override.jobs, name in jobs) or failing_job  # a job can only fail if there is one

@@ -54,6 +54,7 @@ def cluster_summary(app: web.Application, cluster: Cluster) -> dict[str, Any]:
         "wrong_passphrase_streak": cluster.wrong_passphrase_streak,
         "locked": cluster.locked,
         "key_manager": km.kind if km is not None else None,
+        "inactive_key_manager": cluster.inactive_key_manager.uuid if cluster.inactive_key_manager else None,
         "cc_mode": cluster.cc_mode,
         "metrocluster": None
         if mcc is None

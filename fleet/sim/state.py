@@ -174,6 +174,8 @@ class Cluster:
     port: int = 0  # its own management address: 127.0.0.1:port
     nodes: list[Node] = field(default_factory=list)
     key_manager: KeyManager | None = None
+    # 9.16+: an inactive (enabled=False) external configuration listed beside the active key manager
+    inactive_key_manager: KeyManager | None = None
     cc_mode: bool = False
     metrocluster: MetroCluster | None = None
     # set on a site whose partner changed its passphrase: the passphrase it must be synced with
