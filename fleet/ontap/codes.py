@@ -96,6 +96,7 @@ EXTERNAL_NEEDS_CERTS_AND_SERVERS = 65536876
 EXTERNAL_PARTNER_HAS_OKM = 65536895
 OKM_PARTNER_HAS_EXTERNAL = 65536900
 OKM_NOT_ENABLED = 65537301
+INACTIVE_CONFIGURATION = 65539586  # 9.16+: an inactive (enabled=false) key-manager configuration
 # The status a MetroCluster site shows (and the refusal it answers) while its pair waits for the partner
 # sync. 346758 is the spec's example status code (probably a placeholder, UNCONFIRMED; ontap-notes §4.1).
 MCC_SYNC_PENDING = 346758
@@ -336,6 +337,13 @@ _TABLE: tuple[CodeInfo, ...] = (
         _P,
     ),
     CodeInfo(OKM_NOT_ENABLED, "The Onboard Key Manager is not enabled.", 400, _P),
+    CodeInfo(
+        INACTIVE_CONFIGURATION,
+        "Cannot modify an inactive key manager configuration.",
+        400,
+        _P,
+        "The record is an inactive configuration (enabled=false): use the enabled=true key manager.",
+    ),
     CodeInfo(
         MCC_SYNC_PENDING,
         "This cluster is part of a MetroCluster configuration. Use the REST API POST method "

@@ -47,6 +47,7 @@ from fleet.sim.records import (
     job_record,
     key_id_record,
     key_manager_record,
+    key_managers,
     key_server_record,
     key_store_record,
     metrocluster_record,
@@ -204,15 +205,16 @@ async def get_job(request: web.Request) -> web.Response:
 
 async def list_key_managers(request: web.Request) -> web.Response:
     fleet, cluster, _ = ctx(request)
-    km = cluster.key_manager
-    records = [key_manager_record(fleet, cluster, km)] if km is not None else []
+    records = [key_manager_record(fleet, cluster, km) for km in key_managers(cluster)]
     return collection(request, records, KEY_MANAGER_SHAPE)
 
 
 async def get_key_manager(request: web.Request) -> web.Response:
     fleet, cluster, _ = ctx(request)
-    km = _key_manager(cluster, request.match_info["uuid"])
-    return instance(request, key_manager_record(fleet, cluster, km), KEY_MANAGER_SHAPE)
+    for km in key_managers(cluster):
+        if km.uuid == request.match_info["uuid"]:
+            return instance(request, key_manager_record(fleet, cluster, km), KEY_MANAGER_SHAPE)
+    raise Refused(codes.NOT_FOUND, target="uuid")
 
 
 async def post_key_manager(request: web.Request) -> web.Response:
@@ -311,8 +313,7 @@ async def get_key_id(request: web.Request) -> web.Response:
 async def list_key_stores(request: web.Request) -> web.Response:
     _, cluster, _ = ctx(request)
     _gate(cluster, releases.KEY_STORES)
-    km = cluster.key_manager
-    records = [key_store_record(cluster, km)] if km is not None else []
+    records = [key_store_record(cluster, km) for km in key_managers(cluster)]
     return collection(request, records, KEY_STORE_SHAPE)
 
 

@@ -149,7 +149,7 @@ def _apply_change_passphrase(fleet: Fleet, cluster: Cluster, params: dict[str, A
         if node.name in stale:
             for key in node.keys:
                 key.restored = False
-    return codes.PASSPHRASE_FAILED_SOME_NODES if stale else 0
+    return cluster.faults.partial_code if stale else 0
 
 
 def _apply_synchronize(fleet: Fleet, cluster: Cluster, params: dict[str, Any]) -> int:
@@ -163,7 +163,7 @@ def _apply_synchronize(fleet: Fleet, cluster: Cluster, params: dict[str, Any]) -
     cluster.counters.syncs += 1
     stale = _stale_nodes(cluster)
     _mark_keys(cluster, stale)
-    return codes.PASSPHRASE_FAILED_SOME_NODES if stale else 0
+    return cluster.faults.partial_code if stale else 0
 
 
 def _apply_create_onboard(fleet: Fleet, cluster: Cluster, params: dict[str, Any]) -> int:
@@ -204,6 +204,11 @@ def _apply_delete(fleet: Fleet, cluster: Cluster, params: dict[str, Any]) -> int
     cluster.pending_partner_sync = None
     for node in cluster.nodes:
         node.keys = []
+    return 0
+
+
+def _apply_delete_inactive(fleet: Fleet, cluster: Cluster, params: dict[str, Any]) -> int:
+    cluster.inactive_key_manager = None
     return 0
 
 
@@ -257,6 +262,7 @@ _APPLY: dict[str, Callable[[Fleet, Cluster, dict[str, Any]], int]] = {
     "create_external": _apply_create_external,
     "modify_external": _apply_modify_external,
     "delete": _apply_delete,
+    "delete_inactive": _apply_delete_inactive,
     "add_key_servers": _apply_add_key_servers,
     "modify_key_server": _apply_modify_key_server,
     "delete_key_server": _apply_delete_key_server,

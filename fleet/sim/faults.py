@@ -2,14 +2,20 @@
 
 Two kinds of faults, as DESIGN.md "Simulator faults" lists them:
 
-* per cluster, drawn once from the seed by ``apply_faults`` (``partial``, ``jobs``, ``jobfail``,
-  ``auth``, ``partner_down``): stored in ``Cluster.faults`` / ``Cluster.metrocluster``, acted on by
-  ``rules``, ``effects`` and the app's authentication, so they survive a restart with the rest of the
+* per cluster, drawn once from the seed by ``apply_faults`` (``partial``, ``partial408``, ``jobs``,
+  ``jobfail``, ``auth``, ``partner_down``): stored in ``Cluster.faults`` / ``Cluster.metrocluster``, acted
+  on by ``rules``, ``effects`` and the app's authentication, so they survive a restart with the rest of the
   state;
 * per request (``latency``, ``slow``, ``hang``, ``reset``, ``http5xx``, ``limit``): rates stored in each
   cluster's ``ClusterFaults`` and acted on by ``fault_middleware``. Each cluster draws from its own
   RNG seeded by ``(seed, cluster)``, so one client's sequence of requests to one cluster meets the same
-  faults on every run, whatever the other clusters are doing.
+  faults on every run, whatever the other clusters are doing. ``hang``, ``reset`` and ``slow`` strike
+  before the request reaches ONTAP: a change they meet never applies.
+* answers lost AFTER the change applied (``lost``, ``lost_reset``, ``lost_hang``, ``lost_502``,
+  ``lost_503``, ``lost_504``): a rate of each cluster's successful mutations under ``/api/``, drawn
+  from a third RNG per cluster, plus ``ClusterFaults.lose_next`` (modes the next successful mutations
+  meet, for deterministic tests). The change (or the job that makes it) is complete; only the answer is
+  gone. Counted in ``Counters.lost_answers``.
 
 ``/_sim/`` (introspection and fault control) is never faulted.
 """
@@ -22,7 +28,7 @@ import random
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from aiohttp import web
@@ -31,9 +37,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fleet.errors import InputError
 from fleet.ontap import codes
+from fleet.sim.generate import make_inactive_external
 from fleet.sim.http import CLUSTER, Handler
 from fleet.sim.rules import error_body
-from fleet.sim.state import Cluster, ClusterFaults, Fleet
+from fleet.sim.state import LOST_MODES, Cluster, ClusterFaults, Fleet
 
 T = TypeVar("T")
 Rate = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -46,8 +53,18 @@ HTTP_FAULT_CODES: dict[int, int] = {
     502: 65552,  # generic RPC failure: the front end could not reach the application
     503: codes.RESOURCE_LIMIT,
 }
+PARTIAL_408 = codes.PASSPHRASE_FAILED_SOME_NODES_2
 JOB_FAILURE_CODE = codes.PASSPHRASE_CHANGE_FAILED  # what a ``jobfail`` cluster's next job ends with
 _HANG_POLL_SECONDS = 0.05
+MUTATING_METHODS = frozenset({"POST", "PATCH", "DELETE"})
+# What an intermediary (reverse proxy, load balancer) in front of the cluster sends when it gives up on
+# the application: an HTML page, not ONTAP's JSON (our choice; real proxies differ in wording only).
+_PROXY_REASONS = {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+_PROXY_PAGE = (
+    "<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
+    "<center><h1>{status} {reason}</h1></center>\r\n<hr><center>simulated load balancer</center>\r\n"
+    "</body>\r\n</html>\r\n"
+)
 
 
 class RequestFaults(BaseModel):
@@ -65,6 +82,12 @@ class RequestFaults(BaseModel):
     http502_rate: Rate = 0.0
     http503_rate: Rate = 0.0
     inflight_limit: int = Field(default=0, ge=0)
+    lost_rate: Rate = 0.0
+    lost_reset_rate: Rate = 0.0
+    lost_hang_rate: Rate = 0.0
+    lost_502_rate: Rate = 0.0
+    lost_503_rate: Rate = 0.0
+    lost_504_rate: Rate = 0.0
 
 
 class ClusterOverride(BaseModel):
@@ -74,10 +97,14 @@ class ClusterOverride(BaseModel):
 
     request: dict[str, float | int] = Field(default_factory=dict)  # RequestFaults field -> value
     partial: list[str] | bool | None = None  # True: draw the nodes; a list: exactly these node names
+    partial408: bool | None = None  # partial, answering 65536408
+    partial_code: Literal[65536407, 65536408] | None = None  # the code this cluster's partial change answers
     jobs: bool | None = None
     jobfail: bool | None = None
     auth: bool | None = None
     partner_down: bool | None = None
+    inactive: bool | None = None  # an inactive external configuration listed first (9.16+)
+    lose_next: list[str] | None = None  # LOST_MODES the cluster's next successful mutations meet
 
 
 class FaultSpec(BaseModel):
@@ -87,10 +114,12 @@ class FaultSpec(BaseModel):
 
     request: RequestFaults = RequestFaults()
     partial: Rate = 0.0
+    partial408: Rate = 0.0  # like partial, answering 65536408 instead of 65536407
     jobs: Rate = 0.0
     jobfail: Rate = 0.0
     auth: Rate = 0.0
     partner_down: Rate = 0.0
+    inactive: Rate = 0.0  # 9.16+ standalone OKM clusters also listing an inactive external configuration
     clusters: dict[str, ClusterOverride] = Field(default_factory=dict)
 
     @property
@@ -99,9 +128,10 @@ class FaultSpec(BaseModel):
 
 
 NO_FAULTS = FaultSpec()
-_CLUSTER_KINDS = ("partial", "jobs", "jobfail", "auth", "partner_down")
+_CLUSTER_KINDS = ("partial", "partial408", "jobs", "jobfail", "auth", "partner_down", "inactive")
 _RATE_KINDS = {"hang": "hang_rate", "reset": "reset_rate", "http500": "http500_rate"}
-_RATE_KINDS |= {"http502": "http502_rate", "http503": "http503_rate"}
+_RATE_KINDS |= {"http502": "http502_rate", "http503": "http503_rate", "lost": "lost_rate"}
+_RATE_KINDS |= {f"lost_{mode}": f"lost_{mode}_rate" for mode in LOST_MODES}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)\s*$")
 
 
@@ -178,6 +208,10 @@ def _build_override(items: Any, *, source: str, where: str) -> ClusterOverride:
         try:
             if kind in _CLUSTER_KINDS:
                 flags[kind] = raw
+            elif kind == "lose_next":
+                flags[kind] = _lost_modes(raw)
+            elif kind == "partial_code":
+                flags[kind] = raw
             else:
                 request |= _request_item(kind, raw)
         except ValueError as exc:
@@ -211,6 +245,14 @@ def _request_item(kind: str, raw: Any) -> dict[str, float | int]:
         return {_RATE_KINDS[kind]: _rate(text)}
     known = ", ".join(["latency", "slow", "limit", *_RATE_KINDS, *_CLUSTER_KINDS, "none"])
     raise ValueError(f"unknown fault kind {kind!r} (known: {known})")
+
+
+def _lost_modes(raw: Any) -> list[str]:
+    modes = [str(mode) for mode in (raw if isinstance(raw, list) else [raw])]
+    unknown = [mode for mode in modes if mode not in LOST_MODES]
+    if unknown:
+        raise ValueError(f"{unknown[0]!r} is not one of {', '.join(LOST_MODES)}")
+    return modes
 
 
 def _rate(raw: Any) -> float:
@@ -259,9 +301,14 @@ def apply_faults(fleet: Fleet, spec: FaultSpec, seed: int) -> None:
     names = sorted(fleet.clusters)
     onboard = [n for n in names if _has_onboard(fleet.clusters[n])]
     partial = set(_pick(onboard, spec.partial, seed, "partial"))
+    partial408 = set(_pick(onboard, spec.partial408, seed, "partial408"))
     jobs = set(_pick(names, spec.jobs, seed, "jobs"))
     jobfail = set(_pick(names, spec.jobfail, seed, "jobfail"))
     auth = set(_pick(names, spec.auth, seed, "auth"))
+    eligible = [
+        n for n in onboard if fleet.clusters[n].at_least(16) and fleet.clusters[n].metrocluster is None
+    ]
+    inactive = set(_pick(eligible, spec.inactive, seed, "inactive"))
     pairs = sorted(
         {tuple(sorted((n, c.metrocluster.partner))) for n, c in fleet.clusters.items() if c.metrocluster}
     )
@@ -276,8 +323,14 @@ def apply_faults(fleet: Fleet, spec: FaultSpec, seed: int) -> None:
         for field, value in request.model_dump().items():
             setattr(faults, field, value)
         faults.partial_once = True
-        faults.partial_nodes = _partial_nodes(cluster, override.partial, name in partial, seed)
+        faults.lose_next = list(override.lose_next or [])
+        is_408 = _flag(override.partial408, name in partial408)
+        faults.partial_nodes = _partial_nodes(cluster, override.partial, name in partial or is_408, seed)
+        code = override.partial_code or (PARTIAL_408 if is_408 else codes.PASSPHRASE_FAILED_SOME_NODES)
+        faults.partial_code = code
         faults.auth_fail = _flag(override.auth, name in auth)
+        with_inactive = _flag(override.inactive, name in inactive)
+        cluster.inactive_key_manager = make_inactive_external(cluster) if with_inactive else None
         failing_job = _flag(override.jobfail, name in jobfail)
         faults.job_fail = (JOB_FAILURE_CODE, codes.message_for(JOB_FAILURE_CODE)) if failing_job else None
         faults.jobs = _flag(override.jobs, name in jobs) or failing_job  # a job can only fail if there is one
@@ -327,6 +380,25 @@ def fault_middleware(fleet: Fleet, *, seed: int | None = None) -> Middleware:
     """
     base_seed = fleet.seed if seed is None else seed
     rngs: dict[str, random.Random] = {}
+    lost_rngs: dict[str, random.Random] = {}
+
+    async def answer(request: web.Request, handler: Handler, cluster: Cluster) -> web.StreamResponse:
+        """The handler's answer, unless a lost-answer fault withholds it once the change has applied."""
+        response = await handler(request)
+        if request.method not in MUTATING_METHODS or not request.path.startswith("/api/"):
+            return response
+        if not 200 <= response.status < 300:
+            return response  # refused: nothing applied, the answer arrives
+        rng = lost_rngs.get(cluster.name)
+        if rng is None:
+            rng = lost_rngs[cluster.name] = random.Random(f"{base_seed}/lost/{cluster.name}")
+        mode = _lost_mode(cluster.faults, rng)
+        if mode is None:
+            return response
+        counters = cluster.counters
+        counters.lost_answers += 1
+        counters.lost_by_mode[mode] = counters.lost_by_mode.get(mode, 0) + 1
+        return await _lose(mode, request)
 
     @web.middleware
     async def faults(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -345,11 +417,45 @@ def fault_middleware(fleet: Fleet, *, seed: int | None = None) -> Middleware:
             await asyncio.sleep(delay)
         for kind, rate in _request_fault_rates(settings):
             if roll < rate:
-                return await _inject(kind, request, handler, settings.slow_seconds)
+                if kind == "slow":
+                    await asyncio.sleep(settings.slow_seconds)
+                    break
+                return await _inject(kind, request)
             roll -= rate
-        return await handler(request)
+        return await answer(request, handler, cluster)
 
     return faults
+
+
+def _lost_mode(settings: ClusterFaults, rng: random.Random) -> str | None:
+    """The queue first (``lose_next``), then the rates; ``lost`` picks any mode."""
+    if settings.lose_next:
+        return settings.lose_next.pop(0)
+    rates = (
+        ("any", settings.lost_rate),
+        ("reset", settings.lost_reset_rate),
+        ("hang", settings.lost_hang_rate),
+        ("502", settings.lost_502_rate),
+        ("503", settings.lost_503_rate),
+        ("504", settings.lost_504_rate),
+    )
+    if not any(rate for _, rate in rates):
+        return None
+    roll, pick = rng.random(), rng.random()
+    for mode, rate in rates:
+        if roll < rate:
+            return LOST_MODES[int(pick * len(LOST_MODES))] if mode == "any" else mode
+        roll -= rate
+    return None
+
+
+async def _lose(mode: str, request: web.Request) -> web.StreamResponse:
+    """Withhold an answer whose change has applied: reset, hang until the client gives up, or a proxy page."""
+    if mode in ("reset", "hang"):
+        return await _inject(mode, request)
+    status = int(mode)
+    page = _PROXY_PAGE.format(status=status, reason=_PROXY_REASONS[status])
+    return web.Response(status=status, text=page, content_type="text/html")
 
 
 def _request_fault_rates(settings: ClusterFaults) -> list[tuple[str, float]]:
@@ -363,12 +469,7 @@ def _request_fault_rates(settings: ClusterFaults) -> list[tuple[str, float]]:
     ]
 
 
-async def _inject(
-    kind: str, request: web.Request, handler: Handler, slow_seconds: float
-) -> web.StreamResponse:
-    if kind == "slow":
-        await asyncio.sleep(slow_seconds)
-        return await handler(request)
+async def _inject(kind: str, request: web.Request) -> web.StreamResponse:
     if kind == "hang":
         await _hang(request)
     if kind in ("hang", "reset"):

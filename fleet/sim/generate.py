@@ -113,6 +113,21 @@ def make_cluster(
     return cluster
 
 
+def make_inactive_external(cluster: Cluster) -> KeyManager:
+    """An inactive external configuration (9.16+), deterministic from the cluster: what ``inactive`` adds."""
+    rng = random.Random(f"{cluster.uuid}/inactive")
+    return KeyManager(
+        uuid=make_uuid(rng),
+        kind="external",
+        servers=[
+            KeyServer(server=f"10.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}:5696")
+        ],
+        client_certificate=cluster.certificates[0] if cluster.certificates else None,
+        server_ca_certificates=cluster.certificates[1:2],
+        enabled=False,
+    )
+
+
 def generate_fleet(
     clusters: int, *, mcc_pairs: int = 0, seed: int = 0, oldest: tuple[int, int] = (9, 8)
 ) -> Fleet:

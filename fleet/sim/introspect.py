@@ -14,7 +14,7 @@ from fleet.ontap import codes
 from fleet.sim import effects
 from fleet.sim.http import CLOCK, FLEET, HOST, read_body
 from fleet.sim.rules import Refused
-from fleet.sim.state import Cluster, ClusterFaults
+from fleet.sim.state import LOST_MODES, Cluster, ClusterFaults
 
 
 def fingerprint(secret: str | None) -> str | None:
@@ -48,10 +48,13 @@ def cluster_summary(app: web.Application, cluster: Cluster) -> dict[str, Any]:
         "inflight": counters.inflight,
         "max_inflight": counters.max_inflight,
         "max_mutations_inflight": counters.max_mutations_inflight,
+        "lost_answers": counters.lost_answers,  # applied, answer withheld (the lost* faults)
+        "lost_by_mode": dict(counters.lost_by_mode),
         "wrong_passphrase_attempts": cluster.wrong_passphrase_total,
         "wrong_passphrase_streak": cluster.wrong_passphrase_streak,
         "locked": cluster.locked,
         "key_manager": km.kind if km is not None else None,
+        "inactive_key_manager": cluster.inactive_key_manager.uuid if cluster.inactive_key_manager else None,
         "cc_mode": cluster.cc_mode,
         "metrocluster": None
         if mcc is None
@@ -81,7 +84,12 @@ def _advance_all(request: web.Request) -> None:
 async def sim_fleet(request: web.Request) -> web.Response:
     _advance_all(request)
     clusters = request.app[FLEET].clusters.values()
-    return web.json_response({"clusters": [cluster_summary(request.app, cluster) for cluster in clusters]})
+    return web.json_response(
+        {
+            "clusters": [cluster_summary(request.app, cluster) for cluster in clusters],
+            "lost_answers": sum(cluster.counters.lost_answers for cluster in clusters),
+        }
+    )
 
 
 async def sim_cluster(request: web.Request) -> web.Response:
@@ -114,6 +122,10 @@ def update_cluster(cluster: Cluster, changes: dict[str, Any]) -> None:
             if unknown:
                 raise Refused(codes.UNEXPECTED_ARGUMENT, target=f"faults.{sorted(unknown)[0]}")
             for name, setting in value.items():
+                if name == "lose_next" and (
+                    not isinstance(setting, list) or any(mode not in LOST_MODES for mode in setting)
+                ):
+                    raise Refused(codes.INVALID_VALUE, target="faults.lose_next")
                 is_pair = name == "job_fail" and setting is not None
                 setattr(cluster.faults, name, (int(setting[0]), str(setting[1])) if is_pair else setting)
         elif key == "metrocluster":

@@ -127,7 +127,8 @@ def key_manager_record(fleet: Fleet, cluster: Cluster, km: KeyManager) -> dict[s
     }
     since_9_7 = cluster.at_least(7)  # status, key_backup, volume_encryption (releases.KEY_MANAGER_FIELDS)
     if since_9_7:
-        record["status"] = key_manager_status(fleet, cluster)
+        if km.enabled:  # status is unavailable for an inactive configuration (spec GET description)
+            record["status"] = key_manager_status(fleet, cluster)
         record["volume_encryption"] = {"supported": True, "code": 0, "message": ""}
         record["is_default_data_at_rest_encryption_disabled"] = False
     if km.kind == "onboard":
@@ -143,9 +144,24 @@ def key_manager_record(fleet: Fleet, cluster: Cluster, km: KeyManager) -> dict[s
         }
     if cluster.at_least(16):
         record["enabled"] = km.enabled
-        config_uuid = str(uuid.uuid5(uuid.UUID(km.uuid), "configuration"))
-        record["configuration"] = {"name": "default", "uuid": config_uuid}
+        record["configuration"] = _configuration(km)
     return record
+
+
+def _configuration(km: KeyManager) -> dict[str, Any]:
+    config_uuid = str(uuid.uuid5(uuid.UUID(km.uuid), "configuration"))
+    return {"name": "default" if km.enabled else f"{km.kind}-inactive", "uuid": config_uuid}
+
+
+def key_managers(cluster: Cluster) -> list[KeyManager]:
+    """The cluster-scope configurations ``GET /api/security/key-managers`` lists: on 9.16+ an inactive one
+    first (ontap-notes §10: never assume ``records[0]`` is the active one), then the active one."""
+    listed = []
+    if cluster.inactive_key_manager is not None and cluster.at_least(16):
+        listed.append(cluster.inactive_key_manager)
+    if cluster.key_manager is not None:
+        listed.append(cluster.key_manager)
+    return listed
 
 
 def key_id_record(cluster: Cluster, km: KeyManager, node: Node, key: KeyId) -> dict[str, Any]:
@@ -281,8 +297,7 @@ def key_store_record(cluster: Cluster, km: KeyManager) -> dict[str, Any]:
     }
     if cluster.at_least(14):
         record["enabled"] = km.enabled
-        config_uuid = str(uuid.uuid5(uuid.UUID(km.uuid), "configuration"))
-        record["configuration"] = {"name": "default", "uuid": config_uuid}
-    if cluster.at_least(16):
-        record["state"] = "active" if km.enabled else "disabling"
+        record["configuration"] = _configuration(km)
+    if cluster.at_least(16) and km.enabled:  # an inactive configuration's state: UNCONFIRMED, left out
+        record["state"] = "active"
     return record

@@ -253,7 +253,12 @@ def check_length(cluster: Cluster, passphrase: str, *, code: int, target: str) -
 
 
 def find_key_manager(cluster: Cluster, km_uuid: str) -> KeyManager:
+    """The active key manager ``km_uuid`` names. An inactive configuration (9.16+) cannot be modified:
+    65539586 from the PATCH table, answered before any body check (the order is UNCONFIRMED)."""
     km = cluster.key_manager
+    inactive = cluster.inactive_key_manager
+    if inactive is not None and inactive.uuid == km_uuid:
+        raise Refused(codes.INACTIVE_CONFIGURATION, target="uuid")
     if km is None or km.uuid != km_uuid:
         raise Refused(codes.NOT_FOUND, target="uuid")
     return km
@@ -518,6 +523,9 @@ def create_external(fleet: Fleet, cluster: Cluster, body: dict[str, Any]) -> Dec
 
 @decides
 def delete_key_manager(fleet: Fleet, cluster: Cluster, km_uuid: str) -> Decision:
+    inactive = cluster.inactive_key_manager
+    if inactive is not None and inactive.uuid == km_uuid:  # an inactive configuration can be deleted
+        return Change("delete_inactive", {}, f"DELETE {key_manager_path(km_uuid)}")
     km = find_key_manager(cluster, km_uuid)
     guard(fleet, cluster)
     return Change("delete", {}, f"DELETE {key_manager_path(km.uuid)}")

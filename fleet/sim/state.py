@@ -33,6 +33,11 @@ McMode = Literal[
 ]
 
 
+# How an answer is lost after ONTAP applied the change (the ``lost*`` faults): the connection resets, hangs
+# past any client timeout, or an intermediary (proxy, load balancer) answers 502/503/504 in HTML.
+LOST_MODES = ("reset", "hang", "502", "503", "504")
+
+
 @dataclass(slots=True)
 class KeyId:
     """One key as ``…/keys/{node.uuid}/key-ids`` lists it; ``restored`` False = missing on the node."""
@@ -119,6 +124,8 @@ class Counters:
     max_inflight: int = 0
     mutations_inflight: int = 0
     max_mutations_inflight: int = 0
+    lost_answers: int = 0  # mutations applied whose answer the ``lost*`` faults withheld
+    lost_by_mode: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -127,6 +134,9 @@ class ClusterFaults:
 
     partial_nodes: list[str] = field(default_factory=list)  # nodes that fail the next change/sync
     partial_once: bool = True  # only the first passphrase change or sync fails on those nodes
+    # the code a partial change answers: 65536407, or 65536408 (same text in the seed's PATCH table, same
+    # effect: the passphrase changed, those nodes keep stale keys)
+    partial_code: int = 65536407
     jobs: bool = False  # answer mutations with 202 + job
     job_seconds: float = 0.5
     job_fail: tuple[int, str] | None = None  # next job ends in failure with this code/message
@@ -143,6 +153,15 @@ class ClusterFaults:
     http502_rate: float = 0.0
     http503_rate: float = 0.0
     inflight_limit: int = 0  # above this many requests in flight: 429 + Retry-After (0 = off)
+    # answers lost AFTER the change applied (mutations under /api/ that succeeded): ``lost_rate`` draws the
+    # mode among LOST_MODES per event, the others are one mode each
+    lost_rate: float = 0.0
+    lost_reset_rate: float = 0.0
+    lost_hang_rate: float = 0.0
+    lost_502_rate: float = 0.0
+    lost_503_rate: float = 0.0
+    lost_504_rate: float = 0.0
+    lose_next: list[str] = field(default_factory=list)  # LOST_MODES the next successful mutations meet
 
 
 @dataclass(slots=True)
@@ -155,6 +174,8 @@ class Cluster:
     port: int = 0  # its own management address: 127.0.0.1:port
     nodes: list[Node] = field(default_factory=list)
     key_manager: KeyManager | None = None
+    # 9.16+: an inactive (enabled=False) external configuration listed beside the active key manager
+    inactive_key_manager: KeyManager | None = None
     cc_mode: bool = False
     metrocluster: MetroCluster | None = None
     # set on a site whose partner changed its passphrase: the passphrase it must be synced with

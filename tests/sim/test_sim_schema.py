@@ -10,6 +10,8 @@ import yaml
 from jsonschema import Draft4Validator
 from simkit import OTHER_PASSPHRASE, STD_PASSPHRASE, FakeClock
 
+from fleet.sim.faults import ClusterOverride, FaultSpec, apply_faults
+
 SPEC = Path(__file__).parents[2] / ".." / "shared" / "ontap-spec" / "key-managers.swagger.yml"
 KM = "/api/security/key-managers"
 
@@ -64,3 +66,15 @@ async def test_key_servers_key_ids_jobs_and_errors_match_the_schema(
     check(definitions, "job", job)
     _, error = await std.rotate("w" * 40, OTHER_PASSPHRASE)
     check(definitions, "error_response", error)
+
+
+async def test_two_records_with_an_inactive_configuration_match_the_schema(
+    api: Any, definitions: dict[str, Any], fleet: Any
+) -> None:
+    std = api("std")
+    await std.set(version=[9, 16, 1])
+    apply_faults(fleet, FaultSpec(clusters={"std": ClusterOverride(inactive=True)}), 0)
+    for fields in (None, "*", "**"):
+        _, collection = await std.get(KM, **({"fields": fields} if fields else {}))
+        assert collection["num_records"] == 2
+        check(definitions, "security_key_manager_response", collection)
