@@ -16,6 +16,8 @@ module exists to prevent, hence FULL by default.
 
 Files: ``<journal>`` (+ ``-wal``, ``-shm``) and ``<journal>.key``, the HMAC key, mode 0600.
 Text fields (``detail``, ``reason``, ``stop_reason``, options) pass the value-based scrubber.
+
+The storage behind every call is a ``JournalStorage`` (``storage``), SQLite today.
 """
 
 from __future__ import annotations
@@ -24,13 +26,12 @@ import json
 import os
 import re
 import secrets
-import sqlite3
 import warnings
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from fleet.journal.errors import JournalError
 from fleet.journal.keys import (
@@ -43,21 +44,19 @@ from fleet.journal.keys import (
 )
 from fleet.journal.paths import key_path_for
 from fleet.journal.rows import ClusterFp, RunRow, StepRow, UnitRow
-from fleet.journal.schema import migrate
-from fleet.journal.writer import JournalWriter
+from fleet.journal.sqlite import SqliteStorage, Synchronous
+from fleet.journal.storage import Connection, JournalStorage
 from fleet.secrets.scrub import SCRUBBER
 
 if TYPE_CHECKING:
     from fleet.secrets.secret import Secret
 
 T = TypeVar("T")
-Synchronous = Literal["FULL", "NORMAL"]
 Clock = Callable[[], datetime]
 UnitSpec = tuple[str, Sequence[str], int | None]
 
 #: Unit statuses that mean "not finished"; any other status stamps ``ended_at``.
 UNIT_OPEN_STATUSES = frozenset({"pending", "running"})
-BUSY_TIMEOUT_MS = 10_000
 _FINGERPRINT = re.compile(re.escape(FINGERPRINT_PREFIX) + f"[0-9a-f]{{{FINGERPRINT_HEX_CHARS}}}")
 
 
@@ -81,9 +80,9 @@ class Journal:
     ``async with``; a closed journal refuses further calls.
     """
 
-    def __init__(self, path: Path, writer: JournalWriter, key: bytes, clock: Clock) -> None:
+    def __init__(self, path: Path, storage: JournalStorage, key: bytes, clock: Clock) -> None:
         self.path = path
-        self._writer = writer
+        self._storage = storage
         self._key = key
         self._clock = clock
         self._closed = False
@@ -96,19 +95,18 @@ class Journal:
         if synchronous not in ("FULL", "NORMAL"):
             raise ValueError(f"synchronous must be 'FULL' or 'NORMAL', not {synchronous!r}")
         db_path = Path(path)
-        writer = JournalWriter(lambda: _connect(db_path, synchronous))
-        await writer.start()
+        storage = await SqliteStorage.open(db_path, synchronous)
         try:
-            key = await writer.submit(lambda conn: _bind_key(conn, key_path_for(db_path)))
+            key = await storage.write(lambda conn: _bind_key(conn, key_path_for(db_path)))
         except BaseException:
-            await writer.stop()
+            await storage.close()
             raise
-        return cls(db_path, writer, key, clock)
+        return cls(db_path, storage, key, clock)
 
     async def close(self) -> None:
         """Commit what is queued and close. Idempotent."""
         self._closed = True
-        await self._writer.stop()
+        await self._storage.close()
 
     async def __aenter__(self) -> Self:
         return self
@@ -128,7 +126,7 @@ class Journal:
     @property
     def commits(self) -> int:
         """Transactions committed so far by this handle (group commit makes it far below the calls)."""
-        return self._writer.batches
+        return self._storage.commits
 
     def fingerprint(self, secret: Secret) -> str:
         """``hmac-sha256:<32 hex>`` of the passphrase under this journal's key; never a plain hash."""
@@ -143,7 +141,7 @@ class Journal:
         options_json = _scrub(json.dumps(options, sort_keys=True, default=_refuse_in_options))
         started = self._clock()
 
-        def insert(conn: sqlite3.Connection) -> str:
+        def insert(conn: Connection) -> str:
             while True:
                 run_id = f"{started.astimezone(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
                 if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
@@ -161,7 +159,7 @@ class Journal:
         """Record the run's units: ``(unit_id, clusters in step order, wave or None)``."""
         rows = [(run_id, unit_id, json.dumps(list(clusters)), wave) for unit_id, clusters, wave in units]
 
-        def insert(conn: sqlite3.Connection) -> None:
+        def insert(conn: Connection) -> None:
             conn.executemany("INSERT INTO units (run_id, unit_id, clusters, wave) VALUES (?, ?, ?, ?)", rows)
 
         await self._write(insert)
@@ -172,7 +170,7 @@ class Journal:
         started = None if status == "pending" else now
         ended = None if status in UNIT_OPEN_STATUSES else now
 
-        def update(conn: sqlite3.Connection) -> None:
+        def update(conn: Connection) -> None:
             cursor = conn.execute(
                 "UPDATE units SET status = ?, reason = ?, started_at = COALESCE(started_at, ?), ended_at = ?"
                 " WHERE run_id = ? AND unit_id = ?",
@@ -195,7 +193,7 @@ class Journal:
         """Record how the run ended. A resumed run finishes again: the latest outcome wins."""
         now = _iso(self._clock())
 
-        def update(conn: sqlite3.Connection) -> None:
+        def update(conn: Connection) -> None:
             cursor = conn.execute(
                 "UPDATE runs SET finished_at = ?, outcome = ?, exit_code = ?, report_path = ?,"
                 " stop_reason = ? WHERE id = ?",
@@ -232,7 +230,7 @@ class Journal:
             raise ValueError("marks_pending needs to_fp")
         now = _iso(self._clock())
 
-        def insert(conn: sqlite3.Connection) -> int:
+        def insert(conn: Connection) -> int:
             cursor = conn.execute(
                 "INSERT INTO steps (run_id, unit_id, cluster, name, intent_at, from_fp, to_fp)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -250,7 +248,7 @@ class Journal:
         """Record a step's outcome. A step has exactly one outcome; a second one is refused."""
         now = _iso(self._clock())
 
-        def update(conn: sqlite3.Connection) -> None:
+        def update(conn: Connection) -> None:
             cursor = conn.execute(
                 "UPDATE steps SET outcome_at = ?, status = ?, error_code = ?, detail = ?"
                 " WHERE id = ? AND status IS NULL",
@@ -277,7 +275,7 @@ class Journal:
         _check_fingerprint(fp)
         now = _iso(self._clock())
 
-        def upsert(conn: sqlite3.Connection) -> None:
+        def upsert(conn: Connection) -> None:
             conn.execute(
                 "INSERT INTO cluster_state (cluster, current_fp, verified_at, run_id, pending_fp)"
                 " VALUES (?, ?, ?, ?, NULL) ON CONFLICT (cluster) DO UPDATE SET"
@@ -289,7 +287,7 @@ class Journal:
         await self._write(upsert)
 
     async def cluster_state(self, cluster: str) -> ClusterFp | None:
-        def select(conn: sqlite3.Connection) -> ClusterFp | None:
+        def select(conn: Connection) -> ClusterFp | None:
             row = conn.execute(
                 "SELECT cluster, current_fp, pending_fp, verified_at, run_id FROM cluster_state"
                 " WHERE cluster = ?",
@@ -325,7 +323,7 @@ class Journal:
         )
 
     async def run(self, run_id: str) -> RunRow | None:
-        def select(conn: sqlite3.Connection) -> RunRow | None:
+        def select(conn: Connection) -> RunRow | None:
             row = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
             return None if row is None else RunRow.from_sql(row)
 
@@ -354,20 +352,20 @@ class Journal:
 
     # --- plumbing --------------------------------------------------------------------------------
 
-    async def _write(self, operation: Callable[[sqlite3.Connection], T]) -> T:
+    async def _write(self, operation: Callable[[Connection], T]) -> T:
         self._check_open()
-        return await self._writer.submit(operation, write=True)
+        return await self._storage.write(operation)
 
-    async def _read(self, operation: Callable[[sqlite3.Connection], T]) -> T:
+    async def _read(self, operation: Callable[[Connection], T]) -> T:
         self._check_open()
-        return await self._writer.submit(operation, write=False)
+        return await self._storage.read(operation)
 
     def _check_open(self) -> None:
         if self._closed:
             raise JournalError(f"journal {self.path} is closed")
 
 
-def _upsert_pending(conn: sqlite3.Connection, cluster: str, to_fp: str, run_id: str) -> None:
+def _upsert_pending(conn: Connection, cluster: str, to_fp: str, run_id: str) -> None:
     conn.execute(
         "INSERT INTO cluster_state (cluster, pending_fp, run_id) VALUES (?, ?, ?)"
         " ON CONFLICT (cluster) DO UPDATE SET pending_fp = excluded.pending_fp, run_id = excluded.run_id",
@@ -375,28 +373,7 @@ def _upsert_pending(conn: sqlite3.Connection, cluster: str, to_fp: str, run_id: 
     )
 
 
-def _connect(path: Path, synchronous: Synchronous) -> sqlite3.Connection:
-    """Open the database (on the writer thread): private files, WAL, the schema up to date."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if not path.exists():
-        # Created 0600 before SQLite touches it: the -wal and -shm files inherit this mode.
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-    conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
-    try:
-        conn.row_factory = sqlite3.Row
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if mode != "wal":
-            raise JournalError(f"{path}: SQLite could not use WAL mode here (got {mode!r}); use a local disk")
-        conn.execute(f"PRAGMA synchronous = {synchronous}")
-        conn.execute("PRAGMA foreign_keys = ON")
-        migrate(conn)
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-def _bind_key(conn: sqlite3.Connection, key_path: Path) -> bytes:
+def _bind_key(conn: Connection, key_path: Path) -> bytes:
     """Load the journal's HMAC key, creating it for a new journal, and check it belongs here.
 
     A journal whose key file was lost or swapped would fingerprint every passphrase differently and
