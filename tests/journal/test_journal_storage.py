@@ -45,9 +45,9 @@ async def test_a_journal_runs_on_any_storage_that_keeps_the_protocol(tmp_path: P
     key = load_or_create_key(tmp_path / "journal.db.key")
     journal = Journal(path, storage, key, lambda: datetime.now(UTC))
     run = await journal.create_run(kind="rotate", options={}, inventory_path="i", inventory_digest="d")
-    await journal.mark_verified("cl-1", journal.fingerprint(Secret("p" * 40)), run)
-    await journal.mark_sent("cl-1", journal.fingerprint(Secret("q" * 40)), run)
-    state = await journal.cluster_state("cl-1")
+    await journal.mark_verified("cl-1", journal.fingerprint(Secret("p" * 40)), run, uuid="u-1")
+    await journal.take_lease("cl-1", run_id=run, ttl=60)
+    state = await journal.cluster_state("cl-1", uuid="u-1")
     await journal.close()
     await journal.close()
     assert state is not None and state.run_id == run
