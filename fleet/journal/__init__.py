@@ -1,11 +1,13 @@
-"""Durable run state in SQLite (WAL): every mutating step written before its request and after its
-outcome, and what fleet knows of each cluster's passphrase, as keyed fingerprints only."""
+"""Durable run state (SQLite WAL today, behind ``JournalStorage``): every mutating step written before
+its request and after its outcome; what fleet knows of each cluster's passphrase, by the cluster's
+uuid; per-cluster leases; the ledger of refused candidates and wrong attempts. Keyed fingerprints only."""
 
 from fleet.journal.errors import JournalError
 from fleet.journal.journal import Journal
 from fleet.journal.paths import JOURNAL_ENV, default_journal_path
-from fleet.journal.rows import ClusterFp, RunRow, StepRow, UnitRow
+from fleet.journal.rows import ClusterFp, Lease, LeaseHolder, RunRow, StepRow, UnitRow
 from fleet.journal.schema import SCHEMA_VERSION
+from fleet.journal.storage import JournalStorage
 
 __all__ = [
     "JOURNAL_ENV",
@@ -13,6 +15,9 @@ __all__ = [
     "ClusterFp",
     "Journal",
     "JournalError",
+    "JournalStorage",
+    "Lease",
+    "LeaseHolder",
     "RunRow",
     "StepRow",
     "UnitRow",

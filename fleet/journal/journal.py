@@ -16,6 +16,9 @@ module exists to prevent, hence FULL by default.
 
 Files: ``<journal>`` (+ ``-wal``, ``-shm``) and ``<journal>.key``, the HMAC key, mode 0600.
 Text fields (``detail``, ``reason``, ``stop_reason``, options) pass the value-based scrubber.
+
+The SQL for cluster identity, leases and the passphrase ledger lives in ``identity``, ``leases``
+and ``ledger``; the storage behind every call is a ``JournalStorage`` (``storage``), SQLite today.
 """
 
 from __future__ import annotations
@@ -24,14 +27,15 @@ import json
 import os
 import re
 import secrets
-import sqlite3
 import warnings
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
+from fleet.journal import identity, leases, ledger
 from fleet.journal.errors import JournalError
 from fleet.journal.keys import (
     FINGERPRINT_HEX_CHARS,
@@ -42,22 +46,20 @@ from fleet.journal.keys import (
     read_key,
 )
 from fleet.journal.paths import key_path_for
-from fleet.journal.rows import ClusterFp, RunRow, StepRow, UnitRow
-from fleet.journal.schema import migrate
-from fleet.journal.writer import JournalWriter
+from fleet.journal.rows import ClusterFp, Lease, LeaseHolder, RunRow, StepRow, UnitRow
+from fleet.journal.sqlite import SqliteStorage, Synchronous
+from fleet.journal.storage import Connection, JournalStorage
 from fleet.secrets.scrub import SCRUBBER
 
 if TYPE_CHECKING:
     from fleet.secrets.secret import Secret
 
 T = TypeVar("T")
-Synchronous = Literal["FULL", "NORMAL"]
 Clock = Callable[[], datetime]
 UnitSpec = tuple[str, Sequence[str], int | None]
 
 #: Unit statuses that mean "not finished"; any other status stamps ``ended_at``.
 UNIT_OPEN_STATUSES = frozenset({"pending", "running"})
-BUSY_TIMEOUT_MS = 10_000
 _FINGERPRINT = re.compile(re.escape(FINGERPRINT_PREFIX) + f"[0-9a-f]{{{FINGERPRINT_HEX_CHARS}}}")
 
 
@@ -81,9 +83,9 @@ class Journal:
     ``async with``; a closed journal refuses further calls.
     """
 
-    def __init__(self, path: Path, writer: JournalWriter, key: bytes, clock: Clock) -> None:
+    def __init__(self, path: Path, storage: JournalStorage, key: bytes, clock: Clock) -> None:
         self.path = path
-        self._writer = writer
+        self._storage = storage
         self._key = key
         self._clock = clock
         self._closed = False
@@ -96,19 +98,18 @@ class Journal:
         if synchronous not in ("FULL", "NORMAL"):
             raise ValueError(f"synchronous must be 'FULL' or 'NORMAL', not {synchronous!r}")
         db_path = Path(path)
-        writer = JournalWriter(lambda: _connect(db_path, synchronous))
-        await writer.start()
+        storage = await SqliteStorage.open(db_path, synchronous)
         try:
-            key = await writer.submit(lambda conn: _bind_key(conn, key_path_for(db_path)))
+            key = await storage.write(lambda conn: _bind_key(conn, key_path_for(db_path)))
         except BaseException:
-            await writer.stop()
+            await storage.close()
             raise
-        return cls(db_path, writer, key, clock)
+        return cls(db_path, storage, key, clock)
 
     async def close(self) -> None:
         """Commit what is queued and close. Idempotent."""
         self._closed = True
-        await self._writer.stop()
+        await self._storage.close()
 
     async def __aenter__(self) -> Self:
         return self
@@ -128,7 +129,7 @@ class Journal:
     @property
     def commits(self) -> int:
         """Transactions committed so far by this handle (group commit makes it far below the calls)."""
-        return self._writer.batches
+        return self._storage.commits
 
     def fingerprint(self, secret: Secret) -> str:
         """``hmac-sha256:<32 hex>`` of the passphrase under this journal's key; never a plain hash."""
@@ -143,7 +144,7 @@ class Journal:
         options_json = _scrub(json.dumps(options, sort_keys=True, default=_refuse_in_options))
         started = self._clock()
 
-        def insert(conn: sqlite3.Connection) -> str:
+        def insert(conn: Connection) -> str:
             while True:
                 run_id = f"{started.astimezone(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
                 if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
@@ -161,7 +162,7 @@ class Journal:
         """Record the run's units: ``(unit_id, clusters in step order, wave or None)``."""
         rows = [(run_id, unit_id, json.dumps(list(clusters)), wave) for unit_id, clusters, wave in units]
 
-        def insert(conn: sqlite3.Connection) -> None:
+        def insert(conn: Connection) -> None:
             conn.executemany("INSERT INTO units (run_id, unit_id, clusters, wave) VALUES (?, ?, ?, ?)", rows)
 
         await self._write(insert)
@@ -172,7 +173,7 @@ class Journal:
         started = None if status == "pending" else now
         ended = None if status in UNIT_OPEN_STATUSES else now
 
-        def update(conn: sqlite3.Connection) -> None:
+        def update(conn: Connection) -> None:
             cursor = conn.execute(
                 "UPDATE units SET status = ?, reason = ?, started_at = COALESCE(started_at, ?), ended_at = ?"
                 " WHERE run_id = ? AND unit_id = ?",
@@ -195,7 +196,7 @@ class Journal:
         """Record how the run ended. A resumed run finishes again: the latest outcome wins."""
         now = _iso(self._clock())
 
-        def update(conn: sqlite3.Connection) -> None:
+        def update(conn: Connection) -> None:
             cursor = conn.execute(
                 "UPDATE runs SET finished_at = ?, outcome = ?, exit_code = ?, report_path = ?,"
                 " stop_reason = ? WHERE id = ?",
@@ -218,6 +219,7 @@ class Journal:
         from_fp: str | None = None,
         to_fp: str | None = None,
         marks_pending: bool = False,
+        uuid: str | None = None,
     ) -> int:
         """Record the intent to run a step; returns its id once the intent is durably committed.
 
@@ -225,6 +227,7 @@ class Journal:
         may still be committed: it then shows up in ``open_intents`` and is reconciled on resume.
         ``marks_pending`` also records, in the same commit, that the cluster's passphrase may now be
         ``to_fp`` (what ``mark_sent`` does): a passphrase change and its intent are never apart.
+        ``uuid`` is the cluster's identity for that mark (see ``cluster_state``).
         """
         _check_fingerprint(from_fp)
         _check_fingerprint(to_fp)
@@ -232,14 +235,14 @@ class Journal:
             raise ValueError("marks_pending needs to_fp")
         now = _iso(self._clock())
 
-        def insert(conn: sqlite3.Connection) -> int:
+        def insert(conn: Connection) -> int:
             cursor = conn.execute(
                 "INSERT INTO steps (run_id, unit_id, cluster, name, intent_at, from_fp, to_fp)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (run_id, unit_id, cluster, name, now, from_fp, to_fp),
             )
             if marks_pending:
-                _upsert_pending(conn, cluster, to_fp, run_id)  # type: ignore[arg-type]
+                identity.write_state(conn, cluster, uuid, now, pending_fp=to_fp, run_id=run_id)
             return int(cursor.lastrowid or 0)
 
         return await self._write(insert)
@@ -250,7 +253,7 @@ class Journal:
         """Record a step's outcome. A step has exactly one outcome; a second one is refused."""
         now = _iso(self._clock())
 
-        def update(conn: sqlite3.Connection) -> None:
+        def update(conn: Connection) -> None:
             cursor = conn.execute(
                 "UPDATE steps SET outcome_at = ?, status = ?, error_code = ?, detail = ?"
                 " WHERE id = ? AND status IS NULL",
@@ -266,38 +269,111 @@ class Journal:
 
     # --- what fleet knows about each cluster's passphrase ---------------------------------------
 
-    async def mark_sent(self, cluster: str, to_fp: str, run_id: str) -> None:
+    async def mark_sent(self, cluster: str, to_fp: str, run_id: str, *, uuid: str | None = None) -> None:
         """A change to ``to_fp`` was sent (or may have been): the cluster's passphrase is now uncertain."""
         _check_fingerprint(to_fp)
+        now = _iso(self._clock())
+        await self._write(
+            lambda conn: identity.write_state(conn, cluster, uuid, now, pending_fp=to_fp, run_id=run_id)
+        )
 
-        await self._write(lambda conn: _upsert_pending(conn, cluster, to_fp, run_id))
-
-    async def mark_verified(self, cluster: str, fp: str, run_id: str) -> None:
+    async def mark_verified(self, cluster: str, fp: str, run_id: str, *, uuid: str | None = None) -> None:
         """The cluster proved it has ``fp``: it becomes current and any pending change is settled."""
         _check_fingerprint(fp)
         now = _iso(self._clock())
-
-        def upsert(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO cluster_state (cluster, current_fp, verified_at, run_id, pending_fp)"
-                " VALUES (?, ?, ?, ?, NULL) ON CONFLICT (cluster) DO UPDATE SET"
-                " current_fp = excluded.current_fp, verified_at = excluded.verified_at,"
-                " run_id = excluded.run_id, pending_fp = NULL",
-                (cluster, fp, now, run_id),
+        await self._write(
+            lambda conn: identity.write_state(
+                conn, cluster, uuid, now, current_fp=fp, verified_at=now, run_id=run_id, pending_fp=None
             )
+        )
 
-        await self._write(upsert)
+    async def clear_pending(self, cluster: str, fp: str, *, uuid: str | None = None) -> bool:
+        """Forget a pending mark equal to ``fp``: a definite refusal proved nothing changed.
 
-    async def cluster_state(self, cluster: str) -> ClusterFp | None:
-        def select(conn: sqlite3.Connection) -> ClusterFp | None:
-            row = conn.execute(
-                "SELECT cluster, current_fp, pending_fp, verified_at, run_id FROM cluster_state"
-                " WHERE cluster = ?",
-                (cluster,),
-            ).fetchone()
-            return None if row is None else ClusterFp.from_sql(row)
+        A pending mark for any other fingerprint stays (another change may be in flight); returns
+        whether a mark was cleared.
+        """
+        _check_fingerprint(fp)
+        now = _iso(self._clock())
+        return await self._write(lambda conn: identity.clear_pending(conn, cluster, uuid, fp, now))
 
-        return await self._read(select)
+    async def cluster_state(self, cluster: str, *, uuid: str | None = None) -> ClusterFp | None:
+        """What fleet knows about this cluster's passphrase, or None.
+
+        With ``uuid``: that identity's record, or a legacy record of the name that has no uuid yet;
+        never the record of another cluster that carried the same name (a rebuilt cluster does not
+        inherit). Without: the name's most recently written record.
+        """
+        return await self._read(lambda conn: identity.find_state(conn, cluster, uuid))
+
+    # --- leases: one run per cluster at a time -----------------------------------------------------
+
+    async def take_lease(
+        self, cluster: str, *, run_id: str, ttl: float, uuid: str | None = None
+    ) -> Lease | LeaseHolder:
+        """Hold ``cluster`` for ``run_id`` for ``ttl`` seconds, or learn who holds it (see ``leases``).
+
+        Taking a lease the run already holds extends it; renew held leases with ``renew_leases``.
+        """
+        now, expires_at = self._lease_times(ttl)
+        return await self._write(
+            partial(leases.take, cluster=cluster, uuid=uuid, run_id=run_id, now=now, expires_at=expires_at)
+        )
+
+    async def renew_leases(self, run_id: str, ttl: float) -> frozenset[str]:
+        """Extend every lease ``run_id`` holds to ``ttl`` seconds from now; return those clusters.
+
+        A cluster missing from the answer was taken over (its lease had expired): stop working on it.
+        """
+        _, expires_at = self._lease_times(ttl)
+        return await self._write(lambda conn: leases.renew(conn, run_id, expires_at))
+
+    async def release_lease(self, cluster: str, run_id: str) -> bool:
+        """Give ``cluster`` back, if ``run_id`` holds it; someone else's lease is left alone."""
+        return await self._write(lambda conn: leases.release(conn, cluster, run_id))
+
+    async def release_run_leases(self, run_id: str) -> int:
+        """Give back every lease of ``run_id`` (the run ended); return how many there were."""
+        return await self._write(lambda conn: leases.release_run(conn, run_id))
+
+    def _lease_times(self, ttl: float) -> tuple[str, str]:
+        if not ttl > 0:
+            raise ValueError(f"a lease ttl must be a positive number of seconds, not {ttl!r}")
+        now = self._clock()
+        return _iso(now), _iso(now + timedelta(seconds=ttl))
+
+    # --- the passphrase ledger: never guess twice ------------------------------------------------
+
+    async def record_refusal(
+        self, cluster: str, fp: str, *, code: int | None, run_id: str, uuid: str | None = None
+    ) -> None:
+        """The cluster refused candidate ``fp`` (ONTAP ``code``): never send it again; a wrong attempt."""
+        await self._record(cluster, fp, "refused", code, run_id, uuid)
+
+    async def record_wrong_attempt(
+        self, cluster: str, fp: str, *, run_id: str, uuid: str | None = None
+    ) -> None:
+        """A passphrase attempt on the cluster failed (it counts toward lockout) without a refusal."""
+        await self._record(cluster, fp, "wrong_attempt", None, run_id, uuid)
+
+    async def was_refused(self, cluster: str, fp: str, *, uuid: str | None = None) -> bool:
+        """Did this cluster (this identity, or a legacy record of its name) ever refuse ``fp``?"""
+        _check_fingerprint(fp)
+        return await self._read(lambda conn: ledger.was_refused(conn, cluster, uuid, fp))
+
+    async def wrong_attempts(self, cluster: str, *, since: datetime, uuid: str | None = None) -> int:
+        """Wrong attempts (refusals included) on the cluster at or after ``since``, across runs."""
+        if since.tzinfo is None:
+            raise ValueError("since must be timezone-aware (a naive time is ambiguous across hosts)")
+        after = _iso(since)
+        return await self._read(lambda conn: ledger.wrong_attempts(conn, cluster, uuid, after))
+
+    async def _record(
+        self, cluster: str, fp: str, event: ledger.Event, code: int | None, run_id: str, uuid: str | None
+    ) -> None:
+        _check_fingerprint(fp)
+        now = _iso(self._clock())
+        await self._write(lambda conn: ledger.record(conn, cluster, uuid, fp, event, code, run_id, now))
 
     # --- reading back ----------------------------------------------------------------------------
 
@@ -325,7 +401,7 @@ class Journal:
         )
 
     async def run(self, run_id: str) -> RunRow | None:
-        def select(conn: sqlite3.Connection) -> RunRow | None:
+        def select(conn: Connection) -> RunRow | None:
             row = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
             return None if row is None else RunRow.from_sql(row)
 
@@ -354,49 +430,20 @@ class Journal:
 
     # --- plumbing --------------------------------------------------------------------------------
 
-    async def _write(self, operation: Callable[[sqlite3.Connection], T]) -> T:
+    async def _write(self, operation: Callable[[Connection], T]) -> T:
         self._check_open()
-        return await self._writer.submit(operation, write=True)
+        return await self._storage.write(operation)
 
-    async def _read(self, operation: Callable[[sqlite3.Connection], T]) -> T:
+    async def _read(self, operation: Callable[[Connection], T]) -> T:
         self._check_open()
-        return await self._writer.submit(operation, write=False)
+        return await self._storage.read(operation)
 
     def _check_open(self) -> None:
         if self._closed:
             raise JournalError(f"journal {self.path} is closed")
 
 
-def _upsert_pending(conn: sqlite3.Connection, cluster: str, to_fp: str, run_id: str) -> None:
-    conn.execute(
-        "INSERT INTO cluster_state (cluster, pending_fp, run_id) VALUES (?, ?, ?)"
-        " ON CONFLICT (cluster) DO UPDATE SET pending_fp = excluded.pending_fp, run_id = excluded.run_id",
-        (cluster, to_fp, run_id),
-    )
-
-
-def _connect(path: Path, synchronous: Synchronous) -> sqlite3.Connection:
-    """Open the database (on the writer thread): private files, WAL, the schema up to date."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if not path.exists():
-        # Created 0600 before SQLite touches it: the -wal and -shm files inherit this mode.
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-    conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
-    try:
-        conn.row_factory = sqlite3.Row
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if mode != "wal":
-            raise JournalError(f"{path}: SQLite could not use WAL mode here (got {mode!r}); use a local disk")
-        conn.execute(f"PRAGMA synchronous = {synchronous}")
-        conn.execute("PRAGMA foreign_keys = ON")
-        migrate(conn)
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-def _bind_key(conn: sqlite3.Connection, key_path: Path) -> bytes:
+def _bind_key(conn: Connection, key_path: Path) -> bytes:
     """Load the journal's HMAC key, creating it for a new journal, and check it belongs here.
 
     A journal whose key file was lost or swapped would fingerprint every passphrase differently and

@@ -78,7 +78,28 @@ class ClusterFp:
     pending_fp: str | None
     verified_at: str | None
     run_id: str | None
+    uuid: str | None = None  # the cluster's identity; None for a record written before fleet knew it
 
     @classmethod
     def from_sql(cls, row: sqlite3.Row) -> ClusterFp:
         return cls(**dict(row))
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """We hold ``cluster`` for ``run_id`` until ``expires_at`` (renew it before then)."""
+
+    cluster: str
+    run_id: str
+    expires_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseHolder:
+    """Someone else holds ``cluster``: which run, which process on which host, and until when."""
+
+    cluster: str
+    run_id: str
+    pid: int
+    host: str
+    expires_at: str

@@ -66,7 +66,54 @@ CREATE TABLE cluster_state (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1,)
+# v2: cluster identity, leases, the passphrase ledger.
+# cluster_state is rebuilt, not just given a uuid column: keyed by name it could hold one record per
+# name, so a rebuilt cluster (same name, new uuid) would have to overwrite the old identity's record.
+# Now each identity has its own row; old rows keep uuid NULL until the cluster is next written.
+_V2 = """
+CREATE TABLE cluster_state_v2 (
+    id          INTEGER PRIMARY KEY,
+    cluster     TEXT NOT NULL,               -- the name it was last written under
+    uuid        TEXT,                        -- the cluster's identity; NULL: written before v2
+    current_fp  TEXT,
+    verified_at TEXT,
+    run_id      TEXT,
+    pending_fp  TEXT,
+    updated_at  TEXT
+);
+INSERT INTO cluster_state_v2 (cluster, current_fp, verified_at, run_id, pending_fp, updated_at)
+    SELECT cluster, current_fp, verified_at, run_id, pending_fp, verified_at FROM cluster_state
+    ORDER BY rowid;
+DROP TABLE cluster_state;
+ALTER TABLE cluster_state_v2 RENAME TO cluster_state;
+CREATE UNIQUE INDEX cluster_state_by_uuid ON cluster_state(uuid) WHERE uuid IS NOT NULL;
+CREATE UNIQUE INDEX cluster_state_legacy ON cluster_state(cluster) WHERE uuid IS NULL;
+CREATE INDEX cluster_state_by_name ON cluster_state(cluster, updated_at);
+CREATE TABLE leases (
+    cluster     TEXT PRIMARY KEY,
+    uuid        TEXT,
+    run_id      TEXT NOT NULL,
+    pid         INTEGER NOT NULL,
+    host        TEXT NOT NULL,
+    acquired_at TEXT NOT NULL,
+    expires_at  TEXT NOT NULL
+);
+CREATE INDEX leases_by_run ON leases(run_id);
+CREATE TABLE ledger (
+    id      INTEGER PRIMARY KEY,
+    cluster TEXT NOT NULL,
+    uuid    TEXT,
+    fp      TEXT NOT NULL,                   -- the candidate's fingerprint, never the passphrase
+    event   TEXT NOT NULL CHECK (event IN ('refused', 'wrong_attempt')),
+    code    INTEGER,                         -- ONTAP's error code for a refusal
+    at      TEXT NOT NULL,
+    run_id  TEXT
+);
+CREATE INDEX ledger_by_name ON ledger(cluster, at);
+CREATE INDEX ledger_by_uuid ON ledger(uuid, at) WHERE uuid IS NOT NULL;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -8,7 +8,15 @@ is written so a crash between any two lines leaves every value that a cluster ma
 - ``put_pending`` refuses to overwrite a *different* pending value (it may already be on the
   cluster); resolve it first by promoting or discarding it.
 - ``promote`` writes ``previous``, then ``current``, then deletes ``pending``, and is idempotent: a
-  rerun after a crash at any point finishes the job without losing the old current.
+  rerun after a crash at any point finishes the job without losing the old current. Given the
+  value the cluster *proved* (``promote(cluster, proven)``), it is a compare-and-swap: it promotes
+  only that value and otherwise changes nothing and says why (``Promotion``), so a slot is never
+  promoted to a passphrase the cluster does not have.
+
+Two processes (two overlapping runs) may share a store. ``FileStore`` makes each operation atomic
+between processes: ``pending`` is created exclusively (``link``, which never replaces a file), and
+every read-decide-write sequence holds an ``flock`` on the cluster's directory. ``CmdStore`` can
+only narrow the race (see its docstring); leases in the journal are what keep two runs apart.
 
 Backends: ``FileStore`` (a directory, files 0600) and ``CmdStore`` (``cmd:`` user commands, so
 Vault, CyberArk or 1Password CLIs plug in). ``open_store(spec)`` picks one from ``--store``.
@@ -17,11 +25,17 @@ Vault, CyberArk or 1Password CLIs plug in). ``open_store(spec)`` picks one from 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
+import fcntl
 import hmac
 import os
 import re
+import secrets
 import shlex
 from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from enum import StrEnum
 from pathlib import Path
 from typing import Literal, Protocol, get_args
 
@@ -41,13 +55,27 @@ class SecretStoreError(FleetError):
     """The store could not read or write a passphrase, or refused to lose one."""
 
 
+class Promotion(StrEnum):
+    """What ``promote`` did. Only ``PROMOTED`` and ``ALREADY_CURRENT`` leave the value in ``current``."""
+
+    PROMOTED = "promoted"  # pending became current (the old current is now previous)
+    ALREADY_CURRENT = "already_current"  # current already held it; a pending equal to it was cleared
+    MISMATCH = "mismatch"  # pending holds another value than the proven one: nothing changed
+    NOTHING_PENDING = "nothing_pending"  # no pending, and current is not the proven value: nothing changed
+
+    @property
+    def stored(self) -> bool:
+        """Is the value now in ``current``? If not, the caller holds the only copy: say so loudly."""
+        return self in (Promotion.PROMOTED, Promotion.ALREADY_CURRENT)
+
+
 class SecretStore(Protocol):
     """Where generated passphrases live. ``spec`` is printable (it names the store, not a secret)."""
 
     spec: str
 
     async def put_pending(self, cluster: str, secret: Secret) -> None: ...
-    async def promote(self, cluster: str) -> None: ...
+    async def promote(self, cluster: str, proven: Secret | None = None) -> Promotion: ...
     async def discard_pending(self, cluster: str) -> None: ...
     async def get(self, cluster: str, slot: Slot) -> Secret | None: ...
     async def set_current(self, cluster: str, secret: Secret) -> None: ...
@@ -66,7 +94,7 @@ def open_store(spec: str) -> SecretStore:
 
 
 class _SlotStore(ABC):
-    """The pending/current/previous rules, once, over three primitives each backend provides."""
+    """The pending/current/previous rules, once, over the primitives each backend provides."""
 
     spec: str
 
@@ -82,6 +110,15 @@ class _SlotStore(ABC):
     @abstractmethod
     async def _delete(self, cluster: str, slot: Slot) -> None: ...
 
+    @abstractmethod
+    async def _create(self, cluster: str, slot: Slot, value: str) -> bool:
+        """Write ``slot`` only if it does not exist; False if it did (then nothing was written)."""
+
+    @contextlib.asynccontextmanager
+    async def _between_processes(self, cluster: str) -> AsyncIterator[None]:
+        """Hold the cluster against other processes; a backend that can, overrides this."""
+        yield
+
     async def get(self, cluster: str, slot: Slot) -> Secret | None:
         _check(cluster, slot)
         value = await self._read(cluster, slot)
@@ -90,41 +127,63 @@ class _SlotStore(ABC):
     async def put_pending(self, cluster: str, secret: Secret) -> None:
         """Store ``secret`` as pending, durably, before it is sent to the cluster."""
         _check(cluster)
-        async with self._lock(cluster):
+        value = secret.reveal()
+        async with self._exclusive(cluster):
             existing = await self._read(cluster, "pending")
-            if existing is not None:
-                if _same(existing, secret.reveal()):
-                    return
-                raise SecretStoreError(
-                    f"{cluster}: the store already holds a different pending passphrase, which the cluster "
-                    "may have; resume the run that wrote it, or discard it once the cluster is verified"
-                )
-            await self._write(cluster, "pending", secret.reveal())
-
-    async def promote(self, cluster: str) -> None:
-        """Pending becomes current, the old current becomes previous. Safe to repeat after a crash."""
-        _check(cluster)
-        async with self._lock(cluster):
-            pending = await self._read(cluster, "pending")
-            if pending is None:
+            if existing is None and await self._create(cluster, "pending", value):
                 return
+            if existing is None:  # another process created it between our read and our create
+                existing = await self._read(cluster, "pending")
+            if existing is None:
+                raise SecretStoreError(
+                    f"{cluster}: the pending passphrase changed while fleet wrote it; retry"
+                )
+            if _same(existing, value):
+                return
+            raise SecretStoreError(
+                f"{cluster}: the store already holds a different pending passphrase, which the cluster "
+                "may have; resume the run that wrote it, or discard it once the cluster is verified"
+            )
+
+    async def promote(self, cluster: str, proven: Secret | None = None) -> Promotion:
+        """Pending becomes current, the old current becomes previous. Safe to repeat after a crash.
+
+        With ``proven`` (the passphrase the cluster just proved it has), only that value is
+        promoted: if ``pending`` holds something else, nothing changes and ``MISMATCH`` says so; if
+        ``current`` already is ``proven``, a pending equal to it is cleared and any other pending
+        (another change that may be in flight) is left alone. Without ``proven``, whatever
+        ``pending`` holds is promoted, as before.
+        """
+        _check(cluster)
+        async with self._exclusive(cluster):
+            pending = await self._read(cluster, "pending")
             current = await self._read(cluster, "current")
-            if current is None or not _same(current, pending):
+            wanted = proven.reveal() if proven is not None else pending
+            if wanted is None:
+                return Promotion.NOTHING_PENDING
+            if pending is not None and _same(pending, wanted):
+                if current is not None and _same(current, pending):
+                    await self._delete(cluster, "pending")
+                    return Promotion.ALREADY_CURRENT
                 if current is not None:
                     await self._write(cluster, "previous", current)
                 await self._write(cluster, "current", pending)
-            await self._delete(cluster, "pending")
+                await self._delete(cluster, "pending")
+                return Promotion.PROMOTED
+            if current is not None and _same(current, wanted):
+                return Promotion.ALREADY_CURRENT
+            return Promotion.NOTHING_PENDING if pending is None else Promotion.MISMATCH
 
     async def discard_pending(self, cluster: str) -> None:
         """Forget the pending value: only once the cluster is proven NOT to have it."""
         _check(cluster)
-        async with self._lock(cluster):
+        async with self._exclusive(cluster):
             await self._delete(cluster, "pending")
 
     async def set_current(self, cluster: str, secret: Secret) -> None:
         """Import a known passphrase as current; a different old current is kept as previous."""
         _check(cluster)
-        async with self._lock(cluster):
+        async with self._exclusive(cluster):
             current = await self._read(cluster, "current")
             if current is not None and _same(current, secret.reveal()):
                 return
@@ -132,8 +191,11 @@ class _SlotStore(ABC):
                 await self._write(cluster, "previous", current)
             await self._write(cluster, "current", secret.reveal())
 
-    def _lock(self, cluster: str) -> asyncio.Lock:
-        return self._locks.setdefault(cluster, asyncio.Lock())
+    @contextlib.asynccontextmanager
+    async def _exclusive(self, cluster: str) -> AsyncIterator[None]:
+        """The cluster's slots to ourselves: against this process's tasks, then other processes."""
+        async with self._locks.setdefault(cluster, asyncio.Lock()), self._between_processes(cluster):
+            yield
 
 
 class FileStore(_SlotStore):
@@ -141,6 +203,10 @@ class FileStore(_SlotStore):
 
     Every write is temp file + fsync + rename + fsync of the directory, so a crash leaves either the
     old file or the new one, never a torn or missing value. Files hold the bare value, no newline.
+    ``pending`` is the exception: temp file + fsync + ``link``, which fails if ``pending`` exists,
+    so two processes can never both write it (rename would silently replace the other's value).
+    Between processes, each operation holds an ``flock`` on ``<dir>/<cluster>`` (released when
+    its descriptor closes, so a killed process never leaves it held).
     """
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
@@ -160,6 +226,89 @@ class FileStore(_SlotStore):
     async def _delete(self, cluster: str, slot: Slot) -> None:
         await asyncio.to_thread(_delete_file, self.directory / cluster / slot)
 
+    async def _create(self, cluster: str, slot: Slot, value: str) -> bool:
+        return await asyncio.to_thread(_create_file, self.directory, cluster, slot, value)
+
+    @contextlib.asynccontextmanager
+    async def _between_processes(self, cluster: str) -> AsyncIterator[None]:
+        fd = await asyncio.to_thread(_open_cluster_dir, self.directory, cluster)
+        try:
+            delay = 0.002
+            while True:  # polled, not blocking in a thread: a cancelled wait must not take the lock later
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 0.05)
+            yield
+        finally:
+            os.close(fd)
+
+
+def _open_cluster_dir(root: Path, cluster: str) -> int:
+    _make_cluster_dir(root, cluster)
+    return os.open(root / cluster, os.O_RDONLY | os.O_DIRECTORY)
+
+
+def _make_cluster_dir(root: Path, cluster: str) -> Path:
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    directory = root / cluster
+    try:
+        directory.mkdir(mode=0o700)
+        fsync_dir(root)
+    except FileExistsError:
+        pass
+    return directory
+
+
+#: ``link`` is refused by some file systems (FAT, some FUSE and SMB mounts): O_EXCL is used there.
+_NO_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS}
+
+
+def _create_file(root: Path, cluster: str, slot: Slot, value: str) -> bool:
+    """Create ``slot`` with ``value`` unless it exists; True if we created it."""
+    target = _make_cluster_dir(root, cluster) / slot
+    tmp = target.with_name(f".{slot}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        _write_fd(fd, value)
+        try:
+            os.link(tmp, target)
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            if exc.errno not in _NO_LINKS:
+                raise
+            return _create_exclusively(target, value)
+    finally:
+        tmp.unlink(missing_ok=True)
+    fsync_dir(target.parent)
+    return True
+
+
+def _create_exclusively(target: Path, value: str) -> bool:
+    """O_CREAT|O_EXCL: exclusive too, but the file exists (empty) a moment before it holds the value."""
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    try:
+        _write_fd(fd, value)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    fsync_dir(target.parent)
+    return True
+
+
+def _write_fd(fd: int, value: str) -> None:
+    """Write, fsync and close ``fd``."""
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(value.encode("utf-8"))
+        handle.flush()
+        os.fsync(handle.fileno())
+
 
 def _read_file(path: Path) -> str | None:
     try:
@@ -169,14 +318,7 @@ def _read_file(path: Path) -> str | None:
 
 
 def _write_file(root: Path, cluster: str, slot: Slot, value: str) -> None:
-    root.mkdir(mode=0o700, parents=True, exist_ok=True)
-    directory = root / cluster
-    try:
-        directory.mkdir(mode=0o700)
-        fsync_dir(root)
-    except FileExistsError:
-        pass
-    write_atomically(directory / slot, value, mode=0o600)
+    write_atomically(_make_cluster_dir(root, cluster) / slot, value, mode=0o600)
 
 
 def _delete_file(path: Path) -> None:
@@ -199,6 +341,15 @@ class CmdStore(_SlotStore):
     ``timeout`` seconds (the process is then killed), is an error. ``put`` must be durable when it
     exits 0: fleet sends the passphrase to the cluster right after. The tool's stderr is shown
     (scrubbed) in the error. At most ``max_concurrency`` invocations run at once.
+
+    The race this protocol cannot close: it has no "create if absent" and no lock, so two
+    processes sharing the store can interleave. ``put_pending`` reads back what it put and fails
+    if another value is there, which catches a writer that came after us, but not the one we
+    overwrote after it had read back its own value (it then holds a value the store lost).
+    ``promote`` compares before it writes, but another process may change ``pending`` between that
+    read and the final delete. Two runs are kept apart by the journal's per-cluster leases; give
+    runs that share a ``cmd:`` store one journal, or a tool that refuses a ``put`` over a
+    different ``pending`` (exit non-zero).
     """
 
     NOT_FOUND = 3
@@ -229,6 +380,12 @@ class CmdStore(_SlotStore):
 
     async def _delete(self, cluster: str, slot: Slot) -> None:
         await self._call("delete", cluster, slot)
+
+    async def _create(self, cluster: str, slot: Slot, value: str) -> bool:
+        """``put``, then read back: False if another writer's value is there now (see the class)."""
+        await self._write(cluster, slot, value)
+        stored = await self._read(cluster, slot)
+        return stored is not None and _same(stored, value)
 
     async def _call(self, op: str, cluster: str, slot: Slot, *, stdin: str | None = None) -> tuple[int, str]:
         what = f"{self.argv[0]} {op} {cluster} {slot}"

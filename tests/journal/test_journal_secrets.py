@@ -106,3 +106,27 @@ async def test_journal_files_hold_no_passphrase_nor_plain_hash(journal_path: Pat
     assert _scan(files, [OLD, NEW]) == []
     await journal.close()
     assert _scan(sorted(journal_path.parent.iterdir()), [OLD, NEW]) == []
+
+
+async def test_identity_lease_and_ledger_rows_hold_no_passphrase_nor_plain_hash(journal_path: Path) -> None:
+    """The v2 tables (uuid-keyed state, leases, the ledger) are scanned like the rest."""
+    uuid = "9f0a77b1-0c4e-11f0-8d2a-000000000002"
+    async with await Journal.open(journal_path) as journal:
+        run = await journal.create_run(kind="rotate", options={}, inventory_path="i", inventory_digest="d")
+        await journal.add_units(run, [("cl-1", ["cl-1"], None)])
+        old_fp, new_fp = journal.fingerprint(OLD), journal.fingerprint(NEW)
+        await journal.take_lease("cl-1", run_id=run, ttl=60, uuid=uuid)
+        await journal.begin_step(
+            run, "cl-1", "cl-1", "rotate", from_fp=old_fp, to_fp=new_fp, marks_pending=True, uuid=uuid
+        )
+        await journal.record_refusal("cl-1", new_fp, code=65536139, run_id=run, uuid=uuid)
+        await journal.record_wrong_attempt("cl-1", old_fp, run_id=run, uuid=uuid)
+        await journal.clear_pending("cl-1", new_fp, uuid=uuid)
+        await journal.mark_verified("cl-1", old_fp, run, uuid=uuid)
+        await journal.renew_leases(run, 60)
+        with pytest.raises(JournalError, match="fingerprint"):
+            await journal.clear_pending("cl-1", NEW.reveal(), uuid=uuid)
+        with pytest.raises(JournalError, match="fingerprint"):
+            await journal.record_wrong_attempt("cl-1", OLD.reveal(), run_id=run)
+        assert _scan(sorted(journal_path.parent.iterdir()), [OLD, NEW]) == []
+    assert _scan(sorted(journal_path.parent.iterdir()), [OLD, NEW]) == []

@@ -51,7 +51,7 @@ async def test_10000_step_pairs_from_500_tasks_keep_the_loop_responsive(journal:
 
 async def test_group_commit_lingers_for_concurrent_writers_but_never_for_a_lone_one(tmp_path) -> None:
     """Concurrent writes wait a moment to share one commit; one-at-a-time writes never wait for company."""
-    from fleet.journal.journal import _connect
+    from fleet.journal.sqlite import connect as _connect
     from fleet.journal.writer import JournalWriter
 
     writer = JournalWriter(lambda: _connect(tmp_path / "j.db", "NORMAL"), linger=0.5)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from fleet.secrets.secret import Secret
-from fleet.secrets.store import CmdStore, SecretStoreError, open_store
+from fleet.secrets.store import CmdStore, Promotion, SecretStoreError, open_store
 
 FIRST = Secret("cmd-first-passphrase-" + "a" * 44)
 SECOND = Secret("cmd-second-passphrase-" + "b" * 43)
@@ -83,3 +83,31 @@ async def test_a_missing_tool_is_a_clear_error(tmp_path: Path) -> None:
     store = CmdStore(f"cmd:{tmp_path / 'no-such-tool'}")
     with pytest.raises(SecretStoreError, match="cannot run the store command"):
         await store.get("cl-1", "current")
+
+
+async def test_promote_with_proof_is_a_compare_and_swap_through_the_tool(
+    vault: tuple[CmdStore, Path],
+) -> None:
+    store, _ = vault
+    await store.set_current("cl-1", FIRST)
+    await store.put_pending("cl-1", SECOND)
+    assert await store.promote("cl-1", FIRST) is Promotion.ALREADY_CURRENT
+    assert await store.promote("cl-1", Secret("never-stored-" + "z" * 40)) is Promotion.MISMATCH
+    assert await store.get("cl-1", "pending") == SECOND
+    assert await store.promote("cl-1", SECOND) is Promotion.PROMOTED
+    assert (await store.get("cl-1", "current"), await store.get("cl-1", "previous")) == (SECOND, FIRST)
+
+
+async def test_a_pending_value_replaced_right_after_our_put_is_detected(tmp_path: Path) -> None:
+    """The read-back after ``put`` catches another writer that came after us (see CmdStore's race)."""
+    data = tmp_path / "vault-data"
+    # A vault where another process's put lands right after ours: stdin is ignored, theirs is stored.
+    racing = VAULT.replace(
+        'put)    cat > "$root/$cluster/$slot" ;;',
+        'put)    cat >/dev/null; echo theirs-"$$" > "$root/$cluster/$slot" ;;',
+    )
+    assert racing != VAULT
+    store = CmdStore(f"cmd:{_tool(tmp_path, 'racing.sh', racing)} {data}")
+    with pytest.raises(SecretStoreError, match="different pending"):
+        await store.put_pending("cl-1", FIRST)
+    assert (data / "cl-1" / "pending").read_text().startswith("theirs-")

@@ -1,0 +1,47 @@
+"""The passphrase ledger: which candidates a cluster refused, and every wrong attempt, across runs.
+
+Common Criteria clusters lock out after repeated wrong passphrases, and a rerun must not guess
+again where an earlier run already guessed wrong. A refusal is recorded with ONTAP's code and also
+counts as a wrong attempt; rows are matched to a cluster by identity (see ``identity``), so a
+rebuilt cluster's history does not count against it. Fingerprints only.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fleet.journal.identity import owner_clause
+from fleet.journal.storage import Connection
+
+Event = Literal["refused", "wrong_attempt"]
+
+
+def record(
+    conn: Connection,
+    cluster: str,
+    uuid: str | None,
+    fp: str,
+    event: Event,
+    code: int | None,
+    run_id: str,
+    at: str,
+) -> None:
+    conn.execute(
+        "INSERT INTO ledger (cluster, uuid, fp, event, code, at, run_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (cluster, uuid, fp, event, code, at, run_id),
+    )
+
+
+def was_refused(conn: Connection, cluster: str, uuid: str | None, fp: str) -> bool:
+    owner, args = owner_clause(cluster, uuid)
+    row = conn.execute(
+        f"SELECT 1 FROM ledger WHERE {owner} AND fp = ? AND event = 'refused' LIMIT 1", (*args, fp)
+    ).fetchone()
+    return row is not None
+
+
+def wrong_attempts(conn: Connection, cluster: str, uuid: str | None, since: str) -> int:
+    """Refusals and wrong attempts at or after ``since``."""
+    owner, args = owner_clause(cluster, uuid)
+    row = conn.execute(f"SELECT count(*) FROM ledger WHERE {owner} AND at >= ?", (*args, since)).fetchone()
+    return int(row[0])

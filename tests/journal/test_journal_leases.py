@@ -1,0 +1,228 @@
+"""Per-cluster leases: one run per cluster at a time, even between processes racing on one journal."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from fleet.journal import Journal, Lease, LeaseHolder
+
+REPO_ROOT = str(Path(__file__).resolve().parents[2])
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 29, 5, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _force_holder(path: Path, cluster: str, *, pid: int, host: str) -> None:
+    """Make the lease look as if another process (``pid`` on ``host``) held it."""
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("UPDATE leases SET pid = ?, host = ? WHERE cluster = ?", (pid, host, cluster))
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+async def test_a_free_cluster_is_leased_and_a_held_one_names_its_holder(journal: Journal) -> None:
+    mine = await journal.take_lease("cl-1", run_id="run-a", ttl=60)
+    assert isinstance(mine, Lease) and (mine.cluster, mine.run_id) == ("cl-1", "run-a")
+    theirs = await journal.take_lease("cl-1", run_id="run-b", ttl=60)
+    assert theirs == LeaseHolder(
+        cluster="cl-1", run_id="run-a", pid=os.getpid(), host=socket.gethostname(), expires_at=mine.expires_at
+    )
+    assert isinstance(await journal.take_lease("cl-2", run_id="run-b", ttl=60), Lease)
+
+
+async def test_the_same_run_takes_its_lease_again_and_extends_it(journal_path: Path) -> None:
+    clock = Clock()
+    async with await Journal.open(journal_path, clock=clock) as journal:
+        first = await journal.take_lease("cl-1", run_id="run-a", ttl=60)
+        clock.now += timedelta(seconds=30)
+        again = await journal.take_lease("cl-1", run_id="run-a", ttl=60)
+        assert isinstance(first, Lease) and isinstance(again, Lease)
+        assert again.expires_at > first.expires_at
+
+
+async def test_an_expired_lease_is_taken_over(journal_path: Path) -> None:
+    clock = Clock()
+    async with await Journal.open(journal_path, clock=clock) as journal:
+        await journal.take_lease("cl-1", run_id="run-a", ttl=60)
+        clock.now += timedelta(seconds=59)
+        assert isinstance(await journal.take_lease("cl-1", run_id="run-b", ttl=60), LeaseHolder)
+        clock.now += timedelta(seconds=1)
+        taken = await journal.take_lease("cl-1", run_id="run-b", ttl=60)
+        assert isinstance(taken, Lease) and taken.run_id == "run-b"
+        assert await journal.renew_leases("run-a", 60) == frozenset(), "run-a learns it lost cl-1"
+
+
+async def test_renewal_keeps_a_runs_leases_from_expiring(journal_path: Path) -> None:
+    clock = Clock()
+    async with await Journal.open(journal_path, clock=clock) as journal:
+        for cluster in ("cl-1", "cl-2"):
+            await journal.take_lease(cluster, run_id="run-a", ttl=60)
+        await journal.take_lease("cl-3", run_id="run-b", ttl=60)
+        clock.now += timedelta(seconds=50)
+        assert await journal.renew_leases("run-a", 60) == {"cl-1", "cl-2"}
+        clock.now += timedelta(seconds=50)
+        assert isinstance(await journal.take_lease("cl-1", run_id="run-c", ttl=60), LeaseHolder)
+        assert isinstance(await journal.take_lease("cl-3", run_id="run-c", ttl=60), Lease)
+
+
+async def test_a_lease_of_a_dead_process_on_this_host_is_taken_over(
+    journal: Journal, journal_path: Path
+) -> None:
+    await journal.take_lease("cl-1", run_id="run-a", ttl=3600)
+    _force_holder(journal_path, "cl-1", pid=_dead_pid(), host=socket.gethostname())
+    taken = await journal.take_lease("cl-1", run_id="run-b", ttl=60)
+    assert isinstance(taken, Lease) and taken.run_id == "run-b"
+
+
+async def test_a_lease_of_a_live_process_or_another_host_is_not_taken_over(
+    journal: Journal, journal_path: Path
+) -> None:
+    await journal.take_lease("cl-1", run_id="run-a", ttl=3600)
+    await journal.take_lease("cl-2", run_id="run-a", ttl=3600)
+    _force_holder(journal_path, "cl-1", pid=os.getppid(), host=socket.gethostname())
+    _force_holder(journal_path, "cl-2", pid=_dead_pid(), host="some-other-host")  # its pids mean nothing here
+    holder = await journal.take_lease("cl-1", run_id="run-b", ttl=60)
+    assert isinstance(holder, LeaseHolder) and holder.pid == os.getppid()
+    holder = await journal.take_lease("cl-2", run_id="run-b", ttl=60)
+    assert isinstance(holder, LeaseHolder) and holder.host == "some-other-host"
+
+
+async def test_release_gives_back_only_our_own_leases(journal: Journal) -> None:
+    await journal.take_lease("cl-1", run_id="run-a", ttl=60)
+    await journal.take_lease("cl-2", run_id="run-a", ttl=60)
+    await journal.take_lease("cl-3", run_id="run-b", ttl=60)
+    assert await journal.release_lease("cl-3", "run-a") is False
+    assert await journal.release_lease("cl-1", "run-a") is True
+    assert isinstance(await journal.take_lease("cl-1", run_id="run-b", ttl=60), Lease)
+    assert await journal.release_run_leases("run-a") == 1
+    assert await journal.renew_leases("run-b", 60) == {"cl-1", "cl-3"}
+
+
+async def test_a_lease_needs_a_positive_ttl(journal: Journal) -> None:
+    with pytest.raises(ValueError, match="ttl"):
+        await journal.take_lease("cl-1", run_id="run-a", ttl=0)
+
+
+_HAMMER = textwrap.dedent(
+    """
+    import asyncio, json, random, sqlite3, sys
+    from fleet.journal import Journal, Lease
+    from fleet.journal import leases
+
+    async def through_journal(journal: Journal, run_id: str, clusters: list[str]) -> list[str]:
+        # Each cluster asked for three times at once from this process: they share group commits.
+        results = await asyncio.gather(
+            *(journal.take_lease(c, run_id=run_id, ttl=600) for c in clusters for _ in range(3))
+        )
+        held = [r.cluster for r in results if isinstance(r, Lease)]
+        assert len(held) == 3 * len(set(held)), "a run never half-holds a cluster"
+        return sorted(set(held))
+
+    def statement_alone(conn: sqlite3.Connection, run_id: str, clusters: list[str]) -> list[str]:
+        # No transaction around it: the one statement is all that stands between two processes.
+        won = []
+        for cluster in clusters:
+            taken = leases.take(conn, cluster, None, run_id, "2026-11-29T05:00Z", "2026-11-29T06:00Z")
+            if isinstance(taken, Lease):
+                won.append(cluster)
+        return won
+
+    async def main(path: str, run_id: str, count: int) -> None:
+        rng = random.Random(run_id)
+        a, b = [f"cl-{i}" for i in range(count)], [f"raw-{i}" for i in range(count)]
+        rng.shuffle(a)
+        rng.shuffle(b)
+        conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+        conn.row_factory = sqlite3.Row
+        async with await Journal.open(path, synchronous="NORMAL") as journal:
+            print("ready", flush=True)
+            await asyncio.to_thread(sys.stdin.readline)  # "go": every racer is ready
+            won = await through_journal(journal, run_id, a)
+        won += statement_alone(conn, run_id, b)
+        conn.close()
+        print(json.dumps(won), flush=True)
+        # Stay alive until every racer is done: a lease of a process that exited may be taken over.
+        await asyncio.to_thread(sys.stdin.readline)
+
+    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+    """
+)
+
+
+def _race(journal_path: Path, runs: tuple[str, ...], clusters: int) -> list[set[str]]:
+    """Start one hammering process per run, let them go at once; return what each one won."""
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", _HAMMER, str(journal_path), run, str(clusters)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": REPO_ROOT},
+        )
+        for run in runs
+    ]
+    for child in children:
+        assert child.stdout is not None and child.stdout.readline() == "ready\n"
+    for child in children:
+        assert child.stdin is not None
+        child.stdin.write("go\n")
+        child.stdin.flush()
+    lines = [child.stdout.readline() for child in children]
+    for child, line in zip(children, lines, strict=True):
+        if not line:
+            _, err = child.communicate(timeout=120)
+            raise AssertionError(f"a racer died: {err}")
+    won = [set(json.loads(line)) for line in lines]
+    for child in children:
+        _, err = child.communicate("exit\n", timeout=120)
+        assert child.returncode == 0, err
+    return won
+
+
+async def test_two_processes_racing_for_the_same_clusters_never_both_win(journal_path: Path) -> None:
+    """Two OS processes take leases on the same clusters at once: each cluster has exactly one winner.
+
+    Once through ``Journal.take_lease`` (group commit) and once with the bare statement in autocommit
+    mode, no transaction around it: the statement alone must make the decision atomic.
+    """
+    clusters = 300
+    async with await Journal.open(journal_path):
+        pass  # created and migrated up front, so the race is about leases, not the schema
+    won_a, won_b = await asyncio.to_thread(_race, journal_path, ("run-a", "run-b"), clusters)
+    assert not won_a & won_b, "a cluster was leased to both runs"
+    assert won_a | won_b == {f"{kind}-{i}" for kind in ("cl", "raw") for i in range(clusters)}
+    conn = sqlite3.connect(journal_path)
+    try:
+        holders = dict(conn.execute("SELECT cluster, run_id FROM leases").fetchall())
+    finally:
+        conn.close()
+    assert holders == {**dict.fromkeys(won_a, "run-a"), **dict.fromkeys(won_b, "run-b")}
+    split = {kind: sum(c.startswith(kind) for c in won_a) for kind in ("cl-", "raw-")}
+    print(f"\nof {clusters} each, run-a won {split}, run-b the rest")
