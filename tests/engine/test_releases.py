@@ -36,3 +36,15 @@ async def test_fleet_sync_on_9_6_says_it_cannot_sync_over_rest(sim_fleet, runner
     row = by_name(report)[name]
     assert row.outcome == "skipped" and "onboard.synchronize: 9.7+" in row.reason
     assert sim.cluster(name).counters.mutations == 0
+
+
+async def test_a_lost_answer_on_9_6_is_settled_by_the_9_6_probe(sim_fleet, runner):
+    """No onboard.synchronize on 9.6: the probe is a PATCH from the new passphrase to itself."""
+    sim = await sim_fleet(clusters=40, seed=4, oldest=(9, 6))
+    name = next(n for n in sim.onboard_names() if release(sim, n) == (9, 6))
+    sim.cluster(name).faults.lose_next = ["reset"]
+    report = await runner.rotate(sim.inventory, limit=name)
+    row = by_name(report)[name]
+    assert row.outcome == "succeeded", row.reason
+    assert sim.passphrase(name) == NEW_PASSPHRASE and sim.cluster(name).counters.rotations == 1
+    assert "probe_new_passphrase" in [step.name for step in row.steps]
