@@ -31,6 +31,7 @@ class ClusterOutcome(StrEnum):
     SPLIT = "split"  # a MetroCluster site that did not get its partner's new passphrase
     REFUSED = "refused"  # fleet would not touch it: the cluster is not the one the inventory names
     UNCONFIRMED = "unconfirmed"  # a change was sent, its answer lost, and nothing settled it: resume
+    BUSY = "busy"  # another run holds the cluster's lease: not touched
 
 
 class PairOutcome(StrEnum):
@@ -87,6 +88,7 @@ FAILURE: frozenset[str] = frozenset(
         ClusterOutcome.INTERRUPTED,
         ClusterOutcome.REFUSED,
         ClusterOutcome.UNCONFIRMED,
+        ClusterOutcome.BUSY,
     }
 )
 #: Unit outcomes that reset the consecutive-failure count.

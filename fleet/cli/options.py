@@ -123,6 +123,11 @@ rollout: list[Decorator] = [
         help="Stop admitting units (exit 3) once N clusters refused a passphrase as wrong.  [default: 3]",
     ),
     click.option(
+        "--allow-attempt",
+        is_flag=True,
+        help="Allow a passphrase attempt on a cluster that refused one within 24 h (lockout risk: loud).",
+    ),
+    click.option(
         "--events",
         "events",
         default=None,

@@ -8,8 +8,11 @@ inventory's own references against the inventory's folder.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+
+import structlog
 
 from fleet.engine.rollout.settings import Rollout
 from fleet.engine.rollout.units import Unit
@@ -24,6 +27,8 @@ from fleet.secrets import Secret, SecretRequest, SecretResolver, check_passphras
 from fleet.secrets.generate import generate_passphrase
 from fleet.secrets.store import SecretStore, open_store
 
+log = structlog.get_logger("fleet.plans")
+
 
 @dataclass(slots=True)
 class RunPlan:
@@ -37,6 +42,7 @@ class RunPlan:
     http: HttpSettings
     journal: Journal
     store: SecretStore | None = None
+    planned_at: datetime = field(default_factory=lambda: datetime.now(UTC))  # when secrets were read
     units: list[Unit] | None = None  # default: build_units(clusters)
     wave_of: dict[str, int] | None = None  # unit id → wave (a resumed run keeps its first night's waves)
 
@@ -57,6 +63,7 @@ async def build_plan(
     (``fleet resume``: the units left to do); ``resumed_runs`` are the runs being continued: a
     passphrase one of them verified is re-proven, never replaced by a fresh one.
     """
+    planned_at = datetime.now(UTC)
     store: SecretStore | None = None
     if spec.kind == RunKind.ROTATE:
         if spec.new is None:
@@ -105,6 +112,7 @@ async def build_plan(
         http=http if http is not None else spec.http(),
         journal=journal,
         store=store,
+        planned_at=planned_at,
     )
 
 
@@ -183,7 +191,9 @@ async def rotation_secrets(
     if new_ref == GENERATE:
         if store is None:
             raise InputError("--new generate needs --store DIR|cmd:...", field="--store")
-        currents, news = await _from_store(known, currents, store, finished or _never_finished)
+        currents, news = await _from_store(
+            known, currents, store, finished or _never_finished, explicit_current=current_ref is not None
+        )
     else:
         news = await resolver.resolve_many(
             SecretRequest(new_ref, cluster.name, "--new", base_dir=workdir) for cluster in known
@@ -219,21 +229,39 @@ async def _never_finished(_cluster: str, _stored: Secret) -> bool:
 
 
 async def _from_store(
-    clusters: Sequence[Cluster], currents: list[Secret], store: SecretStore, finished: FinishedCheck
+    clusters: Sequence[Cluster],
+    currents: list[Secret],
+    store: SecretStore,
+    finished: FinishedCheck,
+    *,
+    explicit_current: bool = False,
 ) -> tuple[list[Secret], list[Secret]]:
-    """Current and new passphrases for generate mode; both sites of a pair share one new passphrase."""
+    """Current and new passphrases for generate mode; both sites of a pair share one new passphrase.
+
+    The store's ``current`` (what fleet last verified) is the current passphrase, unless ``--current``
+    was given: an explicit reference wins, and where it differs from the store the run says so.
+    """
     chosen: dict[str, Secret] = {}
     carried: set[str] = set()  # pending or finished by the resumed run: must not be replaced
     new_currents: list[Secret] = []
+    differ: list[str] = []
     for cluster, current in zip(clusters, currents, strict=True):
         stored = await store.get(cluster.name, "current")
-        new_currents.append(stored or current)
+        if explicit_current and stored is not None and stored != current:
+            differ.append(cluster.name)
+        new_currents.append(current if explicit_current else stored or current)
         pending = await store.get(cluster.name, "pending")
         if pending is None and stored is not None and await finished(cluster.name, stored):
             pending = stored
         if pending is not None:
             chosen[cluster.name] = pending
             carried.add(cluster.name)
+    if differ:
+        log.warning(
+            "--current differs from the store's current passphrase; using --current",
+            clusters=len(differ),
+            first=differ[:5],
+        )
     for cluster in clusters:
         if cluster.name in chosen:
             continue

@@ -21,6 +21,7 @@ from pathlib import Path
 import structlog
 
 from fleet import __version__
+from fleet.engine.leases import CHANGING, busy_reason, give_back, renewing, take_unit
 from fleet.engine.plans import RunPlan
 from fleet.engine.rollout.events import EventsObserver
 from fleet.engine.rollout.runner import RolloutResult, RunObserver, Stop, WaveResult, run_waves
@@ -115,7 +116,7 @@ async def _run(
         )
         if events is not None:
             events.run_started(run_id, spec.kind, group_by_wave(units, wave_of))
-        async with open_http(plan.http) as pool:
+        async with open_http(plan.http) as pool, renewing(plan.journal, run_id):
             ctx = RunContext(
                 run_id=run_id,
                 spec=spec,
@@ -123,10 +124,21 @@ async def _run(
                 journal=plan.journal,
                 secrets=plan.secrets,
                 store=plan.store,
+                planned_at=plan.planned_at,
             )
+
+            leasing = spec.kind in CHANGING
 
             async def run_one(unit: Unit) -> UnitOutcome:
                 await plan.journal.set_unit(run_id, unit.id, status="running")
+                holders = await take_unit(plan.journal, run_id, unit) if leasing else {}
+                if holders:
+                    for cluster in unit.clusters:
+                        holder = holders.get(cluster.name) or next(iter(holders.values()))
+                        rec = state.recorder(cluster)
+                        state.records[cluster.name] = rec.finish(ClusterOutcome.BUSY, busy_reason(holder))
+                    await plan.journal.set_unit(run_id, unit.id, status=ClusterOutcome.BUSY)
+                    return ClusterOutcome.BUSY
                 # --cluster-deadline bounds each site's work; a pair gets one deadline per site.
                 deadline = spec.cluster_deadline
                 try:
@@ -134,6 +146,8 @@ async def _run(
                         await work(ctx, unit, state)
                 finally:
                     await ctx.release(unit)
+                    if leasing:
+                        await give_back(plan.journal, run_id, unit)
                 outcome = unit_outcome(unit, state)
                 await plan.journal.set_unit(run_id, unit.id, status=outcome)
                 return outcome

@@ -53,6 +53,7 @@ class RunSpec(BaseModel):
     remediate: bool = True
     first_site: str | None = None
     max_wrong_passphrase: int = Field(3, ge=1)  # clusters refusing a passphrase before the run stops
+    allow_attempt: bool = False  # lift the one-wrong-attempt-per-cluster-per-24-h rule (loud)
     # sync, apply, plan --probe
     passphrase: str | None = None
     # plan, apply, sweep

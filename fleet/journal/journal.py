@@ -345,10 +345,18 @@ class Journal:
     # --- the passphrase ledger: never guess twice ------------------------------------------------
 
     async def record_refusal(
-        self, cluster: str, fp: str, *, code: int | None, run_id: str, uuid: str | None = None
+        self,
+        cluster: str,
+        fp: str,
+        *,
+        code: int | None,
+        run_id: str,
+        uuid: str | None = None,
+        probe: bool = False,
     ) -> None:
-        """The cluster refused candidate ``fp`` (ONTAP ``code``): never send it again; a wrong attempt."""
-        await self._record(cluster, fp, "refused", code, run_id, uuid)
+        """The cluster refused candidate ``fp`` (ONTAP ``code``): never send it again; a wrong attempt,
+        unless ``probe`` (fleet's reconciliation probe proving a lost change was not applied)."""
+        await self._record(cluster, fp, "probe_refused" if probe else "refused", code, run_id, uuid)
 
     async def record_wrong_attempt(
         self, cluster: str, fp: str, *, run_id: str, uuid: str | None = None

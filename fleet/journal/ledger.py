@@ -4,6 +4,10 @@ Common Criteria clusters lock out after repeated wrong passphrases, and a rerun 
 again where an earlier run already guessed wrong. A refusal is recorded with ONTAP's code and also
 counts as a wrong attempt; rows are matched to a cluster by identity (see ``identity``), so a
 rebuilt cluster's history does not count against it. Fingerprints only.
+
+A ``probe_refused`` is fleet's own reconciliation (one probe with a candidate whose change may have
+been lost) proving the change is NOT in place: the candidate is never probed again, but it is not
+a guess at the cluster's passphrase, so it does not count toward the one-wrong-attempt-a-day rule.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from typing import Literal
 from fleet.journal.identity import owner_clause
 from fleet.journal.storage import Connection
 
-Event = Literal["refused", "wrong_attempt"]
+Event = Literal["refused", "probe_refused", "wrong_attempt"]
 
 
 def record(
@@ -35,13 +39,16 @@ def record(
 def was_refused(conn: Connection, cluster: str, uuid: str | None, fp: str) -> bool:
     owner, args = owner_clause(cluster, uuid)
     row = conn.execute(
-        f"SELECT 1 FROM ledger WHERE {owner} AND fp = ? AND event = 'refused' LIMIT 1", (*args, fp)
+        f"SELECT 1 FROM ledger WHERE {owner} AND fp = ? AND event IN ('refused', 'probe_refused') LIMIT 1",
+        (*args, fp),
     ).fetchone()
     return row is not None
 
 
 def wrong_attempts(conn: Connection, cluster: str, uuid: str | None, since: str) -> int:
-    """Refusals and wrong attempts at or after ``since``."""
+    """Refusals and wrong attempts at or after ``since`` (a reconciliation probe's refusal is not one)."""
     owner, args = owner_clause(cluster, uuid)
-    row = conn.execute(f"SELECT count(*) FROM ledger WHERE {owner} AND at >= ?", (*args, since)).fetchone()
+    row = conn.execute(
+        f"SELECT count(*) FROM ledger WHERE {owner} AND at >= ? AND event != 'probe_refused'", (*args, since)
+    ).fetchone()
     return int(row[0])

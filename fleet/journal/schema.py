@@ -104,7 +104,7 @@ CREATE TABLE ledger (
     cluster TEXT NOT NULL,
     uuid    TEXT,
     fp      TEXT NOT NULL,                   -- the candidate's fingerprint, never the passphrase
-    event   TEXT NOT NULL CHECK (event IN ('refused', 'wrong_attempt')),
+    event   TEXT NOT NULL CHECK (event IN ('refused', 'probe_refused', 'wrong_attempt')),
     code    INTEGER,                         -- ONTAP's error code for a refusal
     at      TEXT NOT NULL,
     run_id  TEXT

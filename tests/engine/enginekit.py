@@ -53,6 +53,7 @@ class Runner:
         http: HttpSettings = FAST_HTTP,
         first_site: str | None = None,
         cluster_deadline: float | None = None,
+        allow_attempt: bool = False,
     ) -> Report:
         spec = RunSpec.create(
             kind=RunKind.ROTATE,
@@ -67,6 +68,7 @@ class Runner:
             backup_dir=self.workdir / "backups",
             first_site=first_site,
             cluster_deadline=cluster_deadline,
+            allow_attempt=allow_attempt,
         )
         plan = await build_plan(spec, self.journal, http=http)
         return (await execute(plan, rotate_work)).report

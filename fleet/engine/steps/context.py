@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
 from fleet.engine.rollout.units import Unit
@@ -48,20 +49,16 @@ class RunContext:
     journal: Journal
     secrets: dict[str, ClusterSecrets]
     store: SecretStore | None = None
+    # when the run read the passphrases it works with: a cluster another run verified since then is
+    # not rotated again (two overlapping rotations never rotate one cluster twice)
+    planned_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     clients: dict[str, OntapClient] = field(default_factory=dict)
     sent: dict[str, int] = field(default_factory=dict)  # requests of released clients
     refused_by: set[str] = field(default_factory=set)  # clusters that answered "wrong passphrase" (65536139)
 
-    def wrong_passphrase(self, cluster: Cluster) -> None:
-        """A cluster refused a passphrase (65536139): one strike toward its Common Criteria lockout.
-
-        When ``spec.max_wrong_passphrase`` clusters have refused one in this run, ``halted`` stops
-        the rollout: one stale reference must never be tried across the whole estate.
-        """
-        self.refused_by.add(cluster.name)
-
     def halted(self) -> str | None:
-        """Why no further unit may start (the run-wide wrong-passphrase stop), or None."""
+        """Why no further unit may start, or None: once ``spec.max_wrong_passphrase`` clusters refused
+        a passphrase in this run, one stale reference must not be tried across the whole estate."""
         if len(self.refused_by) < self.spec.max_wrong_passphrase:
             return None
         return (

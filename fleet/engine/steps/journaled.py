@@ -16,6 +16,8 @@ from fleet.engine.steps.context import RunContext
 from fleet.engine.steps.recorder import ClusterRecorder, StepHandle
 from fleet.errors import FleetError, OntapError, OntapTransportError
 from fleet.outcomes import StepStatus
+from fleet.secrets import Secret
+from fleet.secrets.store import SecretStoreError
 
 
 def outcome_unknown(exc: OntapError) -> bool:
@@ -44,7 +46,14 @@ async def journaled(
 ) -> AsyncIterator[StepHandle]:
     """Journal and record one mutating step of ``rec``'s cluster around the request in the block."""
     step_id = await ctx.journal.begin_step(
-        ctx.run_id, unit_id, rec.cluster.name, step, from_fp=from_fp, to_fp=to_fp, marks_pending=marks_pending
+        ctx.run_id,
+        unit_id,
+        rec.cluster.name,
+        step,
+        from_fp=from_fp,
+        to_fp=to_fp,
+        marks_pending=marks_pending,
+        uuid=rec.uuid,
     )
     try:
         async with rec.step(step) as handle:
@@ -64,9 +73,22 @@ async def journaled(
     await ctx.journal.end_step(step_id, status=StepStatus.OK)
 
 
-async def mark_verified(ctx: RunContext, rec: ClusterRecorder, fingerprint: str) -> None:
-    """The cluster proved it holds this passphrase: journal it, record it, promote it in the store."""
+async def mark_verified(ctx: RunContext, rec: ClusterRecorder, proven: Secret) -> None:
+    """The cluster proved it holds ``proven``: journal it, record it, promote exactly it in the store.
+
+    The store's promotion is a compare-and-swap: only the value the cluster proved becomes current.
+    Anything else in ``pending`` (another run's candidate) is left as it is, and the unit fails loudly:
+    fleet must never replace a passphrase some cluster may hold.
+    """
+    fingerprint = ctx.journal.fingerprint(proven)
     rec.passphrase_fingerprint = fingerprint
-    await ctx.journal.mark_verified(rec.cluster.name, fingerprint, ctx.run_id)
-    if ctx.store is not None:
-        await ctx.store.promote(rec.cluster.name)
+    await ctx.journal.mark_verified(rec.cluster.name, fingerprint, ctx.run_id, uuid=rec.uuid)
+    if ctx.store is None:
+        return
+    promotion = await ctx.store.promote(rec.cluster.name, proven)
+    if not promotion.stored:
+        rec.note("store_promote", StepStatus.FAILED, f"store left unchanged: {promotion}")
+        raise SecretStoreError(
+            f"{rec.cluster.name}: the cluster proved {fingerprint}, but the store's pending slot holds "
+            f"another value ({promotion}); every slot was left as it is"
+        )

@@ -152,6 +152,7 @@ async def read_identity(client: OntapClient, rec: ClusterRecorder) -> Identity:
         identity = Identity(body.get("name", ""), body.get("uuid", ""), version, raw.get("full", ""))
         step.detail = f"ONTAP {identity.version_text}, {identity.name} ({identity.uuid})"
     rec.ontap_version = identity.version_text
+    rec.uuid = identity.uuid or None
     if identity.name != rec.cluster.expected_name:
         rec.note("identity", StepStatus.FAILED, "the cluster reports another name than the inventory's")
         raise NotThatCluster(rec.cluster, identity)
@@ -247,7 +248,7 @@ async def read_facts(ctx: RunContext, cluster: Cluster, rec: ClusterRecorder, po
     if km is not None and policy.require.key_store_active and release_of(version) >= KEY_STORES_SINCE:
         facts = await _with_key_stores(client, facts, rec)
     if facts.kind == "onboard" and policy.onboard.passphrase_max_age_days is not None:
-        state = await ctx.journal.cluster_state(cluster.name)
+        state = await ctx.journal.cluster_state(cluster.name, uuid=rec.uuid)
         verified = state.verified_at if state is not None else None
         facts = replace(facts, verified_at=datetime.fromisoformat(verified) if verified else None)
     return facts

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from fleet.engine.steps.checks import verify_and_backup
 from fleet.engine.steps.context import NO_PASSPHRASE, Outcome, RunContext
 from fleet.engine.steps.journaled import mark_verified, outcome_unknown
+from fleet.engine.steps.ledger import refuse_to_send, refused
 from fleet.engine.steps.observe import NotThatCluster, Observed, observe
 from fleet.engine.steps.onboard_sync import synchronize_site
 from fleet.engine.steps.recorder import ClusterRecorder, failure_reason
@@ -130,6 +131,9 @@ class PairRotation:
                 outcome_a,
                 Outcome(ClusterOutcome.SKIPPED, f"waits for {a.name} to be settled"),
             )
+        if not rotation.verified and outcome_a.outcome == ClusterOutcome.SKIPPED:
+            left = Outcome(ClusterOutcome.SKIPPED, f"as its partner {a.name}: {outcome_a.reason}")
+            return self._result(PairOutcome.SKIPPED, outcome_a.reason, outcome_a, left)
         if not rotation.verified:
             reason = f"site A ({a.name}) was not rotated: {outcome_a.reason}; {b.name} was not touched"
             return self._result(
@@ -154,7 +158,8 @@ class PairRotation:
             return False
         new_fp = self.ctx.journal.fingerprint(new)
         for site in (self.a, self.b):
-            state = await self.ctx.journal.cluster_state(site.name)
+            rec = self.rec_a if site is self.a else self.rec_b
+            state = await self.ctx.journal.cluster_state(site.name, uuid=rec.uuid)
             if state is not None and new_fp in (state.pending_fp, state.current_fp):
                 return True
         return False
@@ -171,7 +176,9 @@ class PairRotation:
         assert km is not None
         new = self.ctx.secrets[self.a.name].new
         assert new is not None
-        new_fp = self.ctx.journal.fingerprint(new)
+        not_allowed = await refuse_to_send(self.ctx, self.rec_b, new, role="new")
+        if not_allowed is not None:
+            return Outcome(ClusterOutcome.FAILED, f"partner sync not sent: {not_allowed}")
         if self.ctx.store is not None:
             await self.ctx.store.put_pending(b.name, new)
         detail = f"sync with the new passphrase set on {self.a.name}"
@@ -194,14 +201,14 @@ class PairRotation:
                     return Outcome(ClusterOutcome.FAILED, f"partner sync got no answer twice: {exc.message}")
                 if exc.code in C.PASSPHRASE_CHANGED_SOME_NODES_STALE:
                     # B accepted the new passphrase but some of its nodes kept stale keys.
-                    await mark_verified(self.ctx, self.rec_b, new_fp)
+                    await mark_verified(self.ctx, self.rec_b, new)
                     stopped = await remediate_stale_nodes(self.ctx, self.rec_b, km, seen_b, exc, new)
                     return stopped or await self._verify_site(seen_b, self.rec_b)
                 if exc.code == C.PASSPHRASE_INCORRECT:
-                    self.ctx.wrong_passphrase(self.b)
+                    await refused(self.ctx, self.rec_b, new, code=exc.code)
                 return Outcome(ClusterOutcome.FAILED, f"partner sync refused: {failure_reason(exc)}")
             break
-        await mark_verified(self.ctx, self.rec_b, new_fp)
+        await mark_verified(self.ctx, self.rec_b, new)
         return await self._verify_site(seen_b, self.rec_b)
 
     async def _verify_site(self, seen: Observed, rec: ClusterRecorder) -> Outcome:

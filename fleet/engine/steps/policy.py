@@ -17,6 +17,7 @@ from typing import Any
 from fleet.engine.rollout.units import Unit
 from fleet.engine.steps.context import RunContext, RunState
 from fleet.engine.steps.journaled import journaled
+from fleet.engine.steps.ledger import refuse_to_send, refused
 from fleet.engine.steps.observe import NotThatCluster, read_facts
 from fleet.engine.steps.recorder import ClusterRecorder, failure_reason
 from fleet.errors import FleetError, OntapError
@@ -160,6 +161,9 @@ async def probe_passphrase(
     secret = ctx.secrets[cluster.name].current
     if secret is None:
         return finding("info", "not probed: no passphrase reference (vars.okm_passphrase or --passphrase)")
+    not_allowed = await refuse_to_send(ctx, rec, secret, role="current")
+    if not_allowed is not None:
+        return finding("info", f"not probed: {not_allowed}")
     error: OntapError | None = None
     async with rec.step("probe_passphrase") as step:
         try:
@@ -170,7 +174,7 @@ async def probe_passphrase(
     if error is not None and error.code == C.PASSPHRASE_SAME_AS_OLD:
         return None
     if error is not None and error.code == C.PASSPHRASE_INCORRECT:
-        ctx.wrong_passphrase(cluster)
+        await refused(ctx, rec, secret, code=error.code)
         return finding("critical", "the inventory's passphrase is not the cluster's (65536139)", "different")
     reason = failure_reason(error) if error is not None else "ONTAP accepted an unchanged passphrase"
     return finding("info", f"probe inconclusive: {reason}")

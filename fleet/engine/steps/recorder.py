@@ -57,6 +57,7 @@ class ClusterRecorder:
     passphrase_fingerprint: str | None = None
     remediated: bool = False
     wave: int | None = None
+    uuid: str | None = None  # what the cluster said it is (the journal's identity key)
 
     @asynccontextmanager
     async def step(self, name: str) -> AsyncIterator[StepHandle]:

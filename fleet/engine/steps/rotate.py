@@ -11,9 +11,12 @@ rotating one site alone is the failure a pair must never have.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fleet.engine.steps.checks import verify_and_backup
 from fleet.engine.steps.context import NO_PASSPHRASE, Outcome, RunContext
 from fleet.engine.steps.journaled import journaled, mark_verified, outcome_unknown
+from fleet.engine.steps.ledger import refuse_to_send, refused
 from fleet.engine.steps.observe import NotThatCluster, Observed, missing_keys_by_node, observe, read_status
 from fleet.engine.steps.recorder import ClusterRecorder, failure_reason
 from fleet.engine.steps.remediate import record_nodes, remediate_stale_nodes, stale
@@ -61,7 +64,13 @@ class ClusterRotation:
         km = observed.km_uuid
         assert km is not None
         self.version = observed.version
-        known = await self.ctx.journal.cluster_state(self.cluster.name)
+        known = await self.ctx.journal.cluster_state(self.cluster.name, uuid=observed.uuid or None)
+        if known is not None and self._rotated_by_another_run_meanwhile(known):
+            return Outcome(
+                ClusterOutcome.SKIPPED,
+                f"run {known.run_id} rotated this cluster at {known.verified_at}, after this run started: "
+                "not rotated again",
+            )
         if known is not None and known.current_fp == self.new_fp:
             # The journal saw this cluster verified on the new passphrase: prove it, don't re-send.
             return await self._probe_already_rotated(km, observed, why="the journal records it as rotated")
@@ -73,9 +82,12 @@ class ClusterRotation:
             if outcome.reason != _NOT_ROTATED:
                 return outcome
             # Proven not applied: the change below is the first one that takes effect.
-        refused = await self._nodes_behind_before(km, observed)
-        if refused is not None:
-            return refused
+        not_allowed = await refuse_to_send(self.ctx, self.rec, self.current, role="current")
+        if not_allowed is not None:
+            return Outcome(ClusterOutcome.FAILED, not_allowed)
+        behind = await self._nodes_behind_before(km, observed)
+        if behind is not None:
+            return behind
         if self.ctx.store is not None:
             await self.ctx.store.put_pending(self.cluster.name, self.new)
         try:
@@ -85,6 +97,12 @@ class ClusterRotation:
                 return await self._reconcile_unknown(km, observed)
             return await self._on_change_error(exc, km, observed, known_pending=known)
         return await self._verify_and_finish(km, observed)
+
+    def _rotated_by_another_run_meanwhile(self, known: ClusterFp) -> bool:
+        """Two overlapping rotations must not rotate a cluster twice: the later one leaves it alone."""
+        if known.verified_at is None or known.run_id == self.ctx.run_id or known.current_fp == self.new_fp:
+            return False
+        return datetime.fromisoformat(known.verified_at) > self.ctx.planned_at
 
     async def _nodes_behind_before(self, km: str, observed: Observed) -> Outcome | None:
         """Nodes already missing keys (9.12+): sync them with the CURRENT passphrase first.
@@ -146,7 +164,7 @@ class ClusterRotation:
             # The passphrase did change; some nodes kept stale keys. ONTAP confirmed the change.
             return await self._partial(km, observed, exc)
         if exc.code == C.PASSPHRASE_INCORRECT:
-            self.ctx.wrong_passphrase(self.cluster)
+            await refused(self.ctx, self.rec, self.current, code=exc.code)
             sent_before = known_pending is not None and self.new_fp in (
                 known_pending.pending_fp,
                 known_pending.current_fp,
@@ -155,6 +173,10 @@ class ClusterRotation:
                 return await self._probe_already_rotated(
                     km, observed, why="the journal records a change to the new passphrase as sent"
                 )
+            # A definite refusal: nothing changed, so the new passphrase is pending nowhere.
+            await self.ctx.journal.clear_pending(self.cluster.name, self.new_fp, uuid=self.rec.uuid)
+            if self.ctx.store is not None:
+                await self.ctx.store.discard_pending(self.cluster.name)
             return Outcome(
                 ClusterOutcome.FAILED,
                 "the current passphrase was refused (65536139); no further attempt was made "
@@ -207,6 +229,12 @@ class ClusterRotation:
                 ClusterOutcome.FAILED, "a second passphrase probe was not attempted (lockout risk)"
             )
         self.probed = True
+        not_allowed = await refuse_to_send(self.ctx, self.rec, self.new, role="new")
+        if not_allowed is not None:
+            return Outcome(
+                ClusterOutcome.UNCONFIRMED,
+                f"{why}, and the probe that would settle it is not allowed: {not_allowed}",
+            )
         try:
             async with self.rec.step("probe_new_passphrase") as step:
                 step.detail = why
@@ -221,7 +249,9 @@ class ClusterRotation:
                         return await self._verify_and_finish(km, observed, outcome=proven)
                     if exc.code != C.PASSPHRASE_INCORRECT:
                         raise
-                    self.ctx.wrong_passphrase(self.cluster)
+                    await refused(self.ctx, self.rec, self.new, code=exc.code, probe=True)
+                    # Proven not applied: the change's pending mark no longer stands.
+                    await self.ctx.journal.clear_pending(self.cluster.name, self.new_fp, uuid=self.rec.uuid)
                     # An answer, not a failure: the probe proved the change is not in place.
                     step.detail = f"{why}; ONTAP refused the new passphrase (65536139): not applied"
                     step.http_status = exc.http_status
@@ -276,7 +306,7 @@ class ClusterRotation:
         """The cluster is proven to have the new passphrase (once per run)."""
         if not self.verified:
             self.verified = True
-            await mark_verified(self.ctx, self.rec, self.new_fp)
+            await mark_verified(self.ctx, self.rec, self.new)
 
 
 # --- a standalone cluster ---------------------------------------------------------------------

@@ -12,6 +12,7 @@ from fleet.engine.rollout.units import Unit
 from fleet.engine.steps.checks import verify_and_backup
 from fleet.engine.steps.context import NO_PASSPHRASE, Outcome, RunContext, RunState
 from fleet.engine.steps.journaled import journaled, mark_verified
+from fleet.engine.steps.ledger import refuse_to_send, refused
 from fleet.engine.steps.observe import NotThatCluster, Observed, missing_keys_by_node, observe
 from fleet.engine.steps.onboard_sync import synchronize_site
 from fleet.engine.steps.recorder import ClusterRecorder, failure_reason
@@ -80,23 +81,25 @@ async def _local_sync(
     assert km is not None
     passphrase = ctx.secrets[cluster.name].current
     assert passphrase is not None
-    fp = ctx.journal.fingerprint(passphrase)
     client = ctx.client(cluster)
+    not_allowed = await refuse_to_send(ctx, rec, passphrase, role="sync")
+    if not_allowed is not None:
+        return Outcome(ClusterOutcome.FAILED, not_allowed)
     try:
         await synchronize_site(ctx, rec, unit.id, km, passphrase, step="sync")
     except OntapError as exc:
         if exc.code in C.PASSPHRASE_CHANGED_SOME_NODES_STALE:
-            await mark_verified(ctx, rec, fp)
+            await mark_verified(ctx, rec, passphrase)
             after = await missing_keys_by_node(client, km, seen.version, rec)
             record_nodes(rec, after or missing, exc)
             return Outcome(ClusterOutcome.PARTIAL, f"{exc.message} Nodes still missing keys are listed.")
         if exc.code == C.PASSPHRASE_INCORRECT:
-            ctx.wrong_passphrase(cluster)
+            await refused(ctx, rec, passphrase, code=exc.code)
             return Outcome(
                 ClusterOutcome.FAILED, "the passphrase was refused (65536139); no further attempt was made"
             )
         return Outcome(ClusterOutcome.FAILED, failure_reason(exc))
-    await mark_verified(ctx, rec, fp)
+    await mark_verified(ctx, rec, passphrase)
     record_nodes(rec, missing, None)
     still = stale(await missing_keys_by_node(client, km, seen.version, rec))
     if still:
@@ -135,8 +138,8 @@ async def _partner_create(
             step.http_status = reply.status
     except OntapError as exc:
         if exc.code == C.OKM_FAILED_SOME_NODES:
-            await mark_verified(ctx, rec, fp)
+            await mark_verified(ctx, rec, passphrase)
             return Outcome(ClusterOutcome.PARTIAL, f"{exc.message}")
         return Outcome(ClusterOutcome.FAILED, failure_reason(exc))
-    await mark_verified(ctx, rec, fp)
+    await mark_verified(ctx, rec, passphrase)
     return Outcome(ClusterOutcome.SUCCEEDED)
