@@ -10,6 +10,7 @@ first: resolve the cluster, count the request and let due jobs end; the caller's
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hmac
@@ -31,6 +32,7 @@ from fleet.sim.query import (
     collection,
     instance,
     mutation_query,
+    return_timeout,
     select_fields,
 )
 from fleet.sim.records import (
@@ -158,6 +160,30 @@ async def ontap_errors(request: web.Request, handler: Handler) -> web.StreamResp
 # --- ONTAP handlers --------------------------------------------------------------------------------------
 
 
+async def answer_change(request: web.Request, decision: rules.Decision) -> web.Response:
+    """Act on a decision; with ``SimSettings.honour_return_timeout``, a change running as a job is waited
+    for up to ``return_timeout`` seconds (0–120, default 0): finished in time → 200 + the job link
+    (success; ANS has seen this), or the job's error as a synchronous change would answer it
+    (UNCONFIRMED); still running → 202 + job link, as before."""
+    fleet, cluster, now = ctx(request)
+    wait_up_to = return_timeout(request)
+    reply = effects.enact(fleet, cluster, decision, now)
+    job_link = reply.body.get("job") if reply.status in (200, 202) else None
+    honour = fleet.settings.honour_return_timeout and wait_up_to > 0
+    job = cluster.jobs.get(job_link["uuid"]) if isinstance(job_link, dict) and honour else None
+    if job is None:
+        return json_reply(reply)
+    wait = min(float(wait_up_to), max(job.ends_at - now, 0.0))
+    if wait > 0:
+        await asyncio.sleep(wait)  # the simulator's clock runs at wall speed (tests move a fake one by hand)
+    effects.advance_jobs(fleet, cluster, request.app[CLOCK]())
+    if job.state == "success":
+        return json_reply(Reply(200, reply.body, reply.headers))
+    if job.state == "failure":
+        return json_reply(Reply.error(job.code, message=job.message))
+    return json_reply(reply)
+
+
 def _key_manager(cluster: Cluster, km_uuid: str, *, not_found: int = codes.NOT_FOUND) -> KeyManager:
     km = cluster.key_manager
     if km is None or km.uuid != km_uuid:
@@ -218,25 +244,24 @@ async def get_key_manager(request: web.Request) -> web.Response:
 
 
 async def post_key_manager(request: web.Request) -> web.Response:
-    fleet, cluster, now = ctx(request)
+    fleet, cluster, _ = ctx(request)
     mutation_query(request, "create_inactive")
-    decision = rules.create_key_manager(fleet, cluster, await read_body(request))
-    return json_reply(effects.enact(fleet, cluster, decision, now))
+    return await answer_change(request, rules.create_key_manager(fleet, cluster, await read_body(request)))
 
 
 async def patch_key_manager(request: web.Request) -> web.Response:
-    fleet, cluster, now = ctx(request)
+    fleet, cluster, _ = ctx(request)
     mutation_query(request, "validate_certificates")
     body = await read_body(request)
-    decision = rules.patch_key_manager(fleet, cluster, request.match_info["uuid"], body)
-    return json_reply(effects.enact(fleet, cluster, decision, now))
+    return await answer_change(
+        request, rules.patch_key_manager(fleet, cluster, request.match_info["uuid"], body)
+    )
 
 
 async def delete_key_manager(request: web.Request) -> web.Response:
-    fleet, cluster, now = ctx(request)
+    fleet, cluster, _ = ctx(request)
     mutation_query(request)
-    decision = rules.delete_key_manager(fleet, cluster, request.match_info["uuid"])
-    return json_reply(effects.enact(fleet, cluster, decision, now))
+    return await answer_change(request, rules.delete_key_manager(fleet, cluster, request.match_info["uuid"]))
 
 
 def _external(cluster: Cluster, km_uuid: str) -> KeyManager:

@@ -104,6 +104,7 @@ class ClusterOverride(BaseModel):
     auth: bool | None = None
     partner_down: bool | None = None
     inactive: bool | None = None  # an inactive external configuration listed first (9.16+)
+    partner_post: bool | None = None  # this MetroCluster site takes the partner sync as a POST only
     lose_next: list[str] | None = None  # LOST_MODES the cluster's next successful mutations meet
 
 
@@ -120,6 +121,7 @@ class FaultSpec(BaseModel):
     auth: Rate = 0.0
     partner_down: Rate = 0.0
     inactive: Rate = 0.0  # 9.16+ standalone OKM clusters also listing an inactive external configuration
+    partner_post: Rate = 0.0  # MetroCluster pairs whose pending site wants POST synchronize, not PATCH
     clusters: dict[str, ClusterOverride] = Field(default_factory=dict)
 
     @property
@@ -128,7 +130,16 @@ class FaultSpec(BaseModel):
 
 
 NO_FAULTS = FaultSpec()
-_CLUSTER_KINDS = ("partial", "partial408", "jobs", "jobfail", "auth", "partner_down", "inactive")
+_CLUSTER_KINDS = (
+    "partial",
+    "partial408",
+    "jobs",
+    "jobfail",
+    "auth",
+    "partner_down",
+    "inactive",
+    "partner_post",
+)
 _RATE_KINDS = {"hang": "hang_rate", "reset": "reset_rate", "http500": "http500_rate"}
 _RATE_KINDS |= {"http502": "http502_rate", "http503": "http503_rate", "lost": "lost_rate"}
 _RATE_KINDS |= {f"lost_{mode}": f"lost_{mode}_rate" for mode in LOST_MODES}
@@ -313,6 +324,7 @@ def apply_faults(fleet: Fleet, spec: FaultSpec, seed: int) -> None:
         {tuple(sorted((n, c.metrocluster.partner))) for n, c in fleet.clusters.items() if c.metrocluster}
     )
     down_pairs = _pick(pairs, spec.partner_down, seed, "partner_down")
+    post_sites = {name for pair in _pick(pairs, spec.partner_post, seed, "partner_post") for name in pair}
     down_sites = {pair[random.Random(f"{seed}/partner_down/{pair[0]}").randrange(2)] for pair in down_pairs}
 
     for name in names:
@@ -334,6 +346,8 @@ def apply_faults(fleet: Fleet, spec: FaultSpec, seed: int) -> None:
         failing_job = _flag(override.jobfail, name in jobfail)
         faults.job_fail = (JOB_FAILURE_CODE, codes.message_for(JOB_FAILURE_CODE)) if failing_job else None
         faults.jobs = _flag(override.jobs, name in jobs) or failing_job  # a job can only fail if there is one
+        post = _flag(override.partner_post, name in post_sites) and cluster.metrocluster is not None
+        faults.partner_sync_method = "post" if post else None
         if cluster.metrocluster is not None:
             cluster.metrocluster.partner_reachable = not _flag(override.partner_down, name in down_sites)
 

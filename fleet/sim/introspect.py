@@ -122,6 +122,8 @@ def update_cluster(cluster: Cluster, changes: dict[str, Any]) -> None:
             if unknown:
                 raise Refused(codes.UNEXPECTED_ARGUMENT, target=f"faults.{sorted(unknown)[0]}")
             for name, setting in value.items():
+                if name == "partner_sync_method" and setting not in (None, "patch", "post", "either"):
+                    raise Refused(codes.INVALID_VALUE, target="faults.partner_sync_method")
                 if name == "lose_next" and (
                     not isinstance(setting, list) or any(mode not in LOST_MODES for mode in setting)
                 ):

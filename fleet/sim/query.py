@@ -10,6 +10,7 @@ import dataclasses
 import fnmatch
 from collections.abc import Iterable
 from typing import Any, Literal, cast
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -23,6 +24,7 @@ SECRET_NAMES = frozenset({"passphrase", "existing_passphrase", "password"})
 COLLECTION_PARAMS = frozenset({"fields", "max_records", "return_records", "return_timeout", "order_by"})
 INSTANCE_PARAMS = frozenset({"fields"})
 MUTATION_PARAMS = frozenset({"return_timeout", "return_records"})
+MAX_RETURN_TIMEOUT = 120  # seconds, for GETs and mutations alike (spec)
 
 # dotted paths as a tree: a ``True`` leaf means "the whole subtree"
 Tree = dict[str, Any]
@@ -43,6 +45,7 @@ def check_query(request: web.Request, allowed: Iterable[str], *, later: str = ""
     """
     if not request.query:
         return
+    return_timeout(request)
     allowed = set(allowed)
     for name in request.query:
         if name.rsplit(".", 1)[-1] in SECRET_NAMES:
@@ -53,6 +56,17 @@ def check_query(request: web.Request, allowed: Iterable[str], *, later: str = ""
             if later and releases.later(later, name, release_of(request)):
                 code = request.app[FLEET].settings.release_gap_code
             raise Refused(code, target=name, message=f'Unexpected argument "{name}".')
+
+
+def return_timeout(request: web.Request, default: int = 0) -> int:
+    """``return_timeout``: a whole number of seconds, 0–120, else 262197 naming it."""
+    raw = request.query.get("return_timeout")
+    if raw is None:
+        return default
+    if not raw.isdigit() or int(raw) > MAX_RETURN_TIMEOUT:
+        message = f'The value "{raw}" is invalid for field "return_timeout" (0-{MAX_RETURN_TIMEOUT})'
+        raise Refused(codes.INVALID_VALUE, target="return_timeout", message=message)
+    return int(raw)
 
 
 def mutation_query(request: web.Request, *extra: str) -> None:
@@ -207,16 +221,42 @@ def collection(request: web.Request, records: list[dict[str, Any]], shape: Shape
             key=lambda record: [_text(v) for v in _values(record, field_name.split("."))],
             reverse=direction.strip().lower() == "desc",
         )
+    records = _from_start(request, records, shape)
+    links: dict[str, Any] = {"self": {"href": request.path_qs}}
     max_records = request.query.get("max_records")
     if max_records is not None:
         if not max_records.isdigit():
             raise Refused(codes.INVALID_VALUE, target="max_records")
-        records = records[: int(max_records)]
-    body: dict[str, Any] = {"num_records": len(records), "_links": {"self": {"href": request.path_qs}}}
+        limit = int(max_records)
+        if 0 < limit < len(records):
+            links["next"] = {"href": _next_href(request, records[limit], shape)}
+        records = records[:limit]
+    body: dict[str, Any] = {"num_records": len(records), "_links": links}
     if _flag(request, "return_records", True):
         fields = request.query.get("fields")
         body["records"] = [select_fields(record, fields, shape, collection=True) for record in records]
     return web.json_response(body)
+
+
+def _key_values(record: dict[str, Any], shape: Shape) -> list[tuple[str, str]]:
+    return [(f"start.{key}", _text(next(iter(_values(record, key.split("."))), ""))) for key in shape.keys]
+
+
+def _from_start(request: web.Request, records: list[dict[str, Any]], shape: Shape) -> list[dict[str, Any]]:
+    """A follow-up page: the records from the one the ``start.<key>`` parameters name (ONTAP's paging)."""
+    start = {name: value for name, value in request.query.items() if name.startswith("start.")}
+    if not start:
+        return records
+    for index, record in enumerate(records):
+        if all(start.get(name, value) == value for name, value in _key_values(record, shape)):
+            return records[index:]
+    return []
+
+
+def _next_href(request: web.Request, first: dict[str, Any], shape: Shape) -> str:
+    """The next page's URL: the same query (filters, fields, max_records…) from the next record on."""
+    kept = [(name, value) for name, value in request.query.items() if not name.startswith("start.")]
+    return f"{request.path}?{urlencode(kept + _key_values(first, shape))}"
 
 
 def instance(request: web.Request, record: dict[str, Any], shape: Shape) -> web.Response:

@@ -320,8 +320,11 @@ def change_passphrase(fleet: Fleet, cluster: Cluster, body: dict[str, Any]) -> D
     return Change("change_passphrase", {"passphrase": new}, f"PATCH {path}", passphrase_ok=True)
 
 
-def _partner_sync_allowed(fleet: Fleet, method: str) -> bool:
-    return fleet.settings.partner_sync_method in (method, "either")
+def _partner_sync_allowed(fleet: Fleet, cluster: Cluster, method: str) -> bool:
+    """Does this site take its partner step as ``method``? Its own fault (``partner_post``) first, else
+    ``SimSettings.partner_sync_method``."""
+    chosen = cluster.faults.partner_sync_method or fleet.settings.partner_sync_method
+    return chosen in (method, "either")
 
 
 def _sync_passphrases(fleet: Fleet, cluster: Cluster, km: KeyManager) -> set[str | None]:
@@ -340,7 +343,7 @@ def synchronize(fleet: Fleet, cluster: Cluster, body: dict[str, Any]) -> Decisio
     """PATCH synchronize: restores missing keys on the local nodes. It is also the partner step of a
     MetroCluster rotation: our chosen REST form (UNCONFIRMED, ontap-notes §4.1) is PATCH synchronize with
     existing_passphrase = the NEW passphrase; ``SimSettings.partner_sync_method`` selects alternatives."""
-    guard(fleet, cluster, partner_sync=_partner_sync_allowed(fleet, "patch"))
+    guard(fleet, cluster, partner_sync=_partner_sync_allowed(fleet, cluster, "patch"))
     km = _onboard_km(cluster)
     onboard = body.get("onboard") or {}
     if onboard.get("existing_passphrase") is None:
@@ -415,7 +418,7 @@ def _partner_reachable(fleet: Fleet, cluster: Cluster) -> Cluster:
 @decides
 def post_synchronize(fleet: Fleet, cluster: Cluster, body: dict[str, Any]) -> Decision:
     """The MetroCluster partner POST: creates OKM here with the partner's passphrase."""
-    guard(fleet, cluster, partner_sync=_partner_sync_allowed(fleet, "post"))
+    guard(fleet, cluster, partner_sync=_partner_sync_allowed(fleet, cluster, "post"))
     onboard = body["onboard"]
     if onboard.get("passphrase") is None:
         raise Refused(codes.POST_SYNC_NEEDS_PASSPHRASE, target="onboard.passphrase")

@@ -137,6 +137,10 @@ class ClusterFaults:
     # the code a partial change answers: 65536407, or 65536408 (same text in the seed's PATCH table, same
     # effect: the passphrase changed, those nodes keep stale keys)
     partial_code: int = 65536407
+    # this MetroCluster site's partner step after its partner rotated: None = SimSettings.partner_sync_method;
+    # "post" (the ``partner_post`` fault): PATCH synchronize is refused with the status message (346758) and
+    # POST synchronize with the NEW passphrase completes the sync although OKM exists here
+    partner_sync_method: PartnerSyncMethod | None = None
     jobs: bool = False  # answer mutations with 202 + job
     job_seconds: float = 0.5
     job_fail: tuple[int, str] | None = None  # next job ends in failure with this code/message
@@ -223,6 +227,10 @@ class SimSettings:
     # answers for any argument it does not know) or 262197 (what it answers for such a ``fields=`` name).
     # Which one ONTAP sends for a field a later release has is UNCONFIRMED (``releases``).
     release_gap_code: int = 262179
+    # Mutations running as jobs wait up to ``return_timeout`` s and answer 200 when the job ended in time
+    # (ONTAP's documented behaviour). Off for now: fleet's client always sends return_timeout and its tests
+    # (tests/ontap/test_ontap_sim.py) still expect 202 + job; flip to True when fleet's side lands.
+    honour_return_timeout: bool = False
 
 
 @dataclass(slots=True)
