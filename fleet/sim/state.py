@@ -230,7 +230,7 @@ class SimSettings:
     # Mutations running as jobs wait up to ``return_timeout`` s and answer 200 when the job ended in time
     # (ONTAP's documented behaviour). Off for now: fleet's client always sends return_timeout and its tests
     # (tests/ontap/test_ontap_sim.py) still expect 202 + job; flip to True when fleet's side lands.
-    honour_return_timeout: bool = False
+    honour_return_timeout: bool = True
 
 
 @dataclass(slots=True)

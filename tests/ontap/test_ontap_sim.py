@@ -113,8 +113,18 @@ async def test_wrong_credentials_are_401(sim: Sim, pool: HttpPool) -> None:
     assert caught.value.http_status == 401
 
 
+async def test_a_job_that_ends_within_return_timeout_answers_200(sim: Sim, pool: HttpPool) -> None:
+    client = sim.client(pool, "cl-jobs")  # fleet sends return_timeout = 1 s here; the job takes 0.5 s
+    (record,) = await client.key_managers()
+    reply = await client.change_passphrase(record["uuid"], existing=Secret(OLD), new=Secret(NEW))
+    assert reply.status == 200
+    key_manager = sim.cluster("cl-jobs").key_manager
+    assert key_manager is not None and key_manager.passphrase == NEW
+
+
 async def test_a_202_job_is_polled_to_success(sim: Sim, pool: HttpPool) -> None:
     client = sim.client(pool, "cl-jobs")
+    sim.cluster("cl-jobs").faults.job_seconds = 1.5  # longer than return_timeout: 202 + job
     (record,) = await client.key_managers()
     reply = await client.change_passphrase(record["uuid"], existing=Secret(OLD), new=Secret(NEW))
     assert reply.status == 202 and reply.job is not None and reply.job["state"] == "success"
