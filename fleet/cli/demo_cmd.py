@@ -28,7 +28,10 @@ from fleet.outcomes import RunKind
 from fleet.report import render_summary
 from fleet.sim.serve import SimulatorProcess
 
-DEMO_FAULTS = "partial=0.04,slow=0.02:1s,http503=0.01,http500=0.005,jobs=0.1,limit=3"
+DEMO_FAULTS = (
+    "partial=0.04,partial408=0.01,slow=0.02:1s,http503=0.01,http500=0.005,jobs=0.1,limit=3,"
+    "lost=0.02,inactive=0.3,partner_post=0.3"
+)
 
 
 @main.command()
@@ -67,6 +70,8 @@ def demo(
                 str(inventory),
                 "--secrets-dir",
                 str(base / "secrets"),
+                "--oldest",
+                "9.6",
                 "--tls-dir",
                 str(base / "tls"),
             ]
