@@ -86,7 +86,7 @@ async def test_two_generated_rotations_started_together_never_lose_a_passphrase(
     sim = await sim_fleet(clusters=37, mcc_pairs=3, seed=9, faults="latency=60ms~20ms")
     store_dir, journal = tmp_path / "store", tmp_path / "journal.db"
     busy = 0
-    for trial in range(3):
+    for trial in range(5):
         reports = [tmp_path / f"t{trial}-{side}.json" for side in ("a", "b")]
         command = [
             "rotate", "-i", str(sim.inventory), "--new", "generate", "--store", str(store_dir),
