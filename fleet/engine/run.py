@@ -125,6 +125,7 @@ async def _run(
                 secrets=plan.secrets,
                 store=plan.store,
                 planned_at=plan.planned_at,
+                in_ledger=set(await plan.journal.ledger_names()),
             )
 
             leasing = spec.kind in CHANGING
@@ -139,6 +140,8 @@ async def _run(
                         state.records[cluster.name] = rec.finish(ClusterOutcome.BUSY, busy_reason(holder))
                     await plan.journal.set_unit(run_id, unit.id, status=ClusterOutcome.BUSY)
                     return ClusterOutcome.BUSY
+                if leasing:  # another run may have written to the ledger since this run began
+                    ctx.in_ledger |= await plan.journal.ledger_names()
                 # --cluster-deadline bounds each site's work; a pair gets one deadline per site.
                 deadline = spec.cluster_deadline
                 try:

@@ -364,6 +364,10 @@ class Journal:
         """A passphrase attempt on the cluster failed (it counts toward lockout) without a refusal."""
         await self._record(cluster, fp, "wrong_attempt", None, run_id, uuid)
 
+    async def ledger_names(self) -> frozenset[str]:
+        """The clusters the ledger holds anything about (read once per run: most clusters have nothing)."""
+        return await self._read(ledger.names)
+
     async def was_refused(self, cluster: str, fp: str, *, uuid: str | None = None) -> bool:
         """Did this cluster (this identity, or a legacy record of its name) ever refuse ``fp``?"""
         _check_fingerprint(fp)

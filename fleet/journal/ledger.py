@@ -36,6 +36,11 @@ def record(
     )
 
 
+def names(conn: Connection) -> frozenset[str]:
+    """Every cluster name with a ledger row: a run asks the ledger only about these (and its own)."""
+    return frozenset(row[0] for row in conn.execute("SELECT DISTINCT cluster FROM ledger"))
+
+
 def was_refused(conn: Connection, cluster: str, uuid: str | None, fp: str) -> bool:
     owner, args = owner_clause(cluster, uuid)
     row = conn.execute(

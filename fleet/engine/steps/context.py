@@ -54,7 +54,9 @@ class RunContext:
     planned_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     clients: dict[str, OntapClient] = field(default_factory=dict)
     sent: dict[str, int] = field(default_factory=dict)  # requests of released clients
-    refused_by: set[str] = field(default_factory=set)  # clusters that answered "wrong passphrase" (65536139)
+    refused_by: set[str] = field(default_factory=set)
+    # clusters with ledger rows when the run began, plus those it recorded since: only these are asked
+    in_ledger: set[str] = field(default_factory=set)  # clusters that answered "wrong passphrase" (65536139)
 
     def halted(self) -> str | None:
         """Why no further unit may start, or None: once ``spec.max_wrong_passphrase`` clusters refused

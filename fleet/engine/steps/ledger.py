@@ -15,32 +15,50 @@ import structlog
 
 from fleet.engine.steps.context import RunContext
 from fleet.engine.steps.recorder import ClusterRecorder
+from fleet.journal import ClusterFp
 from fleet.outcomes import StepStatus
 from fleet.secrets import Secret
 
 log = structlog.get_logger("fleet.ledger")
 
+
+class Unknown:
+    """Not read yet (``None`` already means "the journal knows nothing of this cluster")."""
+
+
+UNKNOWN = Unknown()
+
 ATTEMPT_WINDOW = timedelta(hours=24)
 
 
 async def refuse_to_send(
-    ctx: RunContext, rec: ClusterRecorder, candidate: Secret, *, role: str
+    ctx: RunContext,
+    rec: ClusterRecorder,
+    candidate: Secret,
+    *,
+    role: str,
+    known: ClusterFp | Unknown | None = UNKNOWN,
 ) -> str | None:
-    """Why ``candidate`` must not be sent to ``rec``'s cluster (recorded on its row), or None."""
+    """Why ``candidate`` must not be sent to ``rec``'s cluster (recorded on its row), or None.
+
+    ``known`` is the journal's cluster state when the caller has just read it (saves a read).
+    """
     journal, name, uuid = ctx.journal, rec.cluster.name, rec.uuid
     fingerprint = journal.fingerprint(candidate)
-    known = await journal.cluster_state(name, uuid=uuid)
+    if isinstance(known, Unknown):
+        known = await journal.cluster_state(name, uuid=uuid)
     if known is not None and known.current_fp == fingerprint:
         return None  # proven on this cluster: it cannot be a wrong attempt
+    history = name in ctx.in_ledger  # most clusters have no ledger row: no query for them
     reason = None
-    if await journal.was_refused(name, fingerprint, uuid=uuid):
+    if history and await journal.was_refused(name, fingerprint, uuid=uuid):
         reason = f"the cluster already refused this {role} passphrase ({fingerprint}); it is never sent again"
     elif known is not None and known.current_fp is not None and role != "new":
         reason = (
             f"stale reference: the journal verified {known.current_fp} on this cluster, "
             f"the {role} reference gives {fingerprint}; not sent"
         )
-    elif await journal.wrong_attempts(name, since=datetime.now(UTC) - ATTEMPT_WINDOW, uuid=uuid):
+    elif history and await journal.wrong_attempts(name, since=datetime.now(UTC) - ATTEMPT_WINDOW, uuid=uuid):
         if ctx.spec.allow_attempt:
             log.warning(
                 "a second wrong-passphrase risk within 24 h, allowed by --allow-attempt", cluster=name
@@ -66,6 +84,7 @@ async def refused(
     """
     if not probe:
         ctx.refused_by.add(rec.cluster.name)
+    ctx.in_ledger.add(rec.cluster.name)
     await ctx.journal.record_refusal(
         rec.cluster.name,
         ctx.journal.fingerprint(candidate),

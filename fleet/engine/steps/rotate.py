@@ -82,7 +82,7 @@ class ClusterRotation:
             if outcome.reason != _NOT_ROTATED:
                 return outcome
             # Proven not applied: the change below is the first one that takes effect.
-        not_allowed = await refuse_to_send(self.ctx, self.rec, self.current, role="current")
+        not_allowed = await refuse_to_send(self.ctx, self.rec, self.current, role="current", known=known)
         if not_allowed is not None:
             return Outcome(ClusterOutcome.FAILED, not_allowed)
         behind = await self._nodes_behind_before(km, observed)
