@@ -17,6 +17,7 @@ from fleet.cli.app import main
 from fleet.cli.run_support import default_report_to, fail_input, run_and_exit
 from fleet.engine.plans import RunPlan
 from fleet.engine.resume import ResumeRequest, resume_plan
+from fleet.engine.rollout.window import parse_window_end
 from fleet.errors import InputError
 from fleet.journal import Journal, RunRow, default_journal_path
 from fleet.logs import LogFormat
@@ -61,16 +62,28 @@ async def _runs(journal_path: Path | None, last: int) -> list[RunRow]:
 @options.file_option(
     "--report", "report_path", "Report file of the resumed run (default reports/<run-id>.json)."
 )
+@click.option(
+    "--window-end",
+    default=None,
+    help="Tonight's change window end: HH:MM (local, next) or ISO 8601 (default: the recorded one, "
+    "while it is still ahead).",
+)
 @options.log_format
 def resume(
     run_id: str,
     journal_path: Path | None,
     retry_failed: bool,
     report_path: Path | None,
+    window_end: str | None,
     log_format: LogFormat,
 ) -> None:
     """Finish RUN_ID: reconcile units that were in flight, run the ones never started."""
-    request = ResumeRequest(run_id=run_id, retry_failed=retry_failed)
+    if window_end is not None:
+        try:
+            parse_window_end(window_end)
+        except InputError as exc:
+            fail_input(exc)
+    request = ResumeRequest(run_id=run_id, retry_failed=retry_failed, window_end=window_end)
     path = journal_path or default_journal_path()
     if not Path(path).exists():
         fail_input(InputError(f"no journal at {path}", field="--journal"))
