@@ -95,6 +95,7 @@ async def resolve_cluster(request: web.Request, handler: Handler) -> web.StreamR
     _set_cluster(request, cluster)
     fleet, now = request.app[FLEET], request.app[CLOCK]()
     effects.advance_jobs(fleet, cluster, now)
+    effects.expire_lockouts(fleet, cluster, now)
     if request.path.startswith("/_sim/"):
         return await handler(request)
     counters = cluster.counters

@@ -14,7 +14,7 @@ from fleet.ontap import codes
 from fleet.sim import effects
 from fleet.sim.http import CLOCK, FLEET, HOST, read_body
 from fleet.sim.rules import Refused
-from fleet.sim.state import LOST_MODES, Cluster, ClusterFaults
+from fleet.sim.state import LOST_MODES, Cluster, ClusterFaults, Node
 
 
 def fingerprint(secret: str | None) -> str | None:
@@ -37,6 +37,9 @@ def cluster_summary(app: web.Application, cluster: Cluster) -> dict[str, Any]:
                 "uuid": node.uuid,
                 "keys": len(node.keys),
                 "not_restored": sum(not key.restored for key in node.keys),
+                "wrong_passphrase_streak": node.wrong_passphrase_streak,
+                "locked": node.locked,
+                "locked_at": node.locked_at,
             }
             for node in cluster.nodes
         ],
@@ -53,6 +56,7 @@ def cluster_summary(app: web.Application, cluster: Cluster) -> dict[str, Any]:
         "wrong_passphrase_attempts": cluster.wrong_passphrase_total,
         "wrong_passphrase_streak": cluster.wrong_passphrase_streak,
         "locked": cluster.locked,
+        "serving_node": cluster.serving_node.name if cluster.serving_node is not None else None,
         "key_manager": km.kind if km is not None else None,
         "inactive_key_manager": cluster.inactive_key_manager.uuid if cluster.inactive_key_manager else None,
         "cc_mode": cluster.cc_mode,
@@ -79,6 +83,7 @@ def _advance_all(request: web.Request) -> None:
     fleet, now = request.app[FLEET], request.app[CLOCK]()
     for cluster in fleet.clusters.values():
         effects.advance_jobs(fleet, cluster, now)
+        effects.expire_lockouts(fleet, cluster, now)
 
 
 async def sim_fleet(request: web.Request) -> web.Response:
@@ -114,6 +119,13 @@ CLUSTER_FIELDS = frozenset(
 )
 
 
+def _node(cluster: Cluster, name: Any, target: str) -> Node:
+    for node in cluster.nodes:
+        if node.name == name:
+            return node
+    raise Refused(codes.INVALID_VALUE, target=target, message=f"No node {name!r} on {cluster.name}.")
+
+
 def update_cluster(cluster: Cluster, changes: dict[str, Any]) -> None:
     """Set state and faults at run time; unknown names are refused, so a typo never passes silently."""
     for key, value in changes.items():
@@ -143,12 +155,12 @@ def update_cluster(cluster: Cluster, changes: dict[str, Any]) -> None:
             for node in cluster.nodes:
                 for key_id in node.keys:
                     key_id.restored = value.get(node.name, {}).get("restored", key_id.restored)
+        elif key == "reboot_node":
+            effects.reboot_node(_node(cluster, value, "reboot_node"))
         elif key == "version":
             cluster.version = (int(value[0]), int(value[1]), int(value[2]))
         elif key in CLUSTER_FIELDS:
-            setattr(cluster, key, value)
-            if key == "locked" and not value:
-                cluster.wrong_passphrase_streak = 0
+            setattr(cluster, key, value)  # locked=False clears every node (and its streak)
         else:
             raise Refused(codes.UNEXPECTED_ARGUMENT, target=key)
 
