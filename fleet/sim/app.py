@@ -213,7 +213,7 @@ async def get_cluster(request: web.Request) -> web.Response:
 
 async def get_nodes(request: web.Request) -> web.Response:
     _, cluster, _ = ctx(request)
-    return collection(request, [node_record(node) for node in cluster.nodes], NODE_SHAPE)
+    return collection(request, [node_record(cluster, node) for node in cluster.nodes], NODE_SHAPE)
 
 
 async def get_metrocluster(request: web.Request) -> web.Response:

@@ -144,11 +144,13 @@ def apply_change(fleet: Fleet, cluster: Cluster, operation: str, params: dict[st
 
 
 def _stale_nodes(cluster: Cluster) -> list[str]:
-    """Nodes that fail this change (the partial fault), consumed when ``partial_once``."""
+    """Nodes that fail this change: the partial fault's (consumed when ``partial_once``) and every node
+    that is down (it cannot be reached; UNCONFIRMED how ONTAP answers, ontap-notes §10: a partial change)."""
     names = [node.name for node in cluster.nodes if node.name in set(cluster.faults.partial_nodes)]
     if names and cluster.faults.partial_once:
         cluster.faults.partial_nodes = []
-    return names
+    down = [node.name for node in cluster.nodes if node.state == "down" and node.name not in names]
+    return names + down
 
 
 def _mark_keys(cluster: Cluster, stale: list[str]) -> None:

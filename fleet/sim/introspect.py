@@ -40,6 +40,8 @@ def cluster_summary(app: web.Application, cluster: Cluster) -> dict[str, Any]:
                 "wrong_passphrase_streak": node.wrong_passphrase_streak,
                 "locked": node.locked,
                 "locked_at": node.locked_at,
+                "state": node.state,
+                "version": ".".join(str(part) for part in cluster.node_version(node)),
             }
             for node in cluster.nodes
         ],
@@ -126,6 +128,40 @@ def _node(cluster: Cluster, name: Any, target: str) -> Node:
     raise Refused(codes.INVALID_VALUE, target=target, message=f"No node {name!r} on {cluster.name}.")
 
 
+NODE_FIELDS = frozenset({"restored", "state", "version"})
+
+
+def _update_nodes(cluster: Cluster, value: Any) -> None:
+    """``{"nodes": {"<node>": {"restored": bool, "state": "up"|"down", "version": "9.17.0"|null}}}``."""
+    if not isinstance(value, dict):
+        raise Refused(codes.INVALID_VALUE, target="nodes")
+    for name, changes in value.items():
+        node = _node(cluster, name, f"nodes.{name}")
+        if not isinstance(changes, dict) or set(changes) - NODE_FIELDS:
+            raise Refused(codes.INVALID_VALUE, target=f"nodes.{name}")
+        if "state" in changes:
+            if changes["state"] not in ("up", "down"):
+                raise Refused(codes.INVALID_VALUE, target=f"nodes.{name}.state")
+            node.state = changes["state"]
+        if "version" in changes:
+            node.version = _version(changes["version"], f"nodes.{name}.version")
+        if "restored" in changes:
+            for key_id in node.keys:
+                key_id.restored = bool(changes["restored"])
+
+
+def _version(value: Any, target: str) -> tuple[int, int, int] | None:
+    if value is None:
+        return None
+    try:
+        parts = [int(part) for part in (value.split(".") if isinstance(value, str) else value)]
+    except (TypeError, ValueError):
+        raise Refused(codes.INVALID_VALUE, target=target) from None
+    if len(parts) != 3:
+        raise Refused(codes.INVALID_VALUE, target=target)
+    return parts[0], parts[1], parts[2]
+
+
 def update_cluster(cluster: Cluster, changes: dict[str, Any]) -> None:
     """Set state and faults at run time; unknown names are refused, so a typo never passes silently."""
     for key, value in changes.items():
@@ -152,9 +188,7 @@ def update_cluster(cluster: Cluster, changes: dict[str, Any]) -> None:
                 raise Refused(codes.INVALID_VALUE, target="passphrase")
             cluster.key_manager.passphrase = value
         elif key == "nodes":
-            for node in cluster.nodes:
-                for key_id in node.keys:
-                    key_id.restored = value.get(node.name, {}).get("restored", key_id.restored)
+            _update_nodes(cluster, value)
         elif key == "reboot_node":
             effects.reboot_node(_node(cluster, value, "reboot_node"))
         elif key == "version":

@@ -212,11 +212,19 @@ def cluster_record(cluster: Cluster) -> dict[str, Any]:
     }
 
 
-def node_record(node: Node) -> dict[str, Any]:
+def version_record(version: tuple[int, int, int]) -> dict[str, Any]:
+    generation, major, minor = version
+    full = f"NetApp Release {generation}.{major}.{minor}: simulated"
+    return {"full": full, "generation": generation, "major": major, "minor": minor}
+
+
+def node_record(cluster: Cluster, node: Node) -> dict[str, Any]:
+    """A node: ``state`` up or down, and its own ``version`` (a node mid-upgrade differs from the rest)."""
     return {
         "uuid": node.uuid,
         "name": node.name,
-        "state": "up",
+        "state": node.state,
+        "version": version_record(cluster.node_version(node)),
         "_links": self_link(f"/api/cluster/nodes/{node.uuid}"),
     }
 

@@ -18,6 +18,7 @@ STATE_VERSION = 1
 KeyManagerKind = Literal["onboard", "external"]
 JobState = Literal["queued", "running", "paused", "success", "failure"]
 PartnerSyncMethod = Literal["patch", "post", "either"]
+NodeState = Literal["up", "down"]
 McConfigState = Literal[
     "configuration_error", "configured", "not_configured", "not_reachable", "partially_configured", "unknown"
 ]
@@ -58,6 +59,8 @@ class Node:
     wrong_passphrase_streak: int = 0
     locked: bool = False
     locked_at: float | None = None  # simulator clock when the lock began (None: set at the next request)
+    state: NodeState = "up"  # "down": a passphrase change or sync cannot reach it (its keys stay stale)
+    version: tuple[int, int, int] | None = None  # None: the cluster's; else mid-upgrade (mixed versions)
 
 
 @dataclass(slots=True)
@@ -202,6 +205,9 @@ class Cluster:
     def version_full(self) -> str:
         generation, major, minor = self.version
         return f"NetApp Release {generation}.{major}.{minor}: simulated"
+
+    def node_version(self, node: Node) -> tuple[int, int, int]:
+        return node.version or self.version
 
     def at_least(self, major: int, minor: int = 0) -> bool:
         """Feature gate: is this cluster at ONTAP 9.<major>.<minor> or later?"""
