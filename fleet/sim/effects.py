@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import secrets
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from fleet.ontap import codes
-from fleet.sim.generate import make_keys
+from fleet.sim.generate import PASSPHRASE_ALPHABET, make_keys
 from fleet.sim.rules import Change, Decision, Reply, key_manager_path
 from fleet.sim.state import CertRef, Cluster, Fleet, Job, KeyManager, KeyServer, Node
 
@@ -68,6 +69,27 @@ def expire_lockouts(fleet: Fleet, cluster: Cluster, now: float) -> None:
             node.locked_at = now
         elif now - node.locked_at >= fleet.settings.lockout_seconds:
             reboot_node(node)
+
+
+def rebuild_cluster(cluster: Cluster) -> str:
+    """The cluster was reinstalled: same name and address, a new uuid (nodes too), a fresh onboard key
+    manager with a NEW random passphrase (returned; the inventory's secret files are not touched), fresh
+    keys, no jobs, no lockout, no pending partner sync, no inactive configuration."""
+    cluster.uuid = str(uuid.uuid4())
+    for node in cluster.nodes:
+        node.uuid = str(uuid.uuid4())
+        reboot_node(node)
+    length = 80 if cluster.cc_mode else 48
+    passphrase = "".join(secrets.choice(PASSPHRASE_ALPHABET) for _ in range(length))
+    cluster.job_seq += 1
+    km_uuid = str(uuid.uuid5(uuid.UUID(cluster.uuid), f"key-manager-{cluster.job_seq}"))
+    cluster.key_manager = KeyManager(uuid=km_uuid, kind="onboard", passphrase=passphrase)
+    cluster.inactive_key_manager = None
+    cluster.pending_partner_sync = None
+    cluster.jobs = {}
+    cluster.faults.partial_nodes = []
+    _new_keys(cluster)
+    return passphrase
 
 
 def reboot_node(node: Node) -> None:

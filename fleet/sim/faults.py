@@ -109,6 +109,7 @@ class ClusterOverride(BaseModel):
     lose_next: list[str] | None = None  # LOST_MODES the cluster's next successful mutations meet
     node_down: str | bool | None = None  # True: the last node is down; a name: that node
     upgrading: str | bool | None = None  # True: the last node runs the next release; a name: that node
+    misnamed: str | bool | None = None  # GET /api/cluster answers another name (True: the next cluster's)
 
 
 class FaultSpec(BaseModel):
@@ -127,6 +128,7 @@ class FaultSpec(BaseModel):
     partner_post: Rate = 0.0  # MetroCluster pairs whose pending site wants POST synchronize, not PATCH
     node_down: Rate = 0.0  # clusters (2+ nodes) with one node down
     upgrading: Rate = 0.0  # clusters (2+ nodes) mid-upgrade: one node on the next release
+    misnamed: Rate = 0.0  # clusters whose GET /api/cluster answers another cluster's name
     clusters: dict[str, ClusterOverride] = Field(default_factory=dict)
 
     @property
@@ -146,6 +148,7 @@ _CLUSTER_KINDS = (
     "partner_post",
     "node_down",
     "upgrading",
+    "misnamed",
 )
 _RATE_KINDS = {"hang": "hang_rate", "reset": "reset_rate", "http500": "http500_rate"}
 _RATE_KINDS |= {"http502": "http502_rate", "http503": "http503_rate", "lost": "lost_rate"}
@@ -336,6 +339,7 @@ def apply_faults(fleet: Fleet, spec: FaultSpec, seed: int) -> None:
     multi_node = [n for n in names if len(fleet.clusters[n].nodes) >= 2]
     node_down = set(_pick(multi_node, spec.node_down, seed, "node_down"))
     upgrading = set(_pick(multi_node, spec.upgrading, seed, "upgrading"))
+    misnamed = set(_pick(names, spec.misnamed, seed, "misnamed"))
 
     for name in names:
         cluster = fleet.clusters[name]
@@ -362,9 +366,22 @@ def apply_faults(fleet: Fleet, spec: FaultSpec, seed: int) -> None:
             cluster.metrocluster.partner_reachable = not _flag(override.partner_down, name in down_sites)
         down = _chosen_node(cluster, override.node_down, name in node_down, "node_down")
         ahead = _chosen_node(cluster, override.upgrading, name in upgrading, "upgrading")
+        cluster.answer_name = _answer_name(names, name, override.misnamed, name in misnamed)
         for node in cluster.nodes:
             node.state = "down" if node.name == down else "up"
             node.version = next_release(cluster.version) if node.name == ahead else None
+
+
+def _answer_name(names: list[str], name: str, override: str | bool | None, drawn: bool) -> str | None:
+    """A misnamed cluster answers the NEXT cluster's name (sorted, wrapping; as if the inventory's address
+    pointed at its neighbour), or ``<name>-renamed`` in a fleet of one; a string override is used as is."""
+    if isinstance(override, str):
+        return override if override != name else None
+    if not _flag(override, drawn):
+        return None
+    if len(names) < 2:
+        return f"{name}-renamed"
+    return names[(names.index(name) + 1) % len(names)]
 
 
 def next_release(version: tuple[int, int, int]) -> tuple[int, int, int]:

@@ -25,6 +25,8 @@ def cluster_summary(app: web.Application, cluster: Cluster) -> dict[str, Any]:
     km, counters, mcc = cluster.key_manager, cluster.counters, cluster.metrocluster
     return {
         "name": cluster.name,
+        "uuid": cluster.uuid,
+        "answer_name": cluster.answer_name,  # what GET /api/cluster answers when not ``name``
         "address": f"{app[HOST]}:{cluster.port}",
         "version": ".".join(str(part) for part in cluster.version),
         "passphrase_fingerprint": fingerprint(km.passphrase if km is not None else None),
@@ -162,8 +164,10 @@ def _version(value: Any, target: str) -> tuple[int, int, int] | None:
     return parts[0], parts[1], parts[2]
 
 
-def update_cluster(cluster: Cluster, changes: dict[str, Any]) -> None:
-    """Set state and faults at run time; unknown names are refused, so a typo never passes silently."""
+def update_cluster(cluster: Cluster, changes: dict[str, Any]) -> dict[str, Any]:
+    """Set state and faults at run time; unknown names are refused, so a typo never passes silently.
+    Returns what the caller must learn and cannot read elsewhere: a rebuild's new ``passphrase``."""
+    rebuilt: dict[str, Any] = {}
     for key, value in changes.items():
         if key == "faults":
             unknown = set(value) - FAULT_FIELDS
@@ -191,19 +195,29 @@ def update_cluster(cluster: Cluster, changes: dict[str, Any]) -> None:
             _update_nodes(cluster, value)
         elif key == "reboot_node":
             effects.reboot_node(_node(cluster, value, "reboot_node"))
+        elif key == "answer_name":
+            if value is not None and (not isinstance(value, str) or not value):
+                raise Refused(codes.INVALID_VALUE, target="answer_name")
+            cluster.answer_name = None if value == cluster.name else value
+        elif key == "rebuild":
+            if value is not True:
+                raise Refused(codes.INVALID_VALUE, target="rebuild")
+            rebuilt["passphrase"] = effects.rebuild_cluster(cluster)
         elif key == "version":
             cluster.version = (int(value[0]), int(value[1]), int(value[2]))
         elif key in CLUSTER_FIELDS:
             setattr(cluster, key, value)  # locked=False clears every node (and its streak)
         else:
             raise Refused(codes.UNEXPECTED_ARGUMENT, target=key)
+    return rebuilt
 
 
 async def sim_update(request: web.Request) -> web.Response:
     cluster = _named(request)
-    update_cluster(cluster, await read_body(request))
+    learned = update_cluster(cluster, await read_body(request))
     summary = cluster_summary(request.app, cluster)
     summary["faults"] = dataclasses.asdict(cluster.faults)
+    summary.update(learned)  # {"passphrase": NEW} after a rebuild
     return web.json_response(summary)
 
 

@@ -203,9 +203,10 @@ def job_record(app: web.Application, cluster: Cluster, job: Job) -> dict[str, An
 
 
 def cluster_record(cluster: Cluster) -> dict[str, Any]:
+    """The cluster's own identity: its ``answer_name`` when it has one (a misnamed cluster), its uuid."""
     generation, major, minor = cluster.version
     return {
-        "name": cluster.name,
+        "name": cluster.answer_name or cluster.name,
         "uuid": cluster.uuid,
         "version": {"full": cluster.version_full, "generation": generation, "major": major, "minor": minor},
         "_links": self_link("/api/cluster"),
@@ -231,7 +232,8 @@ def node_record(cluster: Cluster, node: Node) -> dict[str, Any]:
 
 def metrocluster_record(fleet: Fleet, cluster: Cluster) -> dict[str, Any]:
     """This site's MetroCluster view; the remote side as far as the partner can be reached."""
-    local_cluster = {"name": cluster.name, "uuid": cluster.uuid, "_links": self_link("/api/cluster")}
+    name = cluster.answer_name or cluster.name
+    local_cluster = {"name": name, "uuid": cluster.uuid, "_links": self_link("/api/cluster")}
     mcc = cluster.metrocluster
     if mcc is None:
         return {

@@ -200,6 +200,9 @@ class Cluster:
     certificates: list[CertRef] = field(default_factory=list)
     counters: Counters = field(default_factory=Counters)
     faults: ClusterFaults = field(default_factory=ClusterFaults)
+    # the name GET /api/cluster answers when it is not ``name`` (the ``misnamed`` fault, /_sim answer_name):
+    # the inventory's name points at a cluster that calls itself something else
+    answer_name: str | None = None
 
     @property
     def version_full(self) -> str:
