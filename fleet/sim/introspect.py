@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import uuid
 from typing import Any
 
 from aiohttp import web
@@ -14,7 +15,7 @@ from fleet.ontap import codes
 from fleet.sim import effects
 from fleet.sim.http import CLOCK, FLEET, HOST, read_body
 from fleet.sim.rules import Refused
-from fleet.sim.state import LOST_MODES, Cluster, ClusterFaults, Node
+from fleet.sim.state import LOST_MODES, CertRef, Cluster, ClusterFaults, Node
 
 
 def fingerprint(secret: str | None) -> str | None:
@@ -64,6 +65,10 @@ def cluster_summary(app: web.Application, cluster: Cluster) -> dict[str, Any]:
         "key_manager": km.kind if km is not None else None,
         "inactive_key_manager": cluster.inactive_key_manager.uuid if cluster.inactive_key_manager else None,
         "cc_mode": cluster.cc_mode,
+        "certificates": [
+            {"name": cert.name, "uuid": cert.uuid, "type": cert.type, "subject_key_identifier": cert.key_pair}
+            for cert in cluster.certificates
+        ],
         "metrocluster": None
         if mcc is None
         else {
@@ -164,9 +169,40 @@ def _version(value: Any, target: str) -> tuple[int, int, int] | None:
     return parts[0], parts[1], parts[2]
 
 
+CERTIFICATE_FIELDS = frozenset({"name", "type", "key_pair_of", "expiry_time"})
+
+
+def _install_certificate(cluster: Cluster, value: Any) -> dict[str, Any]:
+    """``{"name", "type": client|server_ca, "key_pair_of": <installed certificate's name>, "expiry_time"}``:
+    a new certificate with its own key pair, or (``key_pair_of``) the same key pair as another (a renewal).
+    Its uuid is deterministic (uuid5 of the cluster's uuid and the name)."""
+    named = isinstance(value, dict) and isinstance(value.get("name"), str)
+    if not isinstance(value, dict) or not named or set(value) - CERTIFICATE_FIELDS:
+        raise Refused(codes.INVALID_VALUE, target="install_certificate")
+    if any(cert.name == value["name"] for cert in cluster.certificates):
+        raise Refused(codes.INVALID_VALUE, target="install_certificate.name", message="Already installed.")
+    if value.get("type", "client") not in ("client", "server_ca"):
+        raise Refused(codes.INVALID_VALUE, target="install_certificate.type")
+    cert = CertRef(
+        name=value["name"],
+        uuid=str(uuid.uuid5(uuid.UUID(cluster.uuid), f"certificate/{value['name']}")),
+        type=value.get("type", "client"),
+    )
+    if "expiry_time" in value:
+        cert.expiry_time = str(value["expiry_time"])
+    if value.get("key_pair_of") is not None:
+        twin = next((c for c in cluster.certificates if c.name == value["key_pair_of"]), None)
+        if twin is None:
+            raise Refused(codes.INVALID_VALUE, target="install_certificate.key_pair_of")
+        cert.subject_key_identifier = twin.key_pair
+    cluster.certificates.append(cert)
+    return {"name": cert.name, "uuid": cert.uuid, "subject_key_identifier": cert.key_pair}
+
+
 def update_cluster(cluster: Cluster, changes: dict[str, Any]) -> dict[str, Any]:
     """Set state and faults at run time; unknown names are refused, so a typo never passes silently.
-    Returns what the caller must learn and cannot read elsewhere: a rebuild's new ``passphrase``."""
+    Returns what the caller must learn and cannot read elsewhere: a rebuild's new ``passphrase``, an
+    installed ``certificate``."""
     rebuilt: dict[str, Any] = {}
     for key, value in changes.items():
         if key == "faults":
@@ -203,6 +239,8 @@ def update_cluster(cluster: Cluster, changes: dict[str, Any]) -> dict[str, Any]:
             if value is not True:
                 raise Refused(codes.INVALID_VALUE, target="rebuild")
             rebuilt["passphrase"] = effects.rebuild_cluster(cluster)
+        elif key == "install_certificate":
+            rebuilt["certificate"] = _install_certificate(cluster, value)
         elif key == "version":
             cluster.version = (int(value[0]), int(value[1]), int(value[2]))
         elif key in CLUSTER_FIELDS:
@@ -217,7 +255,7 @@ async def sim_update(request: web.Request) -> web.Response:
     learned = update_cluster(cluster, await read_body(request))
     summary = cluster_summary(request.app, cluster)
     summary["faults"] = dataclasses.asdict(cluster.faults)
-    summary.update(learned)  # {"passphrase": NEW} after a rebuild
+    summary.update(learned)  # {"passphrase": NEW} after a rebuild, {"certificate": …} after an install
     return web.json_response(summary)
 
 

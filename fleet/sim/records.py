@@ -290,6 +290,34 @@ METROCLUSTER_SHAPE = Shape(keys=(), resource="metrocluster")
 NODE_SHAPE = Shape(keys=("uuid", "name"), resource="node", filters="node_filters")
 
 
+CERTIFICATE_SHAPE = Shape(keys=("uuid", "name"), resource="certificate", filters="certificate_filters")
+
+
+def certificate_record(cluster: Cluster, cert: CertRef) -> dict[str, Any]:
+    """An installed certificate (admin SVM, cluster scope). ``subject_key_identifier`` (9.8+) is the key
+    pair's identity: a renewal that keeps the key pair keeps it. The PEM is a stand-in, not a real one."""
+    svm_uuid = str(uuid.uuid5(uuid.UUID(cluster.uuid), "admin-svm"))
+    body = base64.b64encode(hashlib.sha256(f"{cert.uuid}/{cert.key_pair}".encode()).digest() * 4).decode()
+    record: dict[str, Any] = {
+        "uuid": cert.uuid,
+        "type": cert.type,
+        "common_name": cert.name,
+        "ca": f"{cluster.name}-kmip-ca" if cert.type == "client" else cert.name,
+        "expiry_time": cert.expiry_time,
+        "serial_number": cert.uuid.replace("-", "")[:16].upper(),
+        "key_size": 2048,
+        "hash_function": "sha256",
+        "scope": "cluster",
+        "svm": {"name": cluster.name, "uuid": svm_uuid},
+        "public_certificate": f"-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n",
+        "_links": self_link(f"/api/security/certificates/{cert.uuid}"),
+    }
+    if cluster.at_least(8):
+        record["name"] = cert.name
+        record["subject_key_identifier"] = cert.key_pair
+    return record
+
+
 # key stores (9.10+): what policy sweeps check; one record per cluster-scope key manager
 KEY_STORE_SHAPE = Shape(keys=("uuid",), resource="key_store", filters="key_store_filters")
 

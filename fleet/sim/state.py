@@ -10,6 +10,7 @@ test data.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -65,8 +66,24 @@ class Node:
 
 @dataclass(slots=True)
 class CertRef:
+    """A certificate: a reference (name, uuid) in a key manager, or one installed on the cluster
+    (``Cluster.certificates``, ``/api/security/certificates``) with its type and key-pair identity."""
+
     name: str
     uuid: str
+    type: str = "client"  # client | server_ca (what the key managers use)
+    # the key pair's identity (the spec's subject_key_identifier, 9.8+); "" = its own, derived from the uuid.
+    # A renewed certificate that keeps its key pair carries its predecessor's.
+    subject_key_identifier: str = ""
+    expiry_time: str = "2030-01-25T11:20:13+00:00"
+
+    @property
+    def key_pair(self) -> str:
+        """The key-pair identity two certificates share exactly when they hold the same key pair."""
+        if self.subject_key_identifier:
+            return self.subject_key_identifier
+        digest = hashlib.sha1(self.uuid.encode(), usedforsecurity=False).hexdigest().upper()
+        return ":".join(digest[i : i + 2] for i in range(0, 40, 2))
 
 
 @dataclass(slots=True)
