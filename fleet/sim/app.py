@@ -36,6 +36,7 @@ from fleet.sim.query import (
     select_fields,
 )
 from fleet.sim.records import (
+    CERTIFICATE_SHAPE,
     CLUSTER_SHAPE,
     JOB_SHAPE,
     KEY_ID_SHAPE,
@@ -45,6 +46,7 @@ from fleet.sim.records import (
     KEY_STORE_SHAPE,
     METROCLUSTER_SHAPE,
     NODE_SHAPE,
+    certificate_record,
     cluster_record,
     job_record,
     key_id_record,
@@ -95,6 +97,7 @@ async def resolve_cluster(request: web.Request, handler: Handler) -> web.StreamR
     _set_cluster(request, cluster)
     fleet, now = request.app[FLEET], request.app[CLOCK]()
     effects.advance_jobs(fleet, cluster, now)
+    effects.expire_lockouts(fleet, cluster, now)
     if request.path.startswith("/_sim/"):
         return await handler(request)
     counters = cluster.counters
@@ -212,7 +215,7 @@ async def get_cluster(request: web.Request) -> web.Response:
 
 async def get_nodes(request: web.Request) -> web.Response:
     _, cluster, _ = ctx(request)
-    return collection(request, [node_record(node) for node in cluster.nodes], NODE_SHAPE)
+    return collection(request, [node_record(cluster, node) for node in cluster.nodes], NODE_SHAPE)
 
 
 async def get_metrocluster(request: web.Request) -> web.Response:
@@ -335,6 +338,22 @@ async def get_key_id(request: web.Request) -> web.Response:
     raise Refused(codes.NOT_FOUND, target="key_id")
 
 
+async def list_certificates(request: web.Request) -> web.Response:
+    _, cluster, _ = ctx(request)
+    _gate(cluster, releases.CERTIFICATES)
+    records = [certificate_record(cluster, cert) for cert in cluster.certificates]
+    return collection(request, records, CERTIFICATE_SHAPE)
+
+
+async def get_certificate(request: web.Request) -> web.Response:
+    _, cluster, _ = ctx(request)
+    _gate(cluster, releases.CERTIFICATES)
+    for cert in cluster.certificates:
+        if cert.uuid == request.match_info["uuid"]:
+            return instance(request, certificate_record(cluster, cert), CERTIFICATE_SHAPE)
+    raise Refused(codes.NOT_FOUND, target="uuid")
+
+
 async def list_key_stores(request: web.Request) -> web.Response:
     _, cluster, _ = ctx(request)
     _gate(cluster, releases.KEY_STORES)
@@ -375,6 +394,8 @@ def build_app(
             web.get(KM + "/{km_uuid}/keys/{node_uuid}/key-ids", list_key_ids, allow_head=False),
             web.get(KM + "/{km_uuid}/keys/{node_uuid}/key-ids/{key_id}", get_key_id, allow_head=False),
             web.get("/api/security/key-stores", list_key_stores, allow_head=False),
+            web.get("/api/security/certificates", list_certificates, allow_head=False),
+            web.get("/api/security/certificates/{uuid}", get_certificate, allow_head=False),
             web.get("/_sim/fleet", sim_fleet, allow_head=False),
             web.get("/_sim/clusters/{name}", sim_cluster, allow_head=False),
             web.post("/_sim/clusters/{name}", sim_update),

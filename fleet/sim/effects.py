@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import secrets
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from fleet.ontap import codes
-from fleet.sim.generate import make_keys
+from fleet.sim.generate import PASSPHRASE_ALPHABET, make_keys
 from fleet.sim.rules import Change, Decision, Reply, key_manager_path
-from fleet.sim.state import CertRef, Cluster, Fleet, Job, KeyManager, KeyServer
+from fleet.sim.state import CertRef, Cluster, Fleet, Job, KeyManager, KeyServer, Node
 
 CREATIONS = frozenset({"create_onboard", "create_external"})  # changes that make a new key manager
 
@@ -31,25 +32,69 @@ def enact(fleet: Fleet, cluster: Cluster, decision: Decision, now: float) -> Rep
     """What ONTAP answers once a rule has decided, after doing what the decision says."""
     if isinstance(decision, Reply):
         return decision  # accepted, nothing to change
-    record_passphrase_check(fleet, cluster, decision.passphrase_ok)
+    record_passphrase_check(fleet, cluster, decision.passphrase_ok, now)
     if isinstance(decision, Change):
         return commit(fleet, cluster, decision, now)
     return decision.reply()
 
 
-def record_passphrase_check(fleet: Fleet, cluster: Cluster, passphrase_ok: bool | None) -> None:
-    """A right passphrase clears the wrong-passphrase streak; a wrong one extends it and, in Common
-    Criteria mode (or with ``SimSettings.lockout_all_modes``), locks the cluster at the threshold."""
+def record_passphrase_check(
+    fleet: Fleet, cluster: Cluster, passphrase_ok: bool | None, now: float = 0.0
+) -> None:
+    """A right passphrase clears the serving node's wrong-passphrase streak; a wrong one extends it and, in
+    Common Criteria mode (or with ``SimSettings.lockout_all_modes``), locks that node at the threshold."""
     if passphrase_ok is None:
         return
+    node = cluster.serving_node
     if passphrase_ok:
-        cluster.wrong_passphrase_streak = 0
+        if node is not None:
+            node.wrong_passphrase_streak = 0
         return
-    cluster.wrong_passphrase_streak += 1
     cluster.wrong_passphrase_total += 1
+    if node is None:
+        return
+    node.wrong_passphrase_streak += 1
     counts = cluster.cc_mode or fleet.settings.lockout_all_modes
-    if counts and cluster.wrong_passphrase_streak >= cluster.lockout_threshold:
-        cluster.locked = True
+    if counts and node.wrong_passphrase_streak >= cluster.lockout_threshold and not node.locked:
+        node.locked, node.locked_at = True, now
+
+
+def expire_lockouts(fleet: Fleet, cluster: Cluster, now: float) -> None:
+    """A locked node clears ``SimSettings.lockout_seconds`` (24 h) after its lock began; a lock set without
+    a time (``/_sim``, an old state file) starts counting now."""
+    for node in cluster.nodes:
+        if not node.locked:
+            continue
+        if node.locked_at is None:
+            node.locked_at = now
+        elif now - node.locked_at >= fleet.settings.lockout_seconds:
+            reboot_node(node)
+
+
+def rebuild_cluster(cluster: Cluster) -> str:
+    """The cluster was reinstalled: same name and address, a new uuid (nodes too), a fresh onboard key
+    manager with a NEW random passphrase (returned; the inventory's secret files are not touched), fresh
+    keys, no jobs, no lockout, no pending partner sync, no inactive configuration."""
+    cluster.uuid = str(uuid.uuid4())
+    for node in cluster.nodes:
+        node.uuid = str(uuid.uuid4())
+        reboot_node(node)
+    length = 80 if cluster.cc_mode else 48
+    passphrase = "".join(secrets.choice(PASSPHRASE_ALPHABET) for _ in range(length))
+    cluster.job_seq += 1
+    km_uuid = str(uuid.uuid5(uuid.UUID(cluster.uuid), f"key-manager-{cluster.job_seq}"))
+    cluster.key_manager = KeyManager(uuid=km_uuid, kind="onboard", passphrase=passphrase)
+    cluster.inactive_key_manager = None
+    cluster.pending_partner_sync = None
+    cluster.jobs = {}
+    cluster.faults.partial_nodes = []
+    _new_keys(cluster)
+    return passphrase
+
+
+def reboot_node(node: Node) -> None:
+    """A node reboot clears its Common Criteria lockout and its streak."""
+    node.locked, node.locked_at, node.wrong_passphrase_streak = False, None, 0
 
 
 def commit(fleet: Fleet, cluster: Cluster, change: Change, now: float) -> Reply:
@@ -121,11 +166,13 @@ def apply_change(fleet: Fleet, cluster: Cluster, operation: str, params: dict[st
 
 
 def _stale_nodes(cluster: Cluster) -> list[str]:
-    """Nodes that fail this change (the partial fault), consumed when ``partial_once``."""
+    """Nodes that fail this change: the partial fault's (consumed when ``partial_once``) and every node
+    that is down (it cannot be reached; UNCONFIRMED how ONTAP answers, ontap-notes §10: a partial change)."""
     names = [node.name for node in cluster.nodes if node.name in set(cluster.faults.partial_nodes)]
     if names and cluster.faults.partial_once:
         cluster.faults.partial_nodes = []
-    return names
+    down = [node.name for node in cluster.nodes if node.state == "down" and node.name not in names]
+    return names + down
 
 
 def _mark_keys(cluster: Cluster, stale: list[str]) -> None:

@@ -3,7 +3,8 @@
 Two kinds of faults, as DESIGN.md "Simulator faults" lists them:
 
 * per cluster, drawn once from the seed by ``apply_faults`` (``partial``, ``partial408``, ``jobs``,
-  ``jobfail``, ``auth``, ``partner_down``): stored in ``Cluster.faults`` / ``Cluster.metrocluster``, acted
+  ``jobfail``, ``auth``, ``partner_down``, ``node_down``, ``upgrading`` …): stored in ``Cluster.faults``,
+  ``Cluster.metrocluster`` and ``Node``, acted
   on by ``rules``, ``effects`` and the app's authentication, so they survive a restart with the rest of the
   state;
 * per request (``latency``, ``slow``, ``hang``, ``reset``, ``http5xx``, ``limit``): rates stored in each
@@ -106,6 +107,9 @@ class ClusterOverride(BaseModel):
     inactive: bool | None = None  # an inactive external configuration listed first (9.16+)
     partner_post: bool | None = None  # this MetroCluster site takes the partner sync as a POST only
     lose_next: list[str] | None = None  # LOST_MODES the cluster's next successful mutations meet
+    node_down: str | bool | None = None  # True: the last node is down; a name: that node
+    upgrading: str | bool | None = None  # True: the last node runs the next release; a name: that node
+    misnamed: str | bool | None = None  # GET /api/cluster answers another name (True: the next cluster's)
 
 
 class FaultSpec(BaseModel):
@@ -122,6 +126,9 @@ class FaultSpec(BaseModel):
     partner_down: Rate = 0.0
     inactive: Rate = 0.0  # 9.16+ standalone OKM clusters also listing an inactive external configuration
     partner_post: Rate = 0.0  # MetroCluster pairs whose pending site wants POST synchronize, not PATCH
+    node_down: Rate = 0.0  # clusters (2+ nodes) with one node down
+    upgrading: Rate = 0.0  # clusters (2+ nodes) mid-upgrade: one node on the next release
+    misnamed: Rate = 0.0  # clusters whose GET /api/cluster answers another cluster's name
     clusters: dict[str, ClusterOverride] = Field(default_factory=dict)
 
     @property
@@ -139,6 +146,9 @@ _CLUSTER_KINDS = (
     "partner_down",
     "inactive",
     "partner_post",
+    "node_down",
+    "upgrading",
+    "misnamed",
 )
 _RATE_KINDS = {"hang": "hang_rate", "reset": "reset_rate", "http500": "http500_rate"}
 _RATE_KINDS |= {"http502": "http502_rate", "http503": "http503_rate", "lost": "lost_rate"}
@@ -326,6 +336,10 @@ def apply_faults(fleet: Fleet, spec: FaultSpec, seed: int) -> None:
     down_pairs = _pick(pairs, spec.partner_down, seed, "partner_down")
     post_sites = {name for pair in _pick(pairs, spec.partner_post, seed, "partner_post") for name in pair}
     down_sites = {pair[random.Random(f"{seed}/partner_down/{pair[0]}").randrange(2)] for pair in down_pairs}
+    multi_node = [n for n in names if len(fleet.clusters[n].nodes) >= 2]
+    node_down = set(_pick(multi_node, spec.node_down, seed, "node_down"))
+    upgrading = set(_pick(multi_node, spec.upgrading, seed, "upgrading"))
+    misnamed = set(_pick(names, spec.misnamed, seed, "misnamed"))
 
     for name in names:
         cluster = fleet.clusters[name]
@@ -350,6 +364,41 @@ def apply_faults(fleet: Fleet, spec: FaultSpec, seed: int) -> None:
         faults.partner_sync_method = "post" if post else None
         if cluster.metrocluster is not None:
             cluster.metrocluster.partner_reachable = not _flag(override.partner_down, name in down_sites)
+        down = _chosen_node(cluster, override.node_down, name in node_down, "node_down")
+        ahead = _chosen_node(cluster, override.upgrading, name in upgrading, "upgrading")
+        cluster.answer_name = _answer_name(names, name, override.misnamed, name in misnamed)
+        for node in cluster.nodes:
+            node.state = "down" if node.name == down else "up"
+            node.version = next_release(cluster.version) if node.name == ahead else None
+
+
+def _answer_name(names: list[str], name: str, override: str | bool | None, drawn: bool) -> str | None:
+    """A misnamed cluster answers the NEXT cluster's name (sorted, wrapping; as if the inventory's address
+    pointed at its neighbour), or ``<name>-renamed`` in a fleet of one; a string override is used as is."""
+    if isinstance(override, str):
+        return override if override != name else None
+    if not _flag(override, drawn):
+        return None
+    if len(names) < 2:
+        return f"{name}-renamed"
+    return names[(names.index(name) + 1) % len(names)]
+
+
+def next_release(version: tuple[int, int, int]) -> tuple[int, int, int]:
+    """The release a node mid-upgrade already runs: the next minor release line (9.14.1 -> 9.15.0)."""
+    return version[0], version[1] + 1, 0
+
+
+def _chosen_node(cluster: Cluster, override: str | bool | None, drawn: bool, kind: str) -> str | None:
+    """The node a node-level fault strikes: a named one, else the LAST node (never the serving node, which
+    answers the management requests) when drawn or set True."""
+    if isinstance(override, str):
+        if override not in {node.name for node in cluster.nodes}:
+            raise InputError(f"no node {override} on {cluster.name}", field=f"clusters.{cluster.name}.{kind}")
+        return override
+    if not _flag(override, drawn) or len(cluster.nodes) < 2:
+        return None
+    return cluster.nodes[-1].name
 
 
 def _pick(population: list[T], rate: float, seed: int, kind: str) -> list[T]:

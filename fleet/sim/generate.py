@@ -86,10 +86,8 @@ def make_cluster(
     )
     node_count = nodes if nodes is not None else rng.choice(NODE_COUNTS)
     cluster.nodes = [Node(name=f"{name}-{i:02d}", uuid=make_uuid(rng)) for i in range(1, node_count + 1)]
-    cluster.certificates = [
-        CertRef(name=f"{name}-kmip-client", uuid=make_uuid(rng)),
-        CertRef(name=f"{name}-kmip-ca", uuid=make_uuid(rng)),
-    ]
+    client = CertRef(name=f"{name}-kmip-client", uuid=make_uuid(rng))
+    cluster.certificates = [client, CertRef(name=f"{name}-kmip-ca", uuid=make_uuid(rng), type="server_ca")]
     if key_manager == "onboard":
         cluster.key_manager = KeyManager(
             uuid=make_uuid(rng),
@@ -104,13 +102,17 @@ def make_cluster(
                 KeyServer(server=f"10.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}:5696")
                 for _ in range(rng.randint(1, 2))
             ],
-            client_certificate=cluster.certificates[0],
-            server_ca_certificates=[cluster.certificates[1]],
+            client_certificate=_reference(cluster.certificates[0]),
+            server_ca_certificates=[_reference(cluster.certificates[1])],
         )
     if cluster.key_manager is not None:
         for node in cluster.nodes:
             node.keys = make_keys(rng, rng.randint(2, 4))
     return cluster
+
+
+def _reference(cert: CertRef) -> CertRef:
+    return CertRef(name=cert.name, uuid=cert.uuid, type=cert.type)
 
 
 def make_inactive_external(cluster: Cluster) -> KeyManager:

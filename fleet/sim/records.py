@@ -203,27 +203,37 @@ def job_record(app: web.Application, cluster: Cluster, job: Job) -> dict[str, An
 
 
 def cluster_record(cluster: Cluster) -> dict[str, Any]:
+    """The cluster's own identity: its ``answer_name`` when it has one (a misnamed cluster), its uuid."""
     generation, major, minor = cluster.version
     return {
-        "name": cluster.name,
+        "name": cluster.answer_name or cluster.name,
         "uuid": cluster.uuid,
         "version": {"full": cluster.version_full, "generation": generation, "major": major, "minor": minor},
         "_links": self_link("/api/cluster"),
     }
 
 
-def node_record(node: Node) -> dict[str, Any]:
+def version_record(version: tuple[int, int, int]) -> dict[str, Any]:
+    generation, major, minor = version
+    full = f"NetApp Release {generation}.{major}.{minor}: simulated"
+    return {"full": full, "generation": generation, "major": major, "minor": minor}
+
+
+def node_record(cluster: Cluster, node: Node) -> dict[str, Any]:
+    """A node: ``state`` up or down, and its own ``version`` (a node mid-upgrade differs from the rest)."""
     return {
         "uuid": node.uuid,
         "name": node.name,
-        "state": "up",
+        "state": node.state,
+        "version": version_record(cluster.node_version(node)),
         "_links": self_link(f"/api/cluster/nodes/{node.uuid}"),
     }
 
 
 def metrocluster_record(fleet: Fleet, cluster: Cluster) -> dict[str, Any]:
     """This site's MetroCluster view; the remote side as far as the partner can be reached."""
-    local_cluster = {"name": cluster.name, "uuid": cluster.uuid, "_links": self_link("/api/cluster")}
+    name = cluster.answer_name or cluster.name
+    local_cluster = {"name": name, "uuid": cluster.uuid, "_links": self_link("/api/cluster")}
     mcc = cluster.metrocluster
     if mcc is None:
         return {
@@ -278,6 +288,34 @@ JOB_SHAPE = Shape(keys=("uuid",), resource="job")
 CLUSTER_SHAPE = Shape(keys=(), resource="cluster")
 METROCLUSTER_SHAPE = Shape(keys=(), resource="metrocluster")
 NODE_SHAPE = Shape(keys=("uuid", "name"), resource="node", filters="node_filters")
+
+
+CERTIFICATE_SHAPE = Shape(keys=("uuid", "name"), resource="certificate", filters="certificate_filters")
+
+
+def certificate_record(cluster: Cluster, cert: CertRef) -> dict[str, Any]:
+    """An installed certificate (admin SVM, cluster scope). ``subject_key_identifier`` (9.8+) is the key
+    pair's identity: a renewal that keeps the key pair keeps it. The PEM is a stand-in, not a real one."""
+    svm_uuid = str(uuid.uuid5(uuid.UUID(cluster.uuid), "admin-svm"))
+    body = base64.b64encode(hashlib.sha256(f"{cert.uuid}/{cert.key_pair}".encode()).digest() * 4).decode()
+    record: dict[str, Any] = {
+        "uuid": cert.uuid,
+        "type": cert.type,
+        "common_name": cert.name,
+        "ca": f"{cluster.name}-kmip-ca" if cert.type == "client" else cert.name,
+        "expiry_time": cert.expiry_time,
+        "serial_number": cert.uuid.replace("-", "")[:16].upper(),
+        "key_size": 2048,
+        "hash_function": "sha256",
+        "scope": "cluster",
+        "svm": {"name": cluster.name, "uuid": svm_uuid},
+        "public_certificate": f"-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n",
+        "_links": self_link(f"/api/security/certificates/{cert.uuid}"),
+    }
+    if cluster.at_least(8):
+        record["name"] = cert.name
+        record["subject_key_identifier"] = cert.key_pair
+    return record
 
 
 # key stores (9.10+): what policy sweeps check; one record per cluster-scope key manager

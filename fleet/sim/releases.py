@@ -334,8 +334,13 @@ def later(table: str, name: str, release: Release) -> bool:
     return introduced is not None and introduced > release
 
 
+CERTIFICATE_FILTERS: dict[str, Release] = {
+    name: release for name, release in CERTIFICATE_FIELDS.items() if name != "_links"
+}
+
 TABLES: dict[str, Mapping[str, Release]] = {
     **RESOURCES,
+    "certificate_filters": CERTIFICATE_FILTERS,
     "key_manager_filters": KEY_MANAGER_FILTERS,
     "key_id_filters": KEY_ID_FILTERS,
     "key_server_filters": KEY_SERVER_FILTERS,

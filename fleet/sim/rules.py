@@ -18,7 +18,7 @@ from typing import Any, ParamSpec
 
 from fleet.ontap import codes
 from fleet.sim import releases
-from fleet.sim.state import Cluster, Fleet, KeyManager, KeyServer
+from fleet.sim.state import CertRef, Cluster, Fleet, KeyManager, KeyServer
 
 ONBOARD_MIN, CC_MIN, PASSPHRASE_MAX = 32, 64, 256
 MAX_PRIMARY_SERVERS = 4
@@ -366,12 +366,26 @@ def modify_external(fleet: Fleet, cluster: Cluster, body: dict[str, Any]) -> Dec
     params: dict[str, Any] = {}
     if "client_certificate" in external:
         params["client_certificate"] = _cert(cluster, external["client_certificate"], "client_certificate")
+        _same_key_pair(cluster, km, params["client_certificate"]["uuid"])
     if "server_ca_certificates" in external:
         params["server_ca_certificates"] = [
             _cert(cluster, ref, "server_ca_certificates") for ref in external["server_ca_certificates"]
         ]
     _tls_fault(cluster)
     return Change("modify_external", params, f"PATCH {key_manager_path(km.uuid)}")
+
+
+def _installed(cluster: Cluster, cert_uuid: str) -> CertRef | None:
+    return next((cert for cert in cluster.certificates if cert.uuid == cert_uuid), None)
+
+
+def _same_key_pair(cluster: Cluster, km: KeyManager, new_uuid: str) -> None:
+    """A new client certificate must hold the current one's key pair (``subject_key_identifier``), else
+    400 65536850. A current certificate no longer installed is not compared (UNCONFIRMED)."""
+    current = _installed(cluster, km.client_certificate.uuid) if km.client_certificate else None
+    new = _installed(cluster, new_uuid)
+    if current is not None and new is not None and current.key_pair != new.key_pair:
+        raise Refused(codes.CLIENT_CERT_KEYS_DIFFER, target="external.client_certificate")
 
 
 def _cert(cluster: Cluster, ref: Any, name: str) -> dict[str, str]:

@@ -10,6 +10,7 @@ test data.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -18,6 +19,7 @@ STATE_VERSION = 1
 KeyManagerKind = Literal["onboard", "external"]
 JobState = Literal["queued", "running", "paused", "success", "failure"]
 PartnerSyncMethod = Literal["patch", "post", "either"]
+NodeState = Literal["up", "down"]
 McConfigState = Literal[
     "configuration_error", "configured", "not_configured", "not_reachable", "partially_configured", "unknown"
 ]
@@ -53,12 +55,35 @@ class Node:
     name: str
     uuid: str
     keys: list[KeyId] = field(default_factory=list)
+    # Common Criteria lockout, counted per node ("wait 24 hours or reboot the node"): the node that serves
+    # the management request keeps the streak (``Cluster.serving_node``, UNCONFIRMED which node that is)
+    wrong_passphrase_streak: int = 0
+    locked: bool = False
+    locked_at: float | None = None  # simulator clock when the lock began (None: set at the next request)
+    state: NodeState = "up"  # "down": a passphrase change or sync cannot reach it (its keys stay stale)
+    version: tuple[int, int, int] | None = None  # None: the cluster's; else mid-upgrade (mixed versions)
 
 
 @dataclass(slots=True)
 class CertRef:
+    """A certificate: a reference (name, uuid) in a key manager, or one installed on the cluster
+    (``Cluster.certificates``, ``/api/security/certificates``) with its type and key-pair identity."""
+
     name: str
     uuid: str
+    type: str = "client"  # client | server_ca (what the key managers use)
+    # the key pair's identity (the spec's subject_key_identifier, 9.8+); "" = its own, derived from the uuid.
+    # A renewed certificate that keeps its key pair carries its predecessor's.
+    subject_key_identifier: str = ""
+    expiry_time: str = "2030-01-25T11:20:13+00:00"
+
+    @property
+    def key_pair(self) -> str:
+        """The key-pair identity two certificates share exactly when they hold the same key pair."""
+        if self.subject_key_identifier:
+            return self.subject_key_identifier
+        digest = hashlib.sha1(self.uuid.encode(), usedforsecurity=False).hexdigest().upper()
+        return ":".join(digest[i : i + 2] for i in range(0, 40, 2))
 
 
 @dataclass(slots=True)
@@ -184,25 +209,63 @@ class Cluster:
     metrocluster: MetroCluster | None = None
     # set on a site whose partner changed its passphrase: the passphrase it must be synced with
     pending_partner_sync: str | None = None
-    wrong_passphrase_streak: int = 0  # consecutive wrong passphrases (Common Criteria lockout)
-    wrong_passphrase_total: int = 0
+    wrong_passphrase_total: int = 0  # every wrong passphrase any node saw (the streaks live on the nodes)
     lockout_threshold: int = 5
-    locked: bool = False
     jobs: dict[str, Job] = field(default_factory=dict)
     job_seq: int = 0  # makes job and key-manager uuids deterministic (uuid5 of the cluster uuid)
     # certificates installed on the cluster (security certificates): what external key managers may name
     certificates: list[CertRef] = field(default_factory=list)
     counters: Counters = field(default_factory=Counters)
     faults: ClusterFaults = field(default_factory=ClusterFaults)
+    # the name GET /api/cluster answers when it is not ``name`` (the ``misnamed`` fault, /_sim answer_name):
+    # the inventory's name points at a cluster that calls itself something else
+    answer_name: str | None = None
 
     @property
     def version_full(self) -> str:
         generation, major, minor = self.version
         return f"NetApp Release {generation}.{major}.{minor}: simulated"
 
+    def node_version(self, node: Node) -> tuple[int, int, int]:
+        return node.version or self.version
+
     def at_least(self, major: int, minor: int = 0) -> bool:
         """Feature gate: is this cluster at ONTAP 9.<major>.<minor> or later?"""
         return self.version[1:] >= (major, minor)
+
+    @property
+    def serving_node(self) -> Node | None:
+        """The node that serves management requests (and keeps the lockout streak): the first node.
+        Which node ONTAP counts on is UNCONFIRMED (the cluster management LIF's home node, presumably)."""
+        return self.nodes[0] if self.nodes else None
+
+    @property
+    def locked(self) -> bool:
+        """Is the serving node locked out (Common Criteria)? True locks it; False clears every node."""
+        node = self.serving_node
+        return node is not None and node.locked
+
+    @locked.setter
+    def locked(self, value: bool) -> None:
+        if value:
+            node = self.serving_node
+            if node is not None and not node.locked:
+                node.locked, node.locked_at = True, None
+            return
+        for node in self.nodes:
+            node.locked, node.locked_at, node.wrong_passphrase_streak = False, None, 0
+
+    @property
+    def wrong_passphrase_streak(self) -> int:
+        """The serving node's consecutive wrong passphrases."""
+        node = self.serving_node
+        return node.wrong_passphrase_streak if node is not None else 0
+
+    @wrong_passphrase_streak.setter
+    def wrong_passphrase_streak(self, value: int) -> None:
+        node = self.serving_node
+        if node is not None:
+            node.wrong_passphrase_streak = value
 
 
 @dataclass(slots=True)
@@ -223,6 +286,7 @@ class SimSettings:
     pending_status_on_both_sites: bool = True
     healthy_status_code: int = 0  # the spec says 0 when setup is complete; PYLIB shows 65537200
     lockout_all_modes: bool = False  # False: only Common Criteria clusters lock after wrong passphrases
+    lockout_seconds: float = 24 * 3600.0  # a locked node clears after this long (simulator clock) or a reboot
     # A filter or body field of a later release than the cluster's: 262179 "Unexpected argument" (what ONTAP
     # answers for any argument it does not know) or 262197 (what it answers for such a ``fields=`` name).
     # Which one ONTAP sends for a field a later release has is UNCONFIRMED (``releases``).
