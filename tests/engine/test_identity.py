@@ -39,3 +39,14 @@ async def test_ontap_name_declares_the_name_the_cluster_reports(sim_fleet, runne
     report = await runner.rotate(sim.inventory)
     assert by_name(report)["prod-ams-07"].outcome == "succeeded"
     assert sim.cluster(victim).counters.rotations == 1
+
+
+async def test_a_cluster_answering_with_another_name_is_refused_before_any_change(sim_fleet, runner):
+    """The address now answers as another cluster (DNS moved, a swapped cable): never rotated."""
+    sim = await sim_fleet(clusters=4, seed=3)
+    name = sim.onboard_names()[0]
+    sim.cluster(name).answer_name = "prod-ams-07"
+    report = await runner.rotate(sim.inventory, limit=name)
+    row = by_name(report)[name]
+    assert row.outcome == "refused" and "answers as cluster 'prod-ams-07'" in row.reason
+    assert sim.cluster(name).counters.mutations == 0
