@@ -17,7 +17,7 @@ from fleet.cli.app import main
 from fleet.cli.run_support import default_report_to, fail_input, run_and_exit
 from fleet.engine.plans import RunPlan
 from fleet.engine.resume import ResumeRequest, resume_plan
-from fleet.engine.rollout.window import parse_window_end
+from fleet.engine.rollout.window import parse_window_end, utc_now
 from fleet.errors import InputError
 from fleet.journal import Journal, RunRow, default_journal_path
 from fleet.logs import LogFormat
@@ -80,7 +80,8 @@ def resume(
     """Finish RUN_ID: reconcile units that were in flight, run the ones never started."""
     if window_end is not None:
         try:
-            parse_window_end(window_end)
+            if parse_window_end(window_end) <= utc_now():
+                raise InputError(f"{window_end!r} has already passed", field="--window-end")
         except InputError as exc:
             fail_input(exc)
     request = ResumeRequest(run_id=run_id, retry_failed=retry_failed, window_end=window_end)

@@ -74,10 +74,13 @@ class RunSpec(BaseModel):
     retry_failed: bool = False
 
     @classmethod
-    def create(cls, *, kind: RunKind, workdir: Path | None = None, **given: Any) -> RunSpec:
+    def create(
+        cls, *, kind: RunKind, workdir: Path | None = None, clock: Clock = utc_now, **given: Any
+    ) -> RunSpec:
         """A spec from options as typed: paths made absolute, rollout options checked (``InputError``).
 
-        ``max_consecutive_failures`` and ``window_end`` may be given as text, as on the command line.
+        ``max_consecutive_failures`` and ``window_end`` may be given as text, as on the command line;
+        a window end is read against ``clock`` (``HH:MM`` is its next occurrence) and must be ahead.
         """
         base = (workdir or Path.cwd()).absolute()
         values: dict[str, Any] = {key: value for key, value in given.items() if value is not None}
@@ -97,7 +100,13 @@ class RunSpec(BaseModel):
             values["max_consecutive_failures"] = threshold.count
         window_end = values.get("window_end")
         if isinstance(window_end, str):
-            values["window_end"] = parse_window_end(window_end)
+            now = clock()
+            values["window_end"] = parse_window_end(window_end, now=now)
+            if values["window_end"] <= now:
+                raise InputError(
+                    f"{window_end!r} has already passed: a change window must end in the future",
+                    field="--window-end",
+                )
         if "limit_per" in values:
             values["limit_per"] = tuple(values["limit_per"])
         try:

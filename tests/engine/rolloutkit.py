@@ -116,6 +116,7 @@ async def rotation_plan(
         new=runner.secret_file("new.okm", NEW_PASSPHRASE),
         backup_dir=runner.workdir / "backups",
         concurrency=concurrency,
+        clock=clock,
         **rollout,
     )
     return await plan_of(runner, spec, clock=clock, confirm_next_wave=confirm_next_wave, only=only)

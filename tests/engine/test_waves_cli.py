@@ -59,10 +59,19 @@ async def test_pause_between_waves_without_a_terminal_needs_yes(sim_fleet, tmp_p
 
 async def test_bad_rollout_options_exit_2_naming_the_option(sim_fleet, tmp_path):
     sim = await sim_fleet(clusters=3, seed=81)
-    for option, value in [("--waves", "0,100%"), ("--max-failures", "0"), ("--window-end", "25:99")]:
+    bad = [
+        ("--waves", "0,100%"),
+        ("--waves", ""),  # not "one wave of everything"
+        ("--max-failures", "0"),
+        ("--max-failures", ""),
+        ("--window-end", "25:99"),
+        ("--window-end", "2020-01-01T00:00Z"),  # already passed: refused, no run recorded
+    ]
+    for option, value in bad:
         code, _, err = await fleet(*rotate_args(sim, tmp_path, option, value), cwd=tmp_path)
-        assert code == 2 and option in err, (option, err)
+        assert code == 2 and option in err, (option, value, err)
     assert sim.requests() == 0
+    assert not (tmp_path / "journal.db").exists()  # refused before a run was recorded
 
 
 async def test_rollout_options_reach_the_report_events_and_exit_code(sim_fleet, tmp_path):

@@ -52,25 +52,29 @@ def parse_rollout(
 ) -> Rollout:
     """Parse the rollout options as typed on the command line; any bad one is an ``InputError``."""
     budgets = Budgets(
-        max_failures=parse_threshold(max_failures, field="--max-failures") if max_failures else None,
+        max_failures=parse_threshold(max_failures, field="--max-failures")
+        if max_failures is not None
+        else None,
         max_wave_failures=(
-            parse_threshold(max_wave_failures, field="--max-wave-failures") if max_wave_failures else None
+            parse_threshold(max_wave_failures, field="--max-wave-failures")
+            if max_wave_failures is not None
+            else None
         ),
         max_consecutive_failures=(
             parse_threshold(
                 max_consecutive_failures, field="--max-consecutive-failures", percent_allowed=False
             ).count
-            if max_consecutive_failures
+            if max_consecutive_failures is not None
             else None
         ),
     )
     window = None
-    if window_end:
+    if window_end is not None:
         if window_floor < 0:
             raise InputError("the floor is a number of seconds, 0 or more", field="--window-floor")
         window = Window(parse_window_end(window_end, now=now or clock()), floor=window_floor)
     return Rollout(
-        waves=parse_waves(waves) if waves else None,
+        waves=parse_waves(waves) if waves is not None else None,
         budgets=budgets,
         window=window,
         limit_per=parse_label_limits(limit_per),
