@@ -28,8 +28,13 @@ def test_hh_mm_is_its_next_local_occurrence():
     assert parse_window_end("23:45", now=local(2026, 11, 28, 23, 10)) == local(2026, 11, 28, 23, 45)
 
 
-def test_hh_mm_equal_to_now_means_tomorrow():
-    assert parse_window_end("23:10", now=local(2026, 11, 28, 23, 10)) == local(2026, 11, 29, 23, 10)
+def test_hh_mm_more_than_12_hours_away_is_refused_showing_the_time_it_was_read_as():
+    """"11:15" typed at 11:20 is a typo for a window that just closed, not a 23 h 55 min window."""
+    with pytest.raises(InputError, match=r"2026-11-29 11:15 local time, 23.9 h from now.*2026-11-29T11:15"):
+        parse_window_end("11:15", now=local(2026, 11, 28, 11, 20))
+    with pytest.raises(InputError, match="--window-end"):
+        parse_window_end("23:10", now=local(2026, 11, 28, 23, 10))  # equal to now: tomorrow, 24 h away
+    assert parse_window_end("11:15", now=local(2026, 11, 28, 23, 20)) == local(2026, 11, 29, 11, 15)
 
 
 def test_iso_8601_with_offset_and_naive_local():

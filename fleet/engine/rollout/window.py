@@ -2,7 +2,8 @@
 
 ``--window-end`` is ISO 8601 (``2026-11-29T05:30``, ``2026-11-29T05:30:00+01:00``, ``…Z``; a
 time without an offset is local time) or ``HH:MM`` local time, meaning its next occurrence (at
-23:10, ``05:30`` is tomorrow morning; a time equal to now is also tomorrow).
+23:10, ``05:30`` is tomorrow morning), which must be at most 12 hours away: ``11:15`` typed at 11:20
+is a mistake to show, not a window of 23 h 55 min.
 
 Before each unit is admitted the time left is compared with what a unit needs: the p90 of the unit
 durations observed so far in this run (nearest rank), never less than a floor (``--window-floor``,
@@ -23,6 +24,7 @@ from fleet.errors import InputError
 
 Clock = Callable[[], datetime]
 DEFAULT_FLOOR_SECONDS = 30.0
+HH_MM_HORIZON = timedelta(hours=12)  # "11:15" typed at 11:20 is a mistake, not a 23 h 55 min window
 _HH_MM = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
 
 
@@ -40,6 +42,14 @@ def parse_window_end(text: str, *, now: datetime | None = None, field: str = "--
         end = local_now.replace(hour=int(match.group(1)), minute=int(match.group(2)), second=0, microsecond=0)
         if end <= local_now:
             end += timedelta(days=1)
+        if end - local_now > HH_MM_HORIZON:
+            hours = (end - local_now).total_seconds() / 3600
+            raise InputError(
+                f"{text} is read as {end:%Y-%m-%d %H:%M} local time, {hours:.1f} h from now: a change window "
+                f"given as HH:MM must end within {HH_MM_HORIZON.total_seconds() / 3600:.0f} h; write the end "
+                f"as ISO 8601 ({end:%Y-%m-%dT%H:%M}) if that is meant",
+                field=field,
+            )
         return end.astimezone().astimezone(UTC)  # naive → local: DST resolved on the day itself
     try:
         end = datetime.fromisoformat(text)
