@@ -44,6 +44,13 @@ async def resume_spec(
         raise InputError(f"no run {request.run_id!r} in the journal {journal.path}", field="RUN_ID")
     if run.kind not in RESUMABLE:
         raise InputError(f"runs of kind {run.kind!r} cannot be resumed", field="RUN_ID")
+    latest = await latest_of_lineage(journal, request.run_id)
+    if latest != request.run_id:
+        raise InputError(
+            f"run {request.run_id} was already resumed; resume the latest run of this change instead: "
+            f"`fleet resume {latest}` (nothing was started)",
+            field="RUN_ID",
+        )
     spec = RunSpec.from_journal(run.kind, run.options)
     wanted = RETRYABLE if request.retry_failed else None
     todo: set[str] = set()
@@ -101,6 +108,20 @@ async def resume_plan(
             "the inventory changed since the run started; resuming with the current one", run=request.run_id
         )
     return plan
+
+
+async def latest_of_lineage(journal: Journal, run_id: str) -> str:
+    """The newest run that continues ``run_id`` (itself when nothing resumed it): resume exactly once."""
+    resumed_by: dict[str, str] = {}
+    for row in reversed(await journal.runs()):  # oldest first: the first resume of a run wins
+        parent = row.options.get("resumed_from")
+        if isinstance(parent, str):
+            resumed_by.setdefault(parent, row.id)
+    latest, seen = run_id, {run_id}
+    while latest in resumed_by and resumed_by[latest] not in seen:
+        latest = resumed_by[latest]
+        seen.add(latest)
+    return latest
 
 
 async def resume_chain(journal: Journal, run_id: str) -> frozenset[str]:

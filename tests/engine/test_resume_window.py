@@ -42,3 +42,37 @@ async def test_a_paused_run_resumes_in_the_window_given_on_the_command_line(sim_
     report = json.loads(resumed.read_text())
     assert report["run"]["options"]["window_end"].startswith(tonight[:16])
     assert all(sim.passphrase(name) == NEW_PASSPHRASE for name in sim.onboard_names())
+
+
+async def test_a_run_is_resumed_exactly_once_the_second_resume_names_the_latest(sim_fleet, tmp_path):
+    sim = await sim_fleet(clusters=4, seed=5)
+    new = tmp_path / "new.okm"
+    new.write_text(NEW_PASSPHRASE)
+    journal = str(tmp_path / "j.db")
+    first = tmp_path / "first.json"
+    closing = iso(datetime.now(UTC) + timedelta(seconds=20))
+    code, _, err = await run_fleet(
+        "rotate", "-i", str(sim.inventory), "--new", f"file:{new}", "--journal", journal,
+        "--window-end", closing, "--report", str(first), cwd=tmp_path,
+    )  # fmt: skip
+    assert code == 4, err
+    run_id = json.loads(first.read_text())["run"]["id"]
+    closing = iso(datetime.now(UTC) + timedelta(seconds=20))  # the second night is short too
+    second = tmp_path / "second.json"
+    code, _, err = await run_fleet(
+        "resume", run_id, "--journal", journal, "--window-end", closing, "--report", str(second), cwd=tmp_path
+    )
+    assert code == 4, err
+    second_id = json.loads(second.read_text())["run"]["id"]
+
+    requests = sim.requests()
+    code, _, err = await run_fleet("resume", run_id, "--journal", journal, cwd=tmp_path)
+    assert code == 2 and f"fleet resume {second_id}" in err
+    assert sim.requests() == requests, "a refused resume contacted a cluster"
+
+    tonight = iso(datetime.now(UTC) + timedelta(hours=2))
+    code, _, err = await run_fleet(
+        "resume", second_id, "--journal", journal, "--window-end", tonight, cwd=tmp_path
+    )
+    assert code == 0, err
+    assert all(sim.cluster(name).counters.rotations == 1 for name in sim.onboard_names())
