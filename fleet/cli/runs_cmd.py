@@ -68,6 +68,7 @@ async def _runs(journal_path: Path | None, last: int) -> list[RunRow]:
     help="Tonight's change window end: HH:MM (local, next) or ISO 8601 (default: the recorded one, "
     "while it is still ahead).",
 )
+@click.option("--no-window", is_flag=True, help="Go on without a change window (a run paused by its window).")
 @options.log_format
 def resume(
     run_id: str,
@@ -75,6 +76,7 @@ def resume(
     retry_failed: bool,
     report_path: Path | None,
     window_end: str | None,
+    no_window: bool,
     log_format: LogFormat,
 ) -> None:
     """Finish RUN_ID: reconcile units that were in flight, run the ones never started."""
@@ -84,7 +86,11 @@ def resume(
                 raise InputError(f"{window_end!r} has already passed", field="--window-end")
         except InputError as exc:
             fail_input(exc)
-    request = ResumeRequest(run_id=run_id, retry_failed=retry_failed, window_end=window_end)
+    if window_end is not None and no_window:
+        fail_input(InputError("give either --window-end or --no-window, not both", field="--no-window"))
+    request = ResumeRequest(
+        run_id=run_id, retry_failed=retry_failed, window_end=window_end, no_window=no_window
+    )
     path = journal_path or default_journal_path()
     if not Path(path).exists():
         fail_input(InputError(f"no journal at {path}", field="--journal"))

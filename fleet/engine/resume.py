@@ -21,7 +21,7 @@ from fleet.engine.spec import RunSpec
 from fleet.errors import InputError
 from fleet.journal import Journal
 from fleet.ontap import HttpSettings
-from fleet.outcomes import FINISHED, RETRYABLE, RunKind
+from fleet.outcomes import FINISHED, RETRYABLE, RunKind, RunOutcome
 
 log = structlog.get_logger("fleet.resume")
 
@@ -33,6 +33,7 @@ class ResumeRequest:
     run_id: str
     retry_failed: bool = False
     window_end: str | None = None  # a new window for tonight (HH:MM or ISO 8601)
+    no_window: bool = False  # a run paused by its window goes on without one (said explicitly)
 
 
 async def resume_spec(
@@ -52,6 +53,13 @@ async def resume_spec(
             field="RUN_ID",
         )
     spec = RunSpec.from_journal(run.kind, run.options)
+    paused_by_window = run.outcome == RunOutcome.PAUSED and "change window" in (run.stop_reason or "")
+    if paused_by_window and request.window_end is None and not request.no_window:
+        raise InputError(
+            f"run {request.run_id} was paused by its change window: give tonight's window with "
+            "--window-end, or --no-window to go on without one (nothing was started)",
+            field="--window-end",
+        )
     wanted = RETRYABLE if request.retry_failed else None
     todo: set[str] = set()
     for unit in await journal.units(request.run_id):
@@ -64,7 +72,9 @@ async def resume_spec(
         update={
             "resumed_from": request.run_id,
             "retry_failed": request.retry_failed,
-            "window_end": tonight_window(spec.window_end, request.window_end, now=clock()),
+            "window_end": None
+            if request.no_window
+            else tonight_window(spec.window_end, request.window_end, now=clock()),
         }
     )
     return resumed, todo

@@ -31,6 +31,8 @@ async def test_a_paused_run_resumes_in_the_window_given_on_the_command_line(sim_
         "resume", run_id, "--journal", str(tmp_path / "j.db"), "--window-end", "25:99", cwd=tmp_path
     )
     assert code == 2 and "--window-end" in err
+    code, _, err = await run_fleet("resume", run_id, "--journal", str(tmp_path / "j.db"), cwd=tmp_path)
+    assert code == 2 and "paused by its change window" in err and sim.mutations() == 0  # not windowless
 
     tonight = iso(datetime.now(UTC) + timedelta(hours=2))
     resumed = tmp_path / "resumed.json"

@@ -29,7 +29,7 @@ def test_hh_mm_is_its_next_local_occurrence():
 
 
 def test_hh_mm_more_than_12_hours_away_is_refused_showing_the_time_it_was_read_as():
-    """"11:15" typed at 11:20 is a typo for a window that just closed, not a 23 h 55 min window."""
+    """ "11:15" typed at 11:20 is a typo for a window that just closed, not a 23 h 55 min window."""
     with pytest.raises(InputError, match=r"2026-11-29 11:15 local time, 23.9 h from now.*2026-11-29T11:15"):
         parse_window_end("11:15", now=local(2026, 11, 28, 11, 20))
     with pytest.raises(InputError, match="--window-end"):
@@ -129,7 +129,9 @@ async def test_window_close_pauses_with_exit_4_and_the_next_night_finishes_with_
     ]  # the same wave 2, what is left of it
 
     clock.now = START + timedelta(days=2)  # the third night: the recorded window has passed, none given
-    spec, todo = await resume_spec(runner.journal, ResumeRequest(second.run.id), clock=clock)
+    with pytest.raises(InputError, match="paused by its change window"):
+        await resume_spec(runner.journal, ResumeRequest(second.run.id), clock=clock)
+    spec, todo = await resume_spec(runner.journal, ResumeRequest(second.run.id, no_window=True), clock=clock)
     assert len(todo) == 2 and spec.window_end is None
     plan = await plan_of(runner, spec, clock=clock, only=todo)
     plan.wave_of = wave_of
