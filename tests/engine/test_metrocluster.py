@@ -165,3 +165,43 @@ async def test_fifty_pairs_at_concurrency_64_never_mutate_both_sites_at_once(sim
     assert len(report.pairs) == 50 and {pair.outcome for pair in report.pairs} == {"rotated"}
     assert all(sim.cluster(name).pending_partner_sync is None for name in sim.fleet.clusters)
     assert all(sim.passphrase(name) == NEW_PASSPHRASE for name in partner_of)
+
+
+async def test_the_heal_command_of_a_split_pair_runs_as_printed_and_exits_0(sim_fleet, tmp_path):
+    """The report's heal command names the run's inventory, the new passphrase and both sites."""
+    import json
+    import shlex
+
+    from test_cli_rotate import run_fleet
+
+    refusals = {"sim-0002": 1}
+
+    @web.middleware
+    async def refuse_b_sync(request, handler):
+        cluster = request.get(CLUSTER)
+        if cluster is not None and request.method == "PATCH" and refusals.get(cluster.name):
+            refusals[cluster.name] -= 1
+            body = {"error": {"message": "The change of passphrase failed.", "code": "65536406"}}
+            return web.json_response(body, status=400)
+        return await handler(request)
+
+    sim = await sim_fleet(clusters=2, mcc_pairs=1, seed=11, middlewares=[refuse_b_sync])
+    env = {"FLEET_JOURNAL": str(tmp_path / "journal.db")}
+    report_path = tmp_path / "rotate.json"
+    code, _, err = await run_fleet(
+        "rotate", "-i", str(sim.inventory), "--new", "generate", "--store", str(tmp_path / "store"),
+        "--report", str(report_path), cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert code == 1, err
+    [pair] = json.loads(report_path.read_text())["pairs"]
+    assert pair["outcome"] == "split" and "<" not in pair["remediation"]
+    command = shlex.split(pair["remediation"])
+    assert command[:2] == ["fleet", "sync"]
+    code, out, err = await run_fleet(
+        *command[1:], "--report", str(tmp_path / "heal.json"), cwd=tmp_path, env=env
+    )
+    assert code == 0, out + err
+    healed = {c["name"]: c["outcome"] for c in json.loads((tmp_path / "heal.json").read_text())["clusters"]}
+    assert healed == {"sim-0001": "succeeded", "sim-0002": "succeeded"}
+    assert sim.passphrase("sim-0001") == sim.passphrase("sim-0002")
+    assert sim.cluster("sim-0002").pending_partner_sync is None

@@ -9,8 +9,11 @@ are worked strictly one after the other, so they are never in flight at the same
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
+from pathlib import Path
 
+from fleet.engine.spec import RunSpec
 from fleet.engine.steps.checks import verify_and_backup
 from fleet.engine.steps.context import NO_PASSPHRASE, Outcome, RunContext
 from fleet.engine.steps.journaled import mark_verified, outcome_unknown
@@ -253,11 +256,7 @@ class PairRotation:
             fingerprints[self.b.name] = journal.fingerprint(current)
         remediation = None
         if outcome == PairOutcome.SPLIT:
-            remediation = (
-                f"fleet sync -i <inventory> --passphrase <the NEW passphrase reference> --limit {self.b.name}"
-                f"  (syncs {self.b.name} with the passphrase {self.a.name} now has; never rotate "
-                f"{self.a.name} again first)"
-            )
+            remediation = heal_command(self.ctx.spec, self.a.name, self.b.name)
         pair = PairRecord(
             name=self.unit_id,
             sites=(self.a.name, self.b.name),
@@ -268,3 +267,18 @@ class PairRotation:
             fingerprints=fingerprints,
         )
         return PairResult(pair, {self.a.name: oa, self.b.name: ob})
+
+
+def heal_command(spec: RunSpec, a: str, b: str) -> str:
+    """The ``fleet sync`` that heals a split pair, copy-pasteable: the run's inventory, a reference to
+    the passphrase site A now has, and both sites (a pair is synced whole)."""
+    reference = spec.new or ""
+    if spec.generated and spec.store is not None:
+        if spec.store.startswith("cmd:"):
+            reference = f"{spec.store} get {a} current"
+        else:
+            reference = f"file:{Path(spec.store.removeprefix('file:')) / a / 'current'}"
+    return (
+        f"fleet sync -i {shlex.quote(str(spec.inventory))} --passphrase {shlex.quote(reference)} "
+        f"--limit {shlex.quote(f'{a},{b}')}"
+    )

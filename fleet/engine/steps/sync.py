@@ -23,9 +23,16 @@ from fleet.ontap import codes as C
 from fleet.ontap.releases import has
 from fleet.outcomes import ClusterOutcome, StepStatus
 
+SYNCED_BUT = "synced, but "
+
 
 async def sync_work(ctx: RunContext, unit: Unit, state: RunState) -> None:
-    """Sync each site of the unit in turn (a pair's sites are never in flight together)."""
+    """Sync each site of the unit in turn (a pair's sites are never in flight together).
+
+    A MetroCluster site reports the pending partner sync until BOTH sites are synced, so a pair's
+    first site, synced while its partner still waited, is verified again once the partner is done.
+    """
+    seen_by_name: dict[str, Observed] = {}
     for cluster in unit.clusters:
         rec = state.recorder(cluster)
         if ctx.secrets[cluster.name].current is None:
@@ -34,6 +41,7 @@ async def sync_work(ctx: RunContext, unit: Unit, state: RunState) -> None:
             continue
         try:
             seen = await observe(ctx.client(cluster), rec)
+            seen_by_name[cluster.name] = seen
             outcome = await sync_cluster(ctx, unit, cluster, seen, rec)
         except NotThatCluster as exc:
             outcome = Outcome(ClusterOutcome.REFUSED, str(exc))
@@ -42,6 +50,37 @@ async def sync_work(ctx: RunContext, unit: Unit, state: RunState) -> None:
         state.records[cluster.name] = rec.finish(
             outcome.outcome, outcome.reason, requests=ctx.requests_sent(cluster.name)
         )
+    if unit.kind == "pair":
+        await _verify_first_site_again(ctx, unit, state, seen_by_name)
+
+
+async def _verify_first_site_again(
+    ctx: RunContext, unit: Unit, state: RunState, seen_by_name: dict[str, Observed]
+) -> None:
+    """A site left ``partial`` only by its partner's pending sync is verified once both are synced."""
+    records = [state.records.get(cluster.name) for cluster in unit.clusters]
+    if any(
+        record is None or record.outcome not in (ClusterOutcome.SUCCEEDED, ClusterOutcome.PARTIAL)
+        for record in records
+    ):
+        return
+    for cluster in unit.clusters:
+        record, seen = state.records[cluster.name], seen_by_name.get(cluster.name)
+        if record.outcome != ClusterOutcome.PARTIAL or seen is None or seen.km_uuid is None:
+            continue
+        if not (record.reason or "").startswith(SYNCED_BUT):
+            continue
+        rec = state.recorders[cluster.name]
+        try:
+            problem = await verify_and_backup(
+                ctx.client(cluster), seen.km_uuid, seen.version, rec, ctx.spec.backup_dir
+            )
+        except OntapError:
+            continue
+        if problem is None:
+            state.records[cluster.name] = rec.finish(
+                ClusterOutcome.SUCCEEDED, None, requests=ctx.requests_sent(cluster.name)
+            )
 
 
 async def sync_cluster(
@@ -106,7 +145,7 @@ async def _local_sync(
         return Outcome(ClusterOutcome.PARTIAL, f"nodes still missing keys after sync: {', '.join(still)}")
     problem = await verify_and_backup(client, km, seen.version, rec, ctx.spec.backup_dir)
     if problem:
-        return Outcome(ClusterOutcome.PARTIAL, f"synced, but {problem}")
+        return Outcome(ClusterOutcome.PARTIAL, f"{SYNCED_BUT}{problem}")
     rec.remediated = bool(stale(missing))
     return Outcome(ClusterOutcome.SUCCEEDED)
 
