@@ -10,6 +10,7 @@ interrupted mid-flight.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import time
 from collections.abc import Callable, Sequence
@@ -116,7 +117,9 @@ async def _run(
         )
         if events is not None:
             events.run_started(run_id, spec.kind, group_by_wave(units, wave_of))
-        async with open_http(plan.http) as pool, renewing(plan.journal, run_id):
+        leasing = spec.kind in CHANGING
+        holding = renewing(plan.journal, run_id) if leasing else contextlib.nullcontext()
+        async with open_http(plan.http) as pool, holding:
             ctx = RunContext(
                 run_id=run_id,
                 spec=spec,
@@ -127,8 +130,6 @@ async def _run(
                 planned_at=plan.planned_at,
                 in_ledger=set(await plan.journal.ledger_names()),
             )
-
-            leasing = spec.kind in CHANGING
 
             async def run_one(unit: Unit) -> UnitOutcome:
                 await plan.journal.set_unit(run_id, unit.id, status="running")

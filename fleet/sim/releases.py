@@ -274,17 +274,9 @@ KEY_SERVER_FILTERS: dict[str, Release] = {
     "connectivity.node_states.node.uuid": _V13,
     "connectivity.node_states.state": _V13,
 }
+# every key-store field filters too, links aside
 KEY_STORE_FILTERS: dict[str, Release] = {
-    "uuid": (10, 0),
-    "type": (10, 0),
-    "location": (10, 0),
-    "svm.name": (10, 0),
-    "svm.uuid": (10, 0),
-    "scope": _V14,
-    "enabled": _V14,
-    "configuration.uuid": _V14,
-    "configuration.name": _V14,
-    "state": _V16,
+    name: since for name, since in KEY_STORE_FIELDS.items() if not name.endswith("_links")
 }
 
 # --- body fields and query parameters of mutations that arrived after their operation ---------------------

@@ -62,12 +62,12 @@ async def test_site_a_failure_leaves_site_b_untouched(sim_fleet, runner):
     assert report.run.exit_code == 1
 
 
-async def test_partner_sync_failure_is_split_with_remediation_then_fleet_sync_heals_it(sim_fleet, runner):
-    # B refuses its sync once (a failure ONTAP reports as "the change of passphrase failed").
-    refusals = {"sim-0002": 1}
+def refuse_once(name: str):
+    """``name`` refuses its next PATCH (B's partner sync) as ONTAP does: "the change of passphrase failed"."""
+    refusals = {name: 1}
 
     @web.middleware
-    async def refuse_b_sync(request, handler):
+    async def refuse(request, handler):
         cluster = request.get(CLUSTER)
         if cluster is not None and request.method == "PATCH" and refusals.get(cluster.name):
             refusals[cluster.name] -= 1
@@ -75,7 +75,11 @@ async def test_partner_sync_failure_is_split_with_remediation_then_fleet_sync_he
             return web.json_response(body, status=400)
         return await handler(request)
 
-    sim = await sim_fleet(clusters=2, mcc_pairs=1, seed=11, middlewares=[refuse_b_sync])
+    return refuse
+
+
+async def test_partner_sync_failure_is_split_with_remediation_then_fleet_sync_heals_it(sim_fleet, runner):
+    sim = await sim_fleet(clusters=2, mcc_pairs=1, seed=11, middlewares=[refuse_once("sim-0002")])
     old = sim.passphrase("sim-0001")
     report = await runner.rotate(sim.inventory)
     [pair] = report.pairs
@@ -174,18 +178,7 @@ async def test_the_heal_command_of_a_split_pair_runs_as_printed_and_exits_0(sim_
 
     from test_cli_rotate import run_fleet
 
-    refusals = {"sim-0002": 1}
-
-    @web.middleware
-    async def refuse_b_sync(request, handler):
-        cluster = request.get(CLUSTER)
-        if cluster is not None and request.method == "PATCH" and refusals.get(cluster.name):
-            refusals[cluster.name] -= 1
-            body = {"error": {"message": "The change of passphrase failed.", "code": "65536406"}}
-            return web.json_response(body, status=400)
-        return await handler(request)
-
-    sim = await sim_fleet(clusters=2, mcc_pairs=1, seed=11, middlewares=[refuse_b_sync])
+    sim = await sim_fleet(clusters=2, mcc_pairs=1, seed=11, middlewares=[refuse_once("sim-0002")])
     env = {"FLEET_JOURNAL": str(tmp_path / "journal.db")}
     report_path = tmp_path / "rotate.json"
     code, _, err = await run_fleet(

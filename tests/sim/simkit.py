@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
+import yaml
+from jsonschema import Draft4Validator
 
 from fleet.sim import SimServer
 from fleet.sim.generate import generate_fleet, make_cluster
@@ -108,3 +112,21 @@ class Api:
 def code_of(body: dict[str, Any]) -> str | None:
     """ONTAP's error code as sent: a string."""
     return body.get("error", {}).get("code")
+
+
+SPEC_DIR = Path(__file__).parents[2] / ".." / "shared" / "ontap-spec"
+
+
+def spec_definitions(file: str) -> dict[str, Any]:
+    """The ``definitions`` of one of NetApp's swagger files in ../shared (the test skips without it)."""
+    spec = SPEC_DIR / file
+    if not spec.is_file():
+        pytest.skip(f"NetApp's spec is not at {spec}")
+    definitions: dict[str, Any] = yaml.safe_load(spec.read_text())["definitions"]
+    return definitions
+
+
+def check(definitions: dict[str, Any], name: str, body: dict[str, Any]) -> None:
+    """``body`` validates against NetApp's definition ``name``; every error is listed when not."""
+    validator = Draft4Validator({"$ref": f"#/definitions/{name}", "definitions": definitions})
+    assert [f"{list(error.absolute_path)}: {error.message}" for error in validator.iter_errors(body)] == []

@@ -8,26 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from jsonschema import Draft4Validator
-from simkit import code_of
+from simkit import check, code_of, spec_definitions
 
 from fleet.sim.persist import load_fleet, save_fleet
 
-SPEC = Path(__file__).parents[2] / ".." / "shared" / "ontap-spec" / "certificates-svms.swagger.yml"
 CERTS = "/api/security/certificates"
 
 
 @pytest.fixture(scope="module")
 def definitions() -> dict[str, Any]:
-    if not SPEC.is_file():
-        pytest.skip(f"NetApp's spec is not at {SPEC}")
-    return yaml.safe_load(SPEC.read_text())["definitions"]
-
-
-def check(definitions: dict[str, Any], name: str, body: dict[str, Any]) -> None:
-    validator = Draft4Validator({"$ref": f"#/definitions/{name}", "definitions": definitions})
-    assert [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(body)] == []
+    return spec_definitions("certificates-svms.swagger.yml")
 
 
 @pytest.mark.parametrize("cluster", ["ext", "std", "v97"])

@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from jsonschema import Draft4Validator
-from simkit import OTHER_PASSPHRASE, STD_PASSPHRASE, FakeClock
+from simkit import OTHER_PASSPHRASE, STD_PASSPHRASE, FakeClock, check, spec_definitions
 
 from fleet.sim.faults import ClusterOverride, FaultSpec, apply_faults
 
-SPEC = Path(__file__).parents[2] / ".." / "shared" / "ontap-spec" / "key-managers.swagger.yml"
 KM = "/api/security/key-managers"
 
 
 @pytest.fixture(scope="module")
 def definitions() -> dict[str, Any]:
-    if not SPEC.is_file():
-        pytest.skip(f"NetApp's spec is not at {SPEC}")
-    return yaml.safe_load(SPEC.read_text())["definitions"]
-
-
-def check(definitions: dict[str, Any], name: str, body: dict[str, Any]) -> None:
-    validator = Draft4Validator({"$ref": f"#/definitions/{name}", "definitions": definitions})
-    errors = [f"{list(error.absolute_path)}: {error.message}" for error in validator.iter_errors(body)]
-    assert errors == []
+    return spec_definitions("key-managers.swagger.yml")
 
 
 @pytest.mark.parametrize("cluster", ["std", "ext", "sim-0002", "v96", "v97"])

@@ -20,7 +20,7 @@ from fleet.engine.steps.ledger import refuse_to_send, refused
 from fleet.engine.steps.observe import NotThatCluster, Observed, missing_keys_by_node, observe, read_status
 from fleet.engine.steps.recorder import ClusterRecorder, failure_reason
 from fleet.engine.steps.remediate import record_nodes, remediate_stale_nodes, stale
-from fleet.errors import OntapError
+from fleet.errors import OntapError, OntapTransportError
 from fleet.inventory import Cluster
 from fleet.journal import ClusterFp
 from fleet.ontap import OntapClient, Reply
@@ -182,6 +182,8 @@ class ClusterRotation:
                 "the current passphrase was refused (65536139); no further attempt was made "
                 "(Common Criteria lockout risk)",
             )
+        if isinstance(exc, OntapTransportError):  # never reached the cluster: nothing was changed
+            return Outcome(ClusterOutcome.FAILED, failure_reason(exc))
         return Outcome(ClusterOutcome.FAILED, f"passphrase change refused: {exc.message}")
 
     async def _reconcile_unknown(self, km: str, observed: Observed) -> Outcome:
