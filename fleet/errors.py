@@ -3,6 +3,7 @@
     FleetError
     ├── InputError              bad CLI, inventory, policy or secret input (exit 2, nothing touched)
     ├── JournalError            fleet.journal: the journal is unusable (locked, damaged, wrong key)
+    │   └── AlreadyResumed      fleet.journal: another `fleet resume` of the same run got there first
     ├── SecretStoreError        fleet.secrets.store: a store could not read, write or keep a passphrase
     ├── ActionRefused           fleet.engine.steps.policy: an action apply will not send (no passphrase)
     └── OntapError              ONTAP answered with an error body (http_status, code, message, target)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,15 @@ class SimFleet:
         """Onboard clusters whose next passphrase change or sync fails on some nodes."""
         onboard = set(self.onboard_names())
         return {n for n, c in self.fleet.clusters.items() if c.faults.partial_nodes and n in onboard}
+
+    def unreachable(self, names: Sequence[str]) -> None:
+        """Point the inventory entries of ``names`` at loopback ports nobody listens on."""
+        text = self.inventory.read_text()
+        for port, name in enumerate(names, start=1):
+            address = re.search(rf"- name: {re.escape(name)}\n  address: (\S+)", text)
+            assert address is not None, name
+            text = text.replace(address.group(1), f"127.0.0.1:{port}")
+        self.inventory.write_text(text)
 
     def requests(self) -> int:
         return sum(cluster.counters.requests for cluster in self.fleet.clusters.values())

@@ -96,44 +96,78 @@ def passphrase(help_text: str) -> Decorator:
 
 # --- rollout: waves, budgets, window, limits, events (docs/rollouts.md) --------------------------------
 
+waves = click.option("--waves", default=None, help="Wave sizes, counts or % of all units: e.g. 1,5,10%,100%.")
+max_failures = click.option(
+    "--max-failures", default=None, help="Abort (exit 3) on reaching N or P% failed units."
+)
+max_wave_failures = click.option(
+    "--max-wave-failures", default=None, help="Abort on reaching N or P% failures in a wave."
+)
+max_consecutive_failures = click.option(
+    "--max-consecutive-failures", default=None, help="Abort on reaching N failures in a row."
+)
+window_end = click.option(
+    "--window-end", default=None, help="Change window end: HH:MM (local, next) or ISO 8601; exit 4."
+)
+window_floor = click.option(
+    "--window-floor",
+    default=None,
+    type=click.FloatRange(min=0),
+    help=f"Seconds a unit is assumed to need at least, before the window closes.  "
+    f"[default: {DEFAULT_FLOOR_SECONDS:g}]",
+)
+limit_per = click.option(
+    "--limit-per", "limit_per", multiple=True, help="LABEL=N: at most N units in flight per label value."
+)
+pause_between_waves = click.option(
+    "--pause-between-waves", is_flag=True, default=None, help="Ask before each wave after the first."
+)
+yes = click.option("--yes", is_flag=True, help="Do not ask (--pause-between-waves); needed without a TTY.")
+max_wrong_passphrase = click.option(
+    "--max-wrong-passphrase",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Stop admitting units (exit 3) once N clusters refused a passphrase as wrong.  [default: 3]",
+)
+allow_attempt = click.option(
+    "--allow-attempt",
+    is_flag=True,
+    help="Allow a passphrase attempt on a cluster that refused one within 24 h (lockout risk: loud).",
+)
+events = click.option(
+    "--events",
+    "events",
+    default=None,
+    type=_path(dir_okay=False),
+    help="Append the run's events here as JSON Lines.",
+)
+
 rollout: list[Decorator] = [
-    click.option("--waves", default=None, help="Wave sizes, counts or % of all units: e.g. 1,5,10%,100%."),
-    click.option("--max-failures", default=None, help="Abort (exit 3) on reaching N or P% failed units."),
-    click.option("--max-wave-failures", default=None, help="Abort on reaching N or P% failures in a wave."),
-    click.option("--max-consecutive-failures", default=None, help="Abort on reaching N failures in a row."),
-    click.option(
-        "--window-end", default=None, help="Change window end: HH:MM (local, next) or ISO 8601; exit 4."
-    ),
-    click.option(
-        "--window-floor",
-        default=None,
-        type=click.FloatRange(min=0),
-        help=f"Seconds a unit is assumed to need at least, before the window closes.  "
-        f"[default: {DEFAULT_FLOOR_SECONDS:g}]",
-    ),
-    click.option(
-        "--limit-per", "limit_per", multiple=True, help="LABEL=N: at most N units in flight per label value."
-    ),
-    click.option("--pause-between-waves", is_flag=True, help="Ask before each wave after the first."),
-    click.option("--yes", is_flag=True, help="Do not ask (--pause-between-waves); needed without a TTY."),
-    click.option(
-        "--max-wrong-passphrase",
-        default=None,
-        type=click.IntRange(min=1),
-        help="Stop admitting units (exit 3) once N clusters refused a passphrase as wrong.  [default: 3]",
-    ),
-    click.option(
-        "--allow-attempt",
-        is_flag=True,
-        help="Allow a passphrase attempt on a cluster that refused one within 24 h (lockout risk: loud).",
-    ),
-    click.option(
-        "--events",
-        "events",
-        default=None,
-        type=_path(dir_okay=False),
-        help="Append the run's events here as JSON Lines.",
-    ),
+    waves,
+    max_failures,
+    max_wave_failures,
+    max_consecutive_failures,
+    window_end,
+    window_floor,
+    limit_per,
+    pause_between_waves,
+    yes,
+    max_wrong_passphrase,
+    allow_attempt,
+    events,
+]
+
+#: What ``fleet resume`` may give again for tonight (``RunSpec.NIGHT_OPTIONS``, plus --yes); the
+#: window end has resume's own option, as it also says what happens to the recorded one.
+night: list[Decorator] = [
+    concurrency,
+    max_failures,
+    max_wave_failures,
+    max_consecutive_failures,
+    window_floor,
+    pause_between_waves,
+    yes,
+    max_wrong_passphrase,
 ]
 
 #: What every changing run command (rotate, sync, apply) takes, as DESIGN.md lists them.

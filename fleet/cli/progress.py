@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import TracebackType
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from fleet.engine.rollout.budgets import Trip
+from fleet.engine.rollout.runner import WaveResult
 from fleet.engine.rollout.units import Unit
+from fleet.engine.rollout.window import Closing
 
 _BAD = frozenset({"failed", "partial", "split", "interrupted"})
 
 
 class ProgressObserver:
-    """A ``RunObserver`` that draws a rich progress bar over units."""
+    """A ``RolloutObserver`` that draws a rich progress bar over units.
+
+    The bar is live only while a wave runs: between waves the terminal is the operator's, so a
+    ``--pause-between-waves`` question is not redrawn over.
+    """
 
     def __init__(self, total: int, console: Console) -> None:
         self.enabled = console.is_terminal
@@ -40,6 +48,20 @@ class ProgressObserver:
     ) -> None:
         if self.enabled:
             self._progress.stop()
+
+    def wave_started(self, index: int, units: Sequence[Unit]) -> None:
+        if self.enabled and not self._progress.live.is_started:
+            self._progress.start()
+
+    def wave_finished(self, wave: WaveResult) -> None:
+        if self.enabled:
+            self._progress.stop()
+
+    def budget_tripped(self, trip: Trip) -> None:
+        """The summary says it; the bar has nothing to add."""
+
+    def window_closed(self, closing: Closing) -> None:
+        """The summary says it; the bar has nothing to add."""
 
     def unit_started(self, unit: Unit) -> None:
         self.in_flight += 1

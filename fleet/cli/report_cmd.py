@@ -1,4 +1,8 @@
-"""``fleet report show PATH``: print a written report's summary again (or its JSON)."""
+"""``fleet report show PATH|RUN``: print a written report's summary again (or its JSON).
+
+Given a run id, the report is the newest of the run's lineage (the run and the resumes that
+continued it), with the whole change folded in: one record per change, whichever run is named.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,13 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from fleet import aio
+from fleet.cli import options
 from fleet.cli.app import main
+from fleet.engine.lineage import change_of, lineage, newest_report
 from fleet.errors import InputError
-from fleet.report import load_report, render_summary, report_json
+from fleet.journal import Journal, JournalError, default_journal_path
+from fleet.report import Report, load_report, render_summary, report_json
 
 
 @click.group(name="report")
@@ -18,7 +26,8 @@ def report_group() -> None:
 
 
 @report_group.command(name="show")
-@click.argument("path", type=click.Path(path_type=Path, dir_okay=True))
+@click.argument("target", metavar="PATH|RUN")
+@options.journal
 @click.option("--json", "as_json", is_flag=True, help="Print the validated report as JSON instead.")
 @click.option(
     "--max-names",
@@ -27,17 +36,39 @@ def report_group() -> None:
     show_default=True,
     help="Cluster and node names listed per failure code.",
 )
-def show(path: Path, as_json: bool, max_names: int) -> None:
-    """Print the summary of the report at PATH (exit 2 if it is missing or not a fleet report)."""
+def show(target: str, journal_path: Path | None, as_json: bool, max_names: int) -> None:
+    """Print the summary of the report at PATH, or of the change RUN belongs to (exit 2 if missing).
+
+    Example: fleet report show 20261130-221500-ab12cd
+    """
+    path = Path(target)
     try:
-        report = load_report(path)
-    except InputError as exc:
+        if path.exists() or "/" in target or path.suffix == ".json":  # a path, not a run id
+            report = load_report(path)
+        else:
+            journal = journal_path or default_journal_path()
+            if not journal.exists():
+                raise InputError(f"no report file {target!r}, and no journal at {journal} to find a run in")
+            report, path = aio.run(_change_report(target, journal))
+    except (InputError, JournalError) as exc:
         click.echo(f"fleet report show: {exc}", err=True)
         raise click.exceptions.Exit(InputError.exit_code) from None
     if as_json:
         click.echo(report_json(report), nl=False)
         return
     render_summary(report, Console(highlight=False), path=path, max_names=max_names)
+
+
+async def _change_report(run_id: str, journal_path: Path) -> tuple[Report, Path]:
+    """The newest report of ``run_id``'s lineage, carrying the whole change as the journal knows it now."""
+    async with await Journal.open(journal_path) as journal:
+        if await journal.run(run_id) is None:
+            raise InputError(f"no report file or run {run_id!r} (journal {journal_path})")
+        newest = await newest_report(await lineage(journal, run_id))
+        if newest is None:
+            raise InputError(f"no run of the change {run_id!r} has a readable report yet")
+        report, path = newest
+        return report.model_copy(update={"change": await change_of(journal, run_id)}), path
 
 
 main.add_command(report_group)

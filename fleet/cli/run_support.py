@@ -23,7 +23,7 @@ from fleet import aio
 from fleet.cli.options import CLI_ONLY
 from fleet.cli.progress import ProgressObserver
 from fleet.engine.plans import RunPlan, build_plan
-from fleet.engine.rollout.settings import ConfirmWave
+from fleet.engine.rollout.settings import ConfirmWave, WaveQuestion
 from fleet.engine.rollout.units import build_units
 from fleet.engine.run import FinishedRun, ReportPlace, execute
 from fleet.engine.spec import RunSpec
@@ -67,10 +67,11 @@ def spec_from_options(kind: RunKind, given: dict[str, Any]) -> tuple[RunSpec, Co
     return spec, confirm_on_terminal if ask else None
 
 
-async def confirm_on_terminal(finished: int, failures: int, index: int, size: int) -> bool:
-    """Ask whether to start the next wave. A daemon thread waits for the answer, so a run stopped
-    meanwhile (signal, ``fleet`` exiting) is never held up by a prompt nobody answers."""
-    prompt = f"wave {finished} ended with {failures} failed unit(s). Start wave {index} ({size} unit(s))?"
+async def confirm_on_terminal(question: WaveQuestion) -> bool:
+    """Ask whether to start the next wave (``[y/N]``: no by default). A daemon thread waits for the
+    answer, so a run stopped meanwhile (signal, ``fleet`` exiting) is never held up by a prompt
+    nobody answers."""
+    prompt = question.text()
     loop = asyncio.get_running_loop()
     answer: asyncio.Future[bool] = loop.create_future()
 

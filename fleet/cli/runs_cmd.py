@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -14,10 +16,11 @@ from rich.table import Table
 from fleet import aio
 from fleet.cli import options
 from fleet.cli.app import main
-from fleet.cli.run_support import default_report_to, fail_input, run_and_exit
+from fleet.cli.run_support import confirm_on_terminal, default_report_to, fail_input, run_and_exit
+from fleet.engine.lineage import resumed_by
 from fleet.engine.plans import RunPlan
 from fleet.engine.resume import ResumeRequest, resume_plan
-from fleet.engine.rollout.window import parse_window_end, utc_now
+from fleet.engine.rollout.window import utc_now, window_end_ahead
 from fleet.errors import InputError
 from fleet.journal import Journal, RunRow, default_journal_path
 from fleet.logs import LogFormat
@@ -28,12 +31,24 @@ from fleet.logs import LogFormat
 @click.option("--json", "as_json", is_flag=True, help="Print [{id, kind, started_at, outcome, ...}].")
 @click.option("--last", default=20, show_default=True, type=click.IntRange(1, 100000))
 def runs(journal_path: Path | None, as_json: bool, last: int) -> None:
-    """List runs, newest first."""
-    rows = aio.run(_runs(journal_path, last))
+    """List runs, newest first, with their lineage: the run each one resumed and the run that
+    resumed it (a run is resumed once; `fleet resume` names the latest of a change).
+
+    Example: fleet runs --last 5
+    """
+    rows, children = aio.run(_runs(journal_path, last))
     if as_json:
-        click.echo(json.dumps([dataclasses.asdict(row) for row in rows], indent=2))
+        listed = [
+            {
+                **dataclasses.asdict(row),
+                "resumed_from": row.options.get("resumed_from"),
+                "resumed_by": children.get(row.id),
+            }
+            for row in rows
+        ]
+        click.echo(json.dumps(listed, indent=2))
         return
-    table = Table("run", "kind", "started", "finished", "outcome", "exit", "report")
+    table = Table("run", "kind", "started", "finished", "outcome", "exit", "lineage", "report")
     for row in rows:
         table.add_row(
             row.id,
@@ -42,17 +57,27 @@ def runs(journal_path: Path | None, as_json: bool, last: int) -> None:
             row.finished_at or "-",
             row.outcome or "unfinished",
             str(row.exit_code) if row.exit_code is not None else "-",
+            _lineage(row, children.get(row.id)),
             row.report_path or "-",
         )
     Console().print(table)
 
 
-async def _runs(journal_path: Path | None, last: int) -> list[RunRow]:
+def _lineage(row: RunRow, resumed_by: str | None) -> str:
+    parts = []
+    if isinstance(row.options.get("resumed_from"), str):
+        parts.append(f"resumes {row.options['resumed_from']}")
+    if resumed_by is not None:
+        parts.append(f"resumed by {resumed_by}")
+    return "; ".join(parts) or "-"
+
+
+async def _runs(journal_path: Path | None, last: int) -> tuple[list[RunRow], dict[str, str]]:
     path = journal_path or default_journal_path()
     if not await asyncio.to_thread(Path(path).exists):
-        return []
+        return [], {}
     async with await Journal.open(path) as journal:
-        return await journal.runs(limit=last)
+        return await journal.runs(limit=last), await resumed_by(journal)
 
 
 @main.command()
@@ -69,6 +94,7 @@ async def _runs(journal_path: Path | None, last: int) -> list[RunRow]:
     "while it is still ahead).",
 )
 @click.option("--no-window", is_flag=True, help="Go on without a change window (a run paused by its window).")
+@options.apply_options(options.night)
 @options.log_format
 def resume(
     run_id: str,
@@ -77,26 +103,36 @@ def resume(
     report_path: Path | None,
     window_end: str | None,
     no_window: bool,
+    yes: bool,
     log_format: LogFormat,
+    **night: Any,
 ) -> None:
-    """Finish RUN_ID: reconcile units that were in flight, run the ones never started."""
+    """Finish RUN_ID: reconcile units that were in flight, run the ones never started.
+
+    The change (inventory, selection, secrets, waves) is the recorded one; the night's options
+    (window, budgets, concurrency, pauses) may be given again and then win over the recorded ones.
+
+    Example: fleet resume 20261130-221500-ab12cd --window-end 06:00 --max-failures 2
+    """
     if window_end is not None:
         try:
-            if parse_window_end(window_end) <= utc_now():
-                raise InputError(f"{window_end!r} has already passed", field="--window-end")
+            window_end_ahead(window_end, now=utc_now())
         except InputError as exc:
             fail_input(exc)
     if window_end is not None and no_window:
         fail_input(InputError("give either --window-end or --no-window, not both", field="--no-window"))
+    if yes:
+        night["pause_between_waves"] = False  # nobody is asked tonight, and the spec records that
+    ask = not yes and sys.stdin.isatty()
     request = ResumeRequest(
-        run_id=run_id, retry_failed=retry_failed, window_end=window_end, no_window=no_window
+        run_id=run_id, retry_failed=retry_failed, window_end=window_end, no_window=no_window, night=night
     )
     path = journal_path or default_journal_path()
     if not Path(path).exists():
         fail_input(InputError(f"no journal at {path}", field="--journal"))
 
     async def build(journal: Journal) -> RunPlan:
-        return await resume_plan(journal, request)
+        return await resume_plan(journal, request, confirm_next_wave=confirm_on_terminal if ask else None)
 
     run_and_exit(
         build,

@@ -9,11 +9,14 @@ new passphrase, never sent the rotation again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import structlog
 
+from fleet.engine.lineage import latest_of_lineage, resume_chain
 from fleet.engine.plans import RunPlan, build_plan
 from fleet.engine.rollout.settings import ConfirmWave
 from fleet.engine.rollout.window import Clock, parse_window_end, utc_now
@@ -34,6 +37,7 @@ class ResumeRequest:
     retry_failed: bool = False
     window_end: str | None = None  # a new window for tonight (HH:MM or ISO 8601)
     no_window: bool = False  # a run paused by its window goes on without one (said explicitly)
+    night: Mapping[str, Any] = field(default_factory=dict)  # tonight's NIGHT_OPTIONS (None: recorded)
 
 
 async def resume_spec(
@@ -68,7 +72,7 @@ async def resume_spec(
             todo.update(unit.clusters)
     if not todo:
         raise InputError(f"run {request.run_id} has nothing left to do", field="RUN_ID")
-    resumed = spec.model_copy(
+    resumed = spec.tonight(request.night).model_copy(
         update={
             "resumed_from": request.run_id,
             "retry_failed": request.retry_failed,
@@ -100,15 +104,25 @@ async def resume_plan(
     confirm_next_wave: ConfirmWave | None = None,
     http: HttpSettings | None = None,
 ) -> RunPlan:
-    """Rebuild the plan of ``request.run_id`` for the clusters it still has to do, in their waves."""
+    """Rebuild the plan of ``request.run_id`` for the clusters it still has to do, in their waves.
+
+    A run that pauses between waves asks again tonight: without someone to ask
+    (``confirm_next_wave``) it is refused before anything is sent.
+    """
     spec, todo = await resume_spec(journal, request)
+    if spec.pause_between_waves and confirm_next_wave is None:
+        raise InputError(
+            f"run {request.run_id} pauses between waves: resume it on a terminal to be asked, "
+            "or give --yes (nothing was started)",
+            field="--pause-between-waves",
+        )
     plan = await build_plan(
         spec,
         journal,
         rollout=spec.rollout(confirm_next_wave=confirm_next_wave),
         http=http,
         only=todo,
-        resumed_runs=await resume_chain(journal, request.run_id),
+        resumed_runs=frozenset(run.id for run in await resume_chain(journal, request.run_id)),
     )
     # Same waves as the original run: units keep the wave they were assigned.
     plan.wave_of = {unit.unit_id: unit.wave for unit in await journal.units(request.run_id) if unit.wave}
@@ -118,28 +132,3 @@ async def resume_plan(
             "the inventory changed since the run started; resuming with the current one", run=request.run_id
         )
     return plan
-
-
-async def latest_of_lineage(journal: Journal, run_id: str) -> str:
-    """The newest run that continues ``run_id`` (itself when nothing resumed it): resume exactly once."""
-    resumed_by: dict[str, str] = {}
-    for row in reversed(await journal.runs()):  # oldest first: the first resume of a run wins
-        parent = row.options.get("resumed_from")
-        if isinstance(parent, str):
-            resumed_by.setdefault(parent, row.id)
-    latest, seen = run_id, {run_id}
-    while latest in resumed_by and resumed_by[latest] not in seen:
-        latest = resumed_by[latest]
-        seen.add(latest)
-    return latest
-
-
-async def resume_chain(journal: Journal, run_id: str) -> frozenset[str]:
-    """``run_id`` and every run it resumed, back to the original run."""
-    chain: set[str] = set()
-    current: str | None = run_id
-    while current and current not in chain:
-        chain.add(current)
-        run = await journal.run(current)
-        current = run.options.get("resumed_from") if run is not None else None
-    return frozenset(chain)

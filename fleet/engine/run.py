@@ -23,6 +23,7 @@ import structlog
 
 from fleet import __version__
 from fleet.engine.leases import CHANGING, busy_reason, give_back, renewing, take_unit
+from fleet.engine.lineage import change_of
 from fleet.engine.plans import RunPlan
 from fleet.engine.rollout.events import EventsObserver
 from fleet.engine.rollout.runner import RolloutResult, RunObserver, Stop, WaveResult, run_waves
@@ -73,6 +74,9 @@ async def execute(
         report, run_id = await _run(plan, work, observers, stop or asyncio.Event())
         if isinstance(work, Concludes):
             report = work.conclude(report)
+        if plan.spec.resumed_from is not None:  # one record per change: the whole lineage's outcome
+            change = await change_of(plan.journal, run_id, current=report)
+            report = report.model_copy(update={"change": change})
         path = await asyncio.to_thread(write_report, report, report_to(report)) if report_to else None
         await plan.journal.finish_run(
             run_id,
@@ -175,6 +179,16 @@ async def _run(
                     state.records[cluster.name] = rec.finish(ClusterOutcome.FAILED, reason)
                 return ClusterOutcome.FAILED
 
+            by_id = {unit.id: unit for unit in units}
+
+            def explain(unit_id: str) -> str:
+                """The reason of the unit's first failed cluster, for the question between waves."""
+                for name in by_id[unit_id].names:
+                    record = state.records.get(name)
+                    if record is not None and record.outcome in FAILURE:
+                        return record.reason or record.outcome
+                return "failed"
+
             runner = asyncio.create_task(
                 run_waves(
                     units,
@@ -186,6 +200,7 @@ async def _run(
                     rollout=rollout,
                     wave_of=wave_of,
                     halt=ctx.halted,
+                    explain=explain,
                 )
             )
             stopper = asyncio.create_task(stop.wait())

@@ -20,12 +20,22 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fleet.engine.rollout.budgets import parse_threshold
 from fleet.engine.rollout.settings import ConfirmWave, Rollout, parse_rollout
-from fleet.engine.rollout.window import DEFAULT_FLOOR_SECONDS, Clock, parse_window_end, utc_now
+from fleet.engine.rollout.window import DEFAULT_FLOOR_SECONDS, Clock, utc_now, window_end_ahead
 from fleet.errors import InputError
 from fleet.ontap import HttpSettings
 from fleet.outcomes import RunKind
 
 GENERATE = "generate"
+#: Options that belong to a night, not to the change: ``fleet resume`` may give them again.
+NIGHT_OPTIONS = (
+    "concurrency",
+    "max_failures",
+    "max_wave_failures",
+    "max_consecutive_failures",
+    "max_wrong_passphrase",
+    "window_floor",
+    "pause_between_waves",
+)
 DEFAULT_CONCURRENCY = 64
 DEFAULT_PER_CLUSTER = 2
 DEFAULT_TIMEOUT = 30.0
@@ -100,13 +110,7 @@ class RunSpec(BaseModel):
             values["max_consecutive_failures"] = threshold.count
         window_end = values.get("window_end")
         if isinstance(window_end, str):
-            now = clock()
-            values["window_end"] = parse_window_end(window_end, now=now)
-            if values["window_end"] <= now:
-                raise InputError(
-                    f"{window_end!r} has already passed: a change window must end in the future",
-                    field="--window-end",
-                )
+            values["window_end"] = window_end_ahead(window_end, now=clock())
         if "limit_per" in values:
             values["limit_per"] = tuple(values["limit_per"])
         try:
@@ -128,6 +132,19 @@ class RunSpec(BaseModel):
             return cls.model_validate({**values, "kind": kind})
         except ValidationError as exc:
             raise InputError(f"the journal's record of this run is unreadable: {input_error(exc)}") from None
+
+    def tonight(self, night: Mapping[str, Any]) -> RunSpec:
+        """This spec with tonight's ``NIGHT_OPTIONS`` (None: keep the recorded one), checked as at
+        the start (``InputError``); the change itself (inventory, secrets, waves) stays as recorded."""
+        given = {key: value for key, value in night.items() if value is not None}
+        unknown = sorted(set(given) - set(NIGHT_OPTIONS))
+        if unknown:
+            raise ValueError(f"not options of a night: {unknown}")
+        if not given:
+            return self
+        values = self.model_dump(exclude={"kind", "workdir"})
+        values.update(given)
+        return RunSpec.create(kind=self.kind, workdir=self.workdir, **values)
 
     def options(self) -> dict[str, Any]:
         """JSON-ready: the journal's ``runs.options`` and the report's ``run.options``."""

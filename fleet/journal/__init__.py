@@ -2,7 +2,7 @@
 its request and after its outcome; what fleet knows of each cluster's passphrase, by the cluster's
 uuid; per-cluster leases; the ledger of refused candidates and wrong attempts. Keyed fingerprints only."""
 
-from fleet.journal.errors import JournalError
+from fleet.journal.errors import AlreadyResumed, JournalError
 from fleet.journal.journal import Journal
 from fleet.journal.paths import JOURNAL_ENV, default_journal_path
 from fleet.journal.rows import ClusterFp, Lease, LeaseHolder, RunRow, StepRow, UnitRow
@@ -12,6 +12,7 @@ from fleet.journal.storage import JournalStorage
 __all__ = [
     "JOURNAL_ENV",
     "SCHEMA_VERSION",
+    "AlreadyResumed",
     "ClusterFp",
     "Journal",
     "JournalError",

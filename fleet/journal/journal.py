@@ -36,7 +36,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from fleet.journal import identity, leases, ledger
-from fleet.journal.errors import JournalError
+from fleet.journal.errors import AlreadyResumed, JournalError
 from fleet.journal.keys import (
     FINGERPRINT_HEX_CHARS,
     FINGERPRINT_PREFIX,
@@ -60,6 +60,7 @@ UnitSpec = tuple[str, Sequence[str], int | None]
 
 #: Unit statuses that mean "not finished"; any other status stamps ``ended_at``.
 UNIT_OPEN_STATUSES = frozenset({"pending", "running"})
+_ALREADY_RESUMED = "already-resumed-by:"  # create_run's in-transaction answer, never a run id
 _FINGERPRINT = re.compile(re.escape(FINGERPRINT_PREFIX) + f"[0-9a-f]{{{FINGERPRINT_HEX_CHARS}}}")
 
 
@@ -140,11 +141,26 @@ class Journal:
     async def create_run(
         self, *, kind: str, options: dict[str, Any], inventory_path: str, inventory_digest: str
     ) -> str:
-        """Record a new run; return its id (``20261129-051500-3fa2``: UTC start, then random hex)."""
+        """Record a new run; return its id (``20261129-051500-3fa2``: UTC start, then random hex).
+
+        A run that resumes another (``options["resumed_from"]``) is recorded only if no run resumed
+        that one yet, checked in the same transaction: two ``fleet resume`` of one run started
+        together, from two shells or two hosts, record one run and refuse the other
+        (``AlreadyResumed``).
+        """
         options_json = _scrub(json.dumps(options, sort_keys=True, default=_refuse_in_options))
         started = self._clock()
+        parent = options.get("resumed_from")
 
         def insert(conn: Connection) -> str:
+            if isinstance(parent, str):
+                child = conn.execute(
+                    "SELECT id FROM runs WHERE json_extract(options, '$.resumed_from') = ? "
+                    "ORDER BY started_at, rowid LIMIT 1",
+                    (parent,),
+                ).fetchone()
+                if child is not None:
+                    return f"{_ALREADY_RESUMED}{child[0]}"
             while True:
                 run_id = f"{started.astimezone(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
                 if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
@@ -156,7 +172,10 @@ class Journal:
             )
             return run_id
 
-        return await self._write(insert)
+        run_id = await self._write(insert)
+        if run_id.startswith(_ALREADY_RESUMED):
+            raise AlreadyResumed(parent or "", run_id.removeprefix(_ALREADY_RESUMED))
+        return run_id
 
     async def add_units(self, run_id: str, units: Sequence[UnitSpec]) -> None:
         """Record the run's units: ``(unit_id, clusters in step order, wave or None)``."""

@@ -170,6 +170,41 @@ class Drift(_Record):
     unchanged: list[Finding] = Field(default_factory=list)
 
 
+class ChangeCluster(_Record):
+    """A cluster of the change's original selection, where the whole change left it."""
+
+    name: str
+    outcome: ClusterOutcome
+    run: str = Field(description="The run of the lineage that produced this final outcome.")
+    reason: str | None = None
+    wave: int | None = None
+    passphrase_fingerprint: str | None = None
+
+
+class ChangePair(_Record):
+    name: str
+    outcome: PairOutcome
+    run: str = Field(description="The run of the lineage that produced this final outcome.")
+    reason: str | None = None
+    remediation: str | None = None
+
+
+class Change(_Record):
+    """One change that took several runs (a rollout resumed night after night), as one record.
+
+    Every cluster of the first run's selection is listed once, with the outcome of the last run
+    that acted on it; a cluster a later run did not start keeps its earlier outcome.
+    """
+
+    runs: list[str] = Field(description="The lineage, oldest first; the last is this report's run.")
+    complete: bool = Field(
+        description="Every run of the lineage has a report; false: some outcomes are the journal's."
+    )
+    by_outcome: dict[str, int] = Field(description="Final cluster outcomes over the change, zeros included.")
+    clusters: list[ChangeCluster]
+    pairs: list[ChangePair] = Field(default_factory=list)
+
+
 class Report(_Record):
     """The whole report. ``schema`` is spelled ``schema_`` in Python: BaseModel owns ``schema``."""
 
@@ -191,3 +226,6 @@ class Report(_Record):
     waves: list[WaveRecord] = Field(default_factory=list)
     findings: list[Finding] = Field(default_factory=list)
     drift: Drift | None = None
+    change: Change | None = Field(
+        default=None, description="Set on a resumed run's report: the whole change, every run of it."
+    )

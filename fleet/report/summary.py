@@ -15,7 +15,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from fleet.report.model import CLUSTER_OUTCOMES, PAIR_OUTCOMES, FailureGroup, PairRecord, Report
+from fleet.outcomes import FINISHED
+from fleet.report.model import CLUSTER_OUTCOMES, PAIR_OUTCOMES, Change, FailureGroup, PairRecord, Report
 
 DEFAULT_MAX_NAMES = 5
 _SEVERITIES = ("critical", "warning", "info")
@@ -99,6 +100,8 @@ def _grid(report: Report, path: str | os.PathLike[str] | None, limit: int) -> Ta
             drift = report.drift
             line += f" (since last sweep: {len(drift.new)} new, {len(drift.resolved)} resolved)"
         grid.add_row("findings", line)
+    if report.change is not None:
+        _change_rows(grid, report.change, limit)
     groups = sorted(report.failures.by_code.values(), key=lambda g: (-g.count, g.code))
     if not groups:
         grid.add_row("failures", "[green]none[/]")
@@ -108,6 +111,21 @@ def _grid(report: Report, path: str | os.PathLike[str] | None, limit: int) -> Ta
             for label, value in _failure_rows(group, limit):
                 grid.add_row(label, value)
     return grid
+
+
+def _change_rows(grid: Table, change: Change, limit: int) -> None:
+    """The whole change (every run of the lineage): final outcomes, and what is not done yet."""
+    runs = " → ".join(escape(run) for run in change.runs)
+    grid.add_row("change", f"{len(change.runs)} runs: {runs}")
+    grid.add_row("", f"{len(change.clusters)} clusters: {_counts(change.by_outcome, CLUSTER_OUTCOMES)}")
+    open_ = [record for record in change.clusters if record.outcome not in FINISHED]
+    for record in open_[:limit]:
+        why = f": {escape(record.reason)}" if record.reason else ""
+        grid.add_row("", f"{escape(record.name)} {_styled(record.outcome)} (run {escape(record.run)}){why}")
+    if len(open_) > limit:
+        grid.add_row("", f"… and {len(open_) - limit} more not done")
+    if not change.complete:
+        grid.add_row("", "[yellow]some runs have no report: their outcomes come from the journal[/]")
 
 
 def render_summary(

@@ -8,7 +8,7 @@ import pytest
 from rolloutkit import Watch, cluster, crash, fail_on, rotate, units
 
 from fleet.engine.rollout.runner import run_waves
-from fleet.engine.rollout.settings import Rollout
+from fleet.engine.rollout.settings import Rollout, WaveQuestion
 from fleet.engine.rollout.units import Unit, build_units
 from fleet.engine.rollout.waves import assign_waves, parse_waves, wave_sizes
 from fleet.engine.run import run_outcome
@@ -117,15 +117,25 @@ async def test_rotation_in_waves_records_each_wave_in_report_and_journal(sim_fle
 
 
 async def test_pause_between_waves_asks_before_each_later_wave_and_a_no_pauses_the_run():
-    asked: list[tuple[int, int, int, int]] = []
+    asked: list[str] = []
 
-    async def operator(finished: int, failures: int, index: int, size: int) -> bool:
-        asked.append((finished, failures, index, size))
-        return index < 3  # yes to wave 2, no to wave 3
+    async def operator(question: WaveQuestion) -> bool:
+        asked.append(question.text())
+        return question.next < 3  # yes to wave 2, no to wave 3
 
     rollout = Rollout(waves=parse_waves("1,2,100%"), confirm_next_wave=operator)
-    result = await run_waves(units(6), fail_on("u01"), concurrency=2, on_error=crash, rollout=rollout)
-    assert asked == [(1, 1, 2, 2), (2, 0, 3, 3)]
+    result = await run_waves(
+        units(6),
+        fail_on("u01"),
+        concurrency=2,
+        on_error=crash,
+        rollout=rollout,
+        explain=lambda unit: f"{unit} refused the passphrase",
+    )
+    assert asked == [
+        "Start wave 2 of 3 (2 units)? Previous wave: 0 succeeded, 1 failed (u01: u01 refused the passphrase)",
+        "Start wave 3 of 3 (3 units)? Previous wave: 2 succeeded, 0 failed",
+    ]
     assert sorted(result.outcomes) == ["u01", "u02", "u03"]
     assert result.stop.kind == "declined"
     assert run_outcome([], interrupted=False, halted=result.stop.kind) == ("paused", 4)
@@ -134,7 +144,7 @@ async def test_pause_between_waves_asks_before_each_later_wave_and_a_no_pauses_t
 async def test_a_stop_while_the_question_is_open_starts_no_further_wave():
     stop = asyncio.Event()
 
-    async def operator(*_: int) -> bool:
+    async def operator(_: WaveQuestion) -> bool:
         stop.set()  # SIGINT arrives while the prompt waits
         await asyncio.Event().wait()
         return True
@@ -151,5 +161,15 @@ async def test_the_terminal_prompt_answers_through_a_daemon_thread(monkeypatch):
 
     prompts: list[str] = []
     monkeypatch.setattr(click, "confirm", lambda text, **_: prompts.append(text) or True)
-    assert await confirm_on_terminal(1, 0, 2, 5) is True
-    assert prompts == ["wave 1 ended with 0 failed unit(s). Start wave 2 (5 unit(s))?"]
+    question = WaveQuestion(finished=1, succeeded=1, failed=(), others=0, next=2, last=2, size=5)
+    assert await confirm_on_terminal(question) is True
+    assert prompts == ["Start wave 2 of 2 (5 units)? Previous wave: 1 succeeded, 0 failed"]
+
+
+def test_the_question_names_at_most_three_failures_and_shortens_their_reasons():
+    failed = tuple((f"cl-{n:04d}", "x" * 100) for n in range(5))
+    question = WaveQuestion(finished=2, succeeded=19, failed=failed, others=1, next=3, last=4, size=28)
+    text = question.text()
+    assert text.startswith("Start wave 3 of 4 (28 units)? Previous wave: 19 succeeded, 5 failed (cl-0000: x")
+    assert text.count("cl-") == 3 and "; 2 more)" in text and text.endswith(", 1 other")
+    assert "x" * 60 not in text

@@ -12,7 +12,7 @@ from fleet.engine.resume import ResumeRequest, resume_spec, tonight_window
 from fleet.engine.rollout.runner import run_waves
 from fleet.engine.rollout.settings import Rollout
 from fleet.engine.rollout.units import Unit
-from fleet.engine.rollout.window import Window, parse_window_end
+from fleet.engine.rollout.window import Window, parse_window_end, window_end_ahead
 from fleet.engine.run import execute
 from fleet.engine.work import rotate_work
 from fleet.errors import InputError
@@ -43,7 +43,24 @@ def test_iso_8601_with_offset_and_naive_local():
     assert parse_window_end("2026-11-29T05:30") == local(2026, 11, 29, 5, 30)
 
 
-@pytest.mark.parametrize("text", ["25:00", "5h", "tomorrow", "2026-13-01T00:00"])
+def test_a_duration_from_now_is_a_window_end():
+    now = datetime(2026, 11, 29, 22, 0, tzinfo=UTC)
+    assert parse_window_end("+8h", now=now) == datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
+    assert parse_window_end("+90m", now=now) == datetime(2026, 11, 29, 23, 30, tzinfo=UTC)
+    assert parse_window_end("+1h30m", now=now) == datetime(2026, 11, 29, 23, 30, tzinfo=UTC)
+    with pytest.raises(InputError, match="ends now"):
+        parse_window_end("+0h", now=now)
+
+
+def test_a_past_window_end_is_refused_showing_how_it_was_read_and_how_to_write_it():
+    now = datetime(2026, 11, 29, 22, 0, tzinfo=UTC)
+    with pytest.raises(InputError, match=r"read as 2026-11-29 .* local time, 60 min ago.*\+8h") as caught:
+        window_end_ahead("2026-11-29T21:00Z", now=now)
+    assert caught.value.field == "--window-end"
+    assert window_end_ahead("+2h", now=now) == datetime(2026, 11, 30, 0, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("text", ["25:00", "5h", "tomorrow", "2026-13-01T00:00", "+", "+8x", "-2h"])
 def test_bad_window_end_is_an_input_error(text):
     with pytest.raises(InputError, match="--window-end"):
         parse_window_end(text)

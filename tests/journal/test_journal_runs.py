@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from fleet.journal import SCHEMA_VERSION, Journal, JournalError
+from fleet.journal import SCHEMA_VERSION, AlreadyResumed, Journal, JournalError
 from fleet.secrets.secret import Secret
 
 
@@ -188,3 +189,30 @@ async def test_journal_in_an_unusable_place_is_a_journal_error(tmp_path: Path) -
     (tmp_path / "not-a-dir").write_text("")
     with pytest.raises(JournalError):
         await Journal.open(tmp_path / "not-a-dir" / "journal.db")
+
+
+async def test_a_run_is_resumed_once_even_by_two_resumes_racing_from_two_connections(
+    journal_path: Path, journal: Journal, run_id: str
+) -> None:
+    """The check that nobody resumed the run yet and the new run's row are one transaction."""
+    async with await Journal.open(journal_path) as other:
+        first, second = await asyncio.gather(
+            *(
+                opened.create_run(
+                    kind="rotate", options={"resumed_from": run_id}, inventory_path="i", inventory_digest="d"
+                )
+                for opened in (journal, other)
+            ),
+            return_exceptions=True,
+        )
+    winner = first if isinstance(first, str) else second
+    loser = second if isinstance(first, str) else first
+    assert isinstance(winner, str) and isinstance(loser, AlreadyResumed)
+    assert loser.resumed_by == winner and run_id in str(loser)
+    async with await Journal.open(journal_path) as third:
+        with pytest.raises(AlreadyResumed):
+            await third.create_run(
+                kind="rotate", options={"resumed_from": run_id}, inventory_path="i", inventory_digest="d"
+            )
+        resumes = [run for run in await third.runs() if run.options.get("resumed_from") == run_id]
+        assert [run.id for run in resumes] == [winner]

@@ -22,11 +22,11 @@ from typing import Literal, Protocol, runtime_checkable
 
 from fleet.engine.rollout.budgets import BudgetTracker, Trip
 from fleet.engine.rollout.limits import LabelSlots
-from fleet.engine.rollout.settings import Rollout
+from fleet.engine.rollout.settings import Rollout, WaveQuestion
 from fleet.engine.rollout.units import Unit
 from fleet.engine.rollout.waves import assign_waves, group_by_wave
 from fleet.engine.rollout.window import Closing, WindowGuard
-from fleet.outcomes import FAILURE, RunOutcome
+from fleet.outcomes import FAILURE, SUCCESS, RunOutcome
 
 
 class RunObserver(Protocol):
@@ -54,6 +54,8 @@ RunUnit = Callable[[Unit], Awaitable[str]]
 """A unit runner returns the unit's outcome word (``succeeded``, ``failed``, …)."""
 
 OnError = Callable[[Unit, Exception], str]
+Explain = Callable[[str], str]
+"""Why a unit ended as it did (unit id → one line), for the question between waves."""
 StopKind = Literal["budget", "window", "declined", "signal", "halt"]
 Halt = Callable[[], str | None]
 """Asked before each admission: why the work itself says to stop admitting (None: go on)."""
@@ -96,6 +98,7 @@ async def run_waves(
     rollout: Rollout | None = None,
     wave_of: Mapping[str, int] | None = None,
     halt: Halt | None = None,
+    explain: Explain | None = None,
 ) -> RolloutResult:
     """Run ``units`` wave by wave under ``rollout``'s limits.
 
@@ -106,9 +109,11 @@ async def run_waves(
     rollout = rollout or Rollout()
     runner = _Runner(run_unit, concurrency, on_error, observers, stop or asyncio.Event(), rollout, len(units))
     runner.halt = halt
+    runner.explain = explain or (lambda _unit: "failed")
     waves = group_by_wave(units, wave_of if wave_of is not None else assign_waves(units, rollout.waves))
+    last = max((index for index, _ in waves), default=0)
     for position, (index, wave_units) in enumerate(waves):
-        if position > 0 and not await runner.confirm(index, len(wave_units)):
+        if position > 0 and not await runner.confirm(index, len(wave_units), last=last):
             break
         if runner.blocked(in_flight=0) is not None:
             break
@@ -140,6 +145,7 @@ class _Runner:
         self.rollout_observers = [obs for obs in observers if isinstance(obs, RolloutObserver)]
         self.stop = stop
         self.halt: Halt | None = None
+        self.explain: Explain = lambda _unit: "failed"
         self.rollout = rollout
         self.clock = rollout.clock
         self.budgets = BudgetTracker(rollout.budgets, planned=planned)
@@ -148,13 +154,25 @@ class _Runner:
         self.in_flight = 0
         self.result = RolloutResult()
 
-    async def confirm(self, index: int, size: int) -> bool:
+    async def confirm(self, index: int, size: int, *, last: int) -> bool:
         """Ask the operator between waves (``--pause-between-waves``); a "no" pauses the run."""
         ask = self.rollout.confirm_next_wave
         if ask is None or self.stop.is_set():
             return True
-        last = self.result.waves[-1]
-        answer = asyncio.ensure_future(ask(last.index, last.failures, index, size))
+        previous = self.result.waves[-1]
+        outcomes = [(unit, self.result.outcomes.get(unit)) for unit in previous.units]
+        failed = tuple((unit, self.explain(unit)) for unit, outcome in outcomes if outcome in FAILURE)
+        succeeded = sum(outcome in SUCCESS for _, outcome in outcomes)
+        question = WaveQuestion(
+            finished=previous.index,
+            succeeded=succeeded,
+            failed=failed,
+            others=len(outcomes) - succeeded - len(failed),
+            next=index,
+            last=last,
+            size=size,
+        )
+        answer = asyncio.ensure_future(ask(question))
         stopped = asyncio.ensure_future(self.stop.wait())
         try:
             await asyncio.wait({answer, stopped}, return_when=asyncio.FIRST_COMPLETED)
@@ -167,7 +185,7 @@ class _Runner:
         if answer.result():
             return True
         self.result.stop = Stop(
-            "declined", f"the operator did not start wave {index} after wave {last.index} ended"
+            "declined", f"the operator did not start wave {index} after wave {previous.index} ended"
         )
         return False
 

@@ -17,8 +17,38 @@ from fleet.engine.rollout.waves import WaveSpec, parse_waves
 from fleet.engine.rollout.window import DEFAULT_FLOOR_SECONDS, Clock, Window, parse_window_end, utc_now
 from fleet.errors import InputError
 
-ConfirmWave = Callable[[int, int, int, int], Awaitable[bool]]
-"""``(finished wave, its failures, next wave, its size) -> go on?``: asked between waves."""
+
+@dataclass(frozen=True, slots=True)
+class WaveQuestion:
+    """What the operator is asked between waves, with what they need to answer it."""
+
+    finished: int  # the wave that just ended
+    succeeded: int  # its units that succeeded (or were already current)
+    failed: tuple[tuple[str, str], ...]  # (unit, why) for each of its failed units
+    others: int  # its units neither succeeded nor failed (busy, not started, interrupted)
+    next: int  # the wave to start
+    last: int  # the run's last wave (waves keep their numbers across resumes)
+    size: int  # units in the next wave
+
+    def text(self, *, shown: int = 3, width: int = 60) -> str:
+        """``Start wave 3 of 4 (28 units)? Previous wave: 19 succeeded, 1 failed (cl-0042: …)``."""
+        units = "unit" if self.size == 1 else "units"
+        previous = f"{self.succeeded} succeeded, {len(self.failed)} failed"
+        if self.failed:
+            named = "; ".join(f"{unit}: {_shorten(why, width)}" for unit, why in self.failed[:shown])
+            more = f"; {len(self.failed) - shown} more" if len(self.failed) > shown else ""
+            previous += f" ({named}{more})"
+        if self.others:
+            previous += f", {self.others} other"
+        return f"Start wave {self.next} of {self.last} ({self.size} {units})? Previous wave: {previous}"
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
+ConfirmWave = Callable[[WaveQuestion], Awaitable[bool]]
+"""Asked between waves (``--pause-between-waves``): start the next one?"""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,10 @@
 """The change window: start no unit that would likely still be running when the window closes.
 
 ``--window-end`` is ISO 8601 (``2026-11-29T05:30``, ``2026-11-29T05:30:00+01:00``, ``…Z``; a
-time without an offset is local time) or ``HH:MM`` local time, meaning its next occurrence (at
+time without an offset is local time), ``HH:MM`` local time, meaning its next occurrence (at
 23:10, ``05:30`` is tomorrow morning), which must be at most 12 hours away: ``11:15`` typed at 11:20
-is a mistake to show, not a window of 23 h 55 min.
+is a mistake to show, not a window of 23 h 55 min; or a duration from now, ``+8h``, ``+90m``,
+``+1h30m``. A window that has already ended is refused showing the time it was read as.
 
 Before each unit is admitted the time left is compared with what a unit needs: the p90 of the unit
 durations observed so far in this run (nearest rank), never less than a floor (``--window-floor``,
@@ -26,6 +27,8 @@ Clock = Callable[[], datetime]
 DEFAULT_FLOOR_SECONDS = 30.0
 HH_MM_HORIZON = timedelta(hours=12)  # "11:15" typed at 11:20 is a mistake, not a 23 h 55 min window
 _HH_MM = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
+_FROM_NOW = re.compile(r"\+(?:(\d{1,3})h)?(?:(\d{1,4})m)?")
+HOW_TO_WRITE = "write it as HH:MM (local, within 12 h), ISO 8601 (2026-11-29T05:30Z) or +8h from now"
 
 
 def utc_now() -> datetime:
@@ -36,6 +39,13 @@ def parse_window_end(text: str, *, now: datetime | None = None, field: str = "--
     """The window's end as an aware UTC datetime; ``HH:MM`` is the next such local time after ``now``."""
     now = now or utc_now()
     text = text.strip()
+    relative = _FROM_NOW.fullmatch(text)
+    if relative is not None and any(relative.groups()):
+        hours_ahead, minutes_ahead = relative.groups()
+        ahead = timedelta(hours=int(hours_ahead or 0), minutes=int(minutes_ahead or 0))
+        if not ahead:
+            raise InputError(f"{text} is a window that ends now; {HOW_TO_WRITE}", field=field)
+        return now.astimezone(UTC) + ahead
     match = _HH_MM.fullmatch(text)
     if match is not None:
         local_now = now.astimezone().replace(tzinfo=None)
@@ -47,17 +57,28 @@ def parse_window_end(text: str, *, now: datetime | None = None, field: str = "--
             raise InputError(
                 f"{text} is read as {end:%Y-%m-%d %H:%M} local time, {hours:.1f} h from now: a change window "
                 f"given as HH:MM must end within {HH_MM_HORIZON.total_seconds() / 3600:.0f} h; write the end "
-                f"as ISO 8601 ({end:%Y-%m-%dT%H:%M}) if that is meant",
+                f"as ISO 8601 ({end:%Y-%m-%dT%H:%M}) or +{math.ceil(hours)}h if that is meant",
                 field=field,
             )
         return end.astimezone().astimezone(UTC)  # naive → local: DST resolved on the day itself
     try:
         end = datetime.fromisoformat(text)
     except ValueError:
-        raise InputError(
-            f"expected HH:MM (local) or an ISO 8601 time such as 2026-11-29T05:30Z, got {text!r}", field=field
-        ) from None
+        raise InputError(f"cannot read {text!r} as a time: {HOW_TO_WRITE}", field=field) from None
     return end.astimezone(UTC)  # a naive time is local time
+
+
+def window_end_ahead(text: str, *, now: datetime, field: str = "--window-end") -> datetime:
+    """``parse_window_end``, refusing an end that has already passed (and saying how it was read)."""
+    end = parse_window_end(text, now=now, field=field)
+    if end <= now:
+        ago = (now - end).total_seconds() / 60
+        raise InputError(
+            f"{text} is read as {end.astimezone():%Y-%m-%d %H:%M %Z} local time, {ago:.0f} min ago: a change "
+            f"window must end in the future; {HOW_TO_WRITE}",
+            field=field,
+        )
+    return end
 
 
 @dataclass(frozen=True, slots=True)
