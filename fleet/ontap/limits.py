@@ -36,6 +36,24 @@ class ReplyRefused(OntapTransportError):
         super().__init__(message, sent=True, cluster=cluster)
 
 
+_UNITS = {"": 1, "b": 1} | {
+    prefix + suffix: 1 << (10 * power) for power, prefix in enumerate("kmg", 1) for suffix in ("", "b", "ib")
+}
+
+
+def parse_size(text: str) -> int:
+    """``4MiB``, ``512 KiB``, ``65536``: a byte count as an admin types it (ValueError otherwise).
+
+    K, KB and KiB (and M…, G…) all mean powers of 1024: a limit is no place for the difference.
+    """
+    cleaned = text.strip().lower()
+    digits = cleaned.rstrip("bikmg ")
+    unit = cleaned[len(digits) :].strip()
+    if not digits.isdigit() or unit not in _UNITS:
+        raise ValueError(f"{text!r} is not a size: give bytes, or a number with KiB, MiB or GiB")
+    return int(digits) * _UNITS[unit]
+
+
 def size_text(size: int) -> str:
     """``4 MiB``, ``64 KiB``, ``1000 bytes``: limits as an admin sets them."""
     for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
