@@ -5,6 +5,8 @@ these bounds a 512 MiB body took a client to 1 GB of memory and a 256 MiB gzip b
 wire) to 560 MB, both read whole before anything looked at them (issue 16). Now a reply is read in
 chunks as they arrive and *counted after decompression*, so a bomb is stopped like any other body,
 the moment it passes the limit; a declared ``Content-Length`` over the limit is refused unread.
+This holds because aiohttp (3.13.3+, the floor in pyproject.toml) inflates a compressed body in
+bounded steps as the reader drains it, not a whole network read at once.
 
 The default, 4 MiB, is some forty times the largest reply fleet asks ONTAP for (a node list or an
 OKM key backup: tens of KB) and keeps what JSON makes of a hostile one bounded too: 4 MiB of
