@@ -73,13 +73,15 @@ async def read_bounded(
     """
     encoding = response.headers.get("Content-Encoding", "").strip().lower()
     declared = response.content_length
-    if declared is not None and declared > limit and encoding in _IDENTITY:
-        response.close()
-        raise ReplyRefused(
-            f"{what}: the reply declares {declared} bytes, over the {size_text(limit)} response limit "
-            "(--max-response-bytes); not read",
-            cluster=cluster,
-        )
+    if declared is not None and encoding in _IDENTITY and "Transfer-Encoding" not in response.headers:
+        if declared > limit:
+            response.close()
+            raise ReplyRefused(
+                f"{what}: the reply declares {declared} bytes, over the {size_text(limit)} response "
+                "limit (--max-response-bytes); not read",
+                cluster=cluster,
+            )
+        return await response.read()  # aiohttp reads no more than the declared length: bounded
     body = bytearray()
     async for chunk in response.content.iter_chunked(READ_CHUNK):
         body += chunk

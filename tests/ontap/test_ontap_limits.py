@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import time
 from collections.abc import Awaitable, Callable
 
@@ -75,6 +76,27 @@ async def test_the_limit_is_configurable(serve: Serve, make_pool: MakePool) -> N
         await client_for(await make_pool(), url).get("/api/cluster")
     roomy = await make_pool(max_response_bytes=6 * 1024 * KIB)
     assert "pad" in await client_for(roomy, url).get("/api/cluster")
+
+
+@pytest.mark.parametrize(("size", "refused"), [(60 * KIB, False), (5 * 1024 * KIB, True)])
+async def test_a_gzip_reply_is_counted_decompressed(
+    serve: Serve, make_pool: MakePool, size: int, refused: bool
+) -> None:
+    """Its declared length is what crossed the wire; the limit applies to what it inflates to."""
+
+    async def gzipped(_request: web.Request, _recorder: Recorder) -> web.StreamResponse:
+        body = gzip.compress(json_of_size(size))
+        headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
+        return web.Response(body=body, headers=headers)
+
+    url, recorder = await serve(gzipped)
+    client = client_for(await make_pool(), url)  # the default limit, 4 MiB
+    if refused:
+        with pytest.raises(ReplyRefused, match="larger than the 4 MiB response limit"):
+            await client.get("/api/cluster")
+    else:
+        assert len((await client.get("/api/cluster"))["pad"]) == size - 11
+    assert recorder.count() == 1
 
 
 async def test_a_declared_length_over_the_limit_is_refused_unread(serve: Serve, pool: HttpPool) -> None:
