@@ -10,6 +10,7 @@
         └── OntapTransportError     no usable answer: connect error, reset, bad JSON
             ├── OntapTimeout            no answer in time (also a TimeoutError)
             ├── OntapTlsError           fleet.ontap.http: the certificate was refused; nothing was sent
+            ├── ReplyRefused            fleet.ontap.limits: the answer broke a response limit (size, paging)
             └── JobGone                 fleet.ontap.jobs: ONTAP forgot a job before it was seen to end
 
 Outside the tree, on purpose: ``SweepLocked`` (the CLI's "another sweep holds the lock", exit 5)

@@ -88,15 +88,19 @@ async def start_sim_fleet(
     faults: str = "none",
     middlewares: Sequence[Middleware] = (),
     oldest: tuple[int, int] = (9, 8),
+    tls: bool = True,
 ) -> SimFleet:
-    """Generate a fleet, serve it on 127.0.0.1 over HTTPS (generated CA) and write its inventory."""
+    """Generate a fleet, serve it on 127.0.0.1 over HTTPS (generated CA) and write its inventory.
+
+    ``tls=False`` serves plain HTTP, as ``fleet sim serve --http`` does: ``http://`` addresses.
+    """
     fleet = generate_fleet(clusters, mcc_pairs=mcc_pairs, seed=seed, oldest=oldest)
     apply_faults(fleet, parse_faults(faults), seed)
     tls_dir = workdir / "tls"
     files = ensure_tls_files(tls_dir)
     server = SimServer(
         fleet,
-        ssl_context=server_ssl_context(tls_dir),
+        ssl_context=server_ssl_context(tls_dir) if tls else None,
         middlewares=[fault_middleware(fleet, seed=seed), *middlewares],
     )
     await server.start()
@@ -105,6 +109,6 @@ async def start_sim_fleet(
         addresses={name: server.address(name) for name in fleet.clusters},
         path=workdir / "inventory.yml",
         secrets_dir=workdir / "secrets",
-        ca_file=files.ca,
+        ca_file=files.ca if tls else None,
     )
     return SimFleet(fleet, server, inventory, workdir / "secrets", files.ca, workdir)

@@ -15,6 +15,7 @@ import click
 
 from fleet.engine.rollout.window import DEFAULT_FLOOR_SECONDS
 from fleet.engine.spec import DEFAULT_CONCURRENCY, DEFAULT_PER_CLUSTER, DEFAULT_TIMEOUT
+from fleet.ontap.limits import DEFAULT_MAX_RESPONSE_BYTES, size_text
 from fleet.report.write import REPORTS_DIR
 
 Command = Callable[..., Any]
@@ -69,6 +70,18 @@ journal = click.option(
 )
 insecure = click.option(
     "--insecure", is_flag=True, help="Do NOT verify TLS certificates (loud; for labs only)."
+)
+allow_http = click.option(
+    "--allow-http",
+    is_flag=True,
+    help="Accept plain http:// cluster addresses: credentials and passphrases in cleartext (loud).",
+)
+max_response_bytes = click.option(
+    "--max-response-bytes",
+    default=None,
+    metavar="SIZE",
+    help="Largest reply read from a cluster, decompressed (bytes, or e.g. 8MiB); larger ones fail the "
+    f"request.  [default: {size_text(DEFAULT_MAX_RESPONSE_BYTES).replace(' ', '')}]",
 )
 log_format = click.option(
     "--log-format", type=click.Choice(["auto", "json", "console"]), default="auto", show_default=True
@@ -181,6 +194,8 @@ run: list[Decorator] = [
     report,
     journal,
     insecure,
+    allow_http,
+    max_response_bytes,
     log_format,
     *rollout,
 ]
@@ -195,6 +210,8 @@ read: list[Decorator] = [
     timeout,
     journal,
     insecure,
+    allow_http,
+    max_response_bytes,
     log_format,
 ]
 

@@ -38,7 +38,7 @@ _DIR = click.Path(path_type=Path, file_okay=False)
 @click.option("--inventory-out", required=True, type=_FILE, help="Inventory to write for the fleet.")
 @click.option("--secrets-dir", type=_DIR, help="Secret files [default: secrets/ beside the inventory].")
 @click.option("--tls-dir", type=_DIR, help="CA and certificate [default: certs/ beside the inventory].")
-@click.option("--http", is_flag=True, help="Plain HTTP instead of HTTPS.")
+@click.option("--http", is_flag=True, help="Plain HTTP, not HTTPS (fleet then needs --allow-http).")
 @click.option("--base-port", type=click.IntRange(min=1, max=65535), help="First port [default: ephemeral].")
 @click.option("--oldest", help="Oldest ONTAP release generated, 9.6 to 9.16 [default: 9.8].")
 def serve(**params: Any) -> None:

@@ -19,7 +19,7 @@ from fleet.engine.rollout.units import Unit
 from fleet.engine.spec import GENERATE, RunSpec
 from fleet.engine.steps.context import ClusterSecrets
 from fleet.errors import InputError
-from fleet.inventory import Cluster, Inventory, load_any
+from fleet.inventory import Cluster, Inventory, check_cleartext, load_any, warn_cleartext
 from fleet.journal import Journal
 from fleet.ontap import HttpSettings
 from fleet.outcomes import RunKind
@@ -75,6 +75,7 @@ async def build_plan(
         store = open_store(spec.store) if spec.store else None
     inventory = load_any(spec.inventory)
     clusters = narrow(inventory.select(spec.limit), only)
+    plain = check_cleartext(clusters, allow_http=spec.allow_http)
     resolver = SecretResolver()
     if spec.kind == RunKind.ROTATE:
         assert spec.new is not None
@@ -103,6 +104,7 @@ async def build_plan(
     else:  # plan, sweep: passwords only
         passwords = await resolve_passwords(clusters, resolver)
         secrets = {c.name: ClusterSecrets(password=p) for c, p in zip(clusters, passwords, strict=True)}
+    warn_cleartext(plain)  # once every other input is known good: a refused run does not warn
     return RunPlan(
         spec=spec,
         inventory=inventory,

@@ -23,6 +23,7 @@ from fleet.engine.rollout.settings import ConfirmWave, Rollout, parse_rollout
 from fleet.engine.rollout.window import DEFAULT_FLOOR_SECONDS, Clock, utc_now, window_end_ahead
 from fleet.errors import InputError
 from fleet.ontap import HttpSettings
+from fleet.ontap.limits import DEFAULT_MAX_RESPONSE_BYTES, MIN_RESPONSE_BYTES, parse_size
 from fleet.outcomes import RunKind
 
 GENERATE = "generate"
@@ -55,6 +56,8 @@ class RunSpec(BaseModel):
     timeout: float = Field(DEFAULT_TIMEOUT, gt=0)
     cluster_deadline: float | None = Field(None, gt=0)
     insecure: bool = False
+    allow_http: bool = False  # plain http:// addresses without tls.verify: false in the inventory (loud)
+    max_response_bytes: int = Field(DEFAULT_MAX_RESPONSE_BYTES, ge=MIN_RESPONSE_BYTES, le=1 << 30)
     # rotate
     current: str | None = None
     new: str | None = None
@@ -89,8 +92,9 @@ class RunSpec(BaseModel):
     ) -> RunSpec:
         """A spec from options as typed: paths made absolute, rollout options checked (``InputError``).
 
-        ``max_consecutive_failures`` and ``window_end`` may be given as text, as on the command line;
-        a window end is read against ``clock`` (``HH:MM`` is its next occurrence) and must be ahead.
+        ``max_consecutive_failures``, ``max_response_bytes`` (``8MiB``) and ``window_end`` may be
+        given as text, as on the command line; a window end is read against ``clock`` (``HH:MM`` is
+        its next occurrence) and must be ahead.
         """
         base = (workdir or Path.cwd()).absolute()
         values: dict[str, Any] = {key: value for key, value in given.items() if value is not None}
@@ -108,6 +112,12 @@ class RunSpec(BaseModel):
                 consecutive, field="--max-consecutive-failures", percent_allowed=False
             )
             values["max_consecutive_failures"] = threshold.count
+        max_bytes = values.get("max_response_bytes")
+        if isinstance(max_bytes, str):
+            try:
+                values["max_response_bytes"] = parse_size(max_bytes)
+            except ValueError as exc:
+                raise InputError(str(exc), field="--max-response-bytes") from None
         window_end = values.get("window_end")
         if isinstance(window_end, str):
             values["window_end"] = window_end_ahead(window_end, now=clock())
@@ -181,6 +191,7 @@ class RunSpec(BaseModel):
             request_timeout=self.timeout,
             cluster_deadline=self.cluster_deadline,
             insecure=self.insecure,
+            max_response_bytes=self.max_response_bytes,
         )
 
 

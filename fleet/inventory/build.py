@@ -195,6 +195,7 @@ def _resolve(entry: ClusterEntry, base_url: str, parts: Parts) -> Cluster:
         metrocluster_partner=entry.doc.metrocluster_partner,
         ontap_name=entry.doc.ontap_name,
         source=entry.file,
+        where=entry.where,
     )
 
 
@@ -220,5 +221,6 @@ def _check_partners(clusters: dict[str, Cluster], entries: dict[str, ClusterEntr
 
 
 def _digest(clusters: dict[str, Cluster]) -> str:
-    normalised = [cluster.model_dump(mode="json", exclude={"source"}) for cluster in clusters.values()]
+    where_written = {"source", "where"}  # not what the cluster is: moving an entry changes nothing
+    normalised = [cluster.model_dump(mode="json", exclude=where_written) for cluster in clusters.values()]
     return hashlib.sha256(json.dumps(normalised, sort_keys=True).encode()).hexdigest()

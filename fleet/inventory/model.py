@@ -33,6 +33,7 @@ class Cluster(_Frozen):
     metrocluster_partner: str | None = None
     ontap_name: str | None = None  # what GET /api/cluster must answer; default: ``name``
     source: Path
+    where: str = ""  # the entry's place in ``source`` (``clusters[3]``, ``Pollers.cl1``), for messages
 
     @property
     def expected_name(self) -> str:

@@ -7,6 +7,7 @@ only what is safe to retry and following jobs to their end. ``codes`` classifies
 from fleet.ontap.client import OntapClient, Reply
 from fleet.ontap.http import HttpPool, HttpSettings, OntapTlsError, open_http
 from fleet.ontap.jobs import JobGone
+from fleet.ontap.limits import ReplyRefused
 from fleet.ontap.retry import Backoff, retry_after
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "OntapClient",
     "OntapTlsError",
     "Reply",
+    "ReplyRefused",
     "open_http",
     "retry_after",
 ]

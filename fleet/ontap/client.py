@@ -29,6 +29,7 @@ from yarl import URL
 from fleet.errors import OntapError, OntapTimeout, OntapTransportError
 from fleet.ontap.http import HttpPool, RawReply, translate_errors
 from fleet.ontap.jobs import JobPolling, JobRecord, job_uuid_of, wait_for_job
+from fleet.ontap.limits import ReplyRefused, read_bounded, size_text
 from fleet.ontap.retry import Backoff, RetryPolicy, send_with_retries
 
 if TYPE_CHECKING:
@@ -41,7 +42,6 @@ KEY_MANAGERS = "/api/security/key-managers"
 KEY_MANAGER_FIELDS = "uuid,scope,onboard.enabled,external,status.code,status.message"
 KEY_SERVER_FIELDS = "server,timeout,username,secondary_key_servers"
 ONTAP_MAX_RETURN_TIMEOUT = 120
-MAX_PAGES = 1000  # a key-manager, node or key-server collection is a page or two; 1,000 is a runaway
 _PATH_SAFE = "/-._~:@!$&'()*+,;="  # RFC 3986 pchar: what a path segment may hold unencoded
 _QUERY_SAFE = "-._~:@!$'()*,;/?"  # the same for a query value, less the separators & = +
 
@@ -51,6 +51,17 @@ def _next_link(body: Mapping[str, Any]) -> str | None:
     following = links.get("next") if isinstance(links, Mapping) else None
     href = following.get("href") if isinstance(following, Mapping) else None
     return href if isinstance(href, str) and href else None
+
+
+def _page_key(url: URL | str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """A page's identity: its path and its decoded query, in any order (``?b&a`` is ``?a&b``)."""
+    parsed = url if isinstance(url, URL) else URL(url)
+    return parsed.path, tuple(sorted(parsed.query.items()))
+
+
+def _shown(href: str) -> str:
+    """A cluster-supplied link as quoted in a message: bounded, whatever the cluster sent."""
+    return repr(href if len(href) <= 120 else href[:117] + "...")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +103,7 @@ def _ontap_error(raw: RawReply, what: str, cluster: str) -> OntapError:
     """ONTAP's error object as an OntapError (``code`` arrives as a string); other bodies get a clear text."""
     try:
         decoded = json.loads(raw.body) if raw.body else None
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         decoded = None
     error = decoded.get("error") if isinstance(decoded, dict) else None
     if isinstance(error, dict) and error.get("message"):
@@ -144,6 +155,8 @@ class OntapClient:
         self._policy = RetryPolicy(settings.retries, Backoff(settings.backoff_base, settings.backoff_max))
         self._polling = JobPolling(settings.job_poll_initial, settings.job_poll_max, settings.job_timeout)
         self._return_timeout = max(0, min(ONTAP_MAX_RETURN_TIMEOUT, int(settings.request_timeout / 2)))
+        self._max_bytes = settings.max_response_bytes
+        self._max_pages = settings.max_pages
 
     def __repr__(self) -> str:
         return f"OntapClient(name={self.name!r}, base_url={self.base_url!r})"
@@ -201,7 +214,9 @@ class OntapClient:
                     ssl=self._ssl,
                     allow_redirects=False,
                 ) as response:
-                    body = await response.read()
+                    body = await read_bounded(
+                        response, limit=self._max_bytes, what=f"{method} {path}", cluster=self.name
+                    )
                     return RawReply(response.status, response.headers, body)
 
     async def _send(
@@ -209,6 +224,10 @@ class OntapClient:
     ) -> RawReply:
         url = self._url(path, _query(params))
         payload = json.dumps(body).encode() if body is not None else None
+        return await self._send_to(method, path, url, payload)
+
+    async def _send_to(self, method: str, path: str, url: URL | str, payload: bytes | None) -> RawReply:
+        """One request with the retry policy; ``path`` names it in messages, ``url`` is what is sent."""
         return await send_with_retries(
             lambda: self._exchange(method, path, url, payload),
             idempotent=method == "GET",
@@ -278,21 +297,48 @@ class OntapClient:
     async def _records(self, path: str, params: Params | None) -> list[dict[str, Any]]:
         """Every record of a collection, following ``_links.next`` when ONTAP pages.
 
-        Bounded: a link already followed, or more than ``MAX_PAGES`` pages, is an error, not a loop
-        (a cluster, or something posing as one, could otherwise keep a worker busy forever).
+        Bounded (``fleet.ontap.limits``): a link back to a page already fetched or off ``/api/``,
+        more than ``max_pages`` pages, or pages together over ``max_response_bytes`` is
+        ``ReplyRefused``, not a loop: a cluster, or something posing as one, could otherwise keep a
+        worker busy, and growing, forever.
         """
-        body = await self.get(path, params)
+        what = f"GET {path}"
+        url = self._url(path, _query(params))
+        raw = await self._send_to("GET", path, url, None)
+        body = self._decode(raw, "GET", path)
         records: list[dict[str, Any]] = list(body.get("records", []))
-        followed: set[str] = set()
+        fetched = {_page_key(url)}
+        total = len(raw.body)
         next_href = _next_link(body)
         while next_href:
-            if next_href in followed or len(followed) >= MAX_PAGES:
-                why = "repeats a page" if next_href in followed else f"goes past {MAX_PAGES} pages"
-                raise OntapTransportError(
-                    f"GET {path}: paging never ends (_links.next {why})", sent=True, cluster=self.name
+            if not next_href.startswith("/api/"):
+                raise ReplyRefused(
+                    f"{what}: _links.next is not a path under /api/ ({_shown(next_href)}); not followed",
+                    cluster=self.name,
                 )
-            followed.add(next_href)
-            body = self._decode(await self._send("GET", next_href, None, None), "GET", path)
+            url = self._url(next_href, None)
+            key = _page_key(url)
+            if key in fetched:
+                raise ReplyRefused(
+                    f"{what}: _links.next points back at a page already fetched ({_shown(next_href)}); "
+                    f"paging stopped after {len(fetched)} page(s)",
+                    cluster=self.name,
+                )
+            if len(fetched) >= self._max_pages:
+                raise ReplyRefused(
+                    f"{what}: paging went past the budget of {self._max_pages} pages; paging stopped",
+                    cluster=self.name,
+                )
+            fetched.add(key)
+            raw = await self._send_to("GET", path, url, None)
+            total += len(raw.body)
+            if total > self._max_bytes:
+                raise ReplyRefused(
+                    f"{what}: the pages together are larger than the {size_text(self._max_bytes)} "
+                    "response limit (--max-response-bytes); paging stopped",
+                    cluster=self.name,
+                )
+            body = self._decode(raw, "GET", path)
             records.extend(body.get("records", []))
             next_href = _next_link(body)
         return records

@@ -27,6 +27,7 @@ from multidict import CIMultiDictProxy
 
 from fleet import __version__
 from fleet.errors import OntapTimeout, OntapTransportError
+from fleet.ontap.limits import DEFAULT_MAX_PAGES, DEFAULT_MAX_RESPONSE_BYTES, MIN_RESPONSE_BYTES
 
 log = structlog.get_logger(__name__)
 
@@ -45,7 +46,8 @@ class HttpSettings:
     ``concurrency`` caps units worked at once (the engine's runner enforces it), ``per_cluster`` caps
     connections and requests in flight per cluster. ``cluster_deadline`` bounds all of one cluster's
     work; the engine's run enforces it per unit (one deadline per site of a pair). ``insecure`` disables TLS
-    verification for every cluster (loud).
+    verification for every cluster (loud). ``max_response_bytes`` bounds one reply, decompressed, and
+    the pages of one collection together; ``max_pages`` bounds the pages (``fleet.ontap.limits``).
     """
 
     concurrency: int = 64
@@ -60,6 +62,8 @@ class HttpSettings:
     job_poll_max: float = 5.0
     job_timeout: float = 300.0
     insecure: bool = False
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    max_pages: int = DEFAULT_MAX_PAGES
 
     def __post_init__(self) -> None:
         # Conflicting options fail here, early, not as odd behaviour thousands of requests later.
@@ -75,6 +79,10 @@ class HttpSettings:
             raise ValueError("backoff_base and job_poll_initial must be 0 or more")
         if self.cluster_deadline is not None and self.cluster_deadline <= 0:
             raise ValueError("cluster_deadline must be positive or None")
+        if self.max_response_bytes < MIN_RESPONSE_BYTES:
+            raise ValueError(f"max_response_bytes must be at least {MIN_RESPONSE_BYTES}")
+        if self.max_pages < 1:
+            raise ValueError("max_pages must be at least 1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,5 +238,6 @@ def translate_errors(method: str, path: str, cluster: str) -> Iterator[None]:
             sent=True,
             cluster=cluster,
         ) from exc
-    except (ValueError, UnicodeDecodeError) as exc:  # json.JSONDecodeError is a ValueError
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # JSONDecodeError is a ValueError;
+        # RecursionError: JSON nested deeper than Python's stack (``[[[[…``), hostile, not a crash
         raise OntapTransportError(f"{what}: the reply is not valid JSON", sent=True, cluster=cluster) from exc

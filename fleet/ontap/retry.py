@@ -22,6 +22,7 @@ import structlog
 
 from fleet.errors import OntapTransportError
 from fleet.ontap.http import OntapTlsError, RawReply, Sleep
+from fleet.ontap.limits import ReplyRefused
 
 log = structlog.get_logger(__name__)
 
@@ -62,7 +63,7 @@ def from_ontap(reply: RawReply) -> bool:
     """Is the body ONTAP's own error object (``{"error": {"code": "…", …}}``), not a proxy's page?"""
     try:
         body = json.loads(reply.body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return False
     error = body.get("error") if isinstance(body, dict) else None
     return isinstance(error, dict) and isinstance(error.get("code"), str)
@@ -103,14 +104,15 @@ async def send_with_retries(
 ) -> RawReply:
     """Send until a non-transient reply or the retries are used up; the last reply is returned as is.
 
-    Raises the transport error when it is not retryable: TLS trust failures, anything after the
-    request was sent when not ``idempotent``, and the last error once retries run out.
+    Raises the transport error when it is not retryable: TLS trust failures, a reply refused for
+    its size (the cluster would send it again), anything after the request was sent when not
+    ``idempotent``, and the last error once retries run out.
     """
     attempt = 0
     while True:
         try:
             reply = await send()
-        except OntapTlsError:
+        except (OntapTlsError, ReplyRefused):
             raise
         except OntapTransportError as exc:
             if attempt >= policy.retries or (exc.sent and not idempotent):

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from fleet.errors import OntapError, OntapTimeout, OntapTransportError
 from fleet.inventory import Cluster
+from fleet.ontap import ReplyRefused
 from fleet.outcomes import ClusterOutcome, StepStatus
 from fleet.report import ClusterRecord, ErrorInfo, NodeRecord, StepRecord
 from fleet.report.model import ErrorKind
@@ -31,6 +32,8 @@ def error_info(exc: BaseException) -> ErrorInfo:
 
 def failure_reason(exc: OntapError) -> str:
     """A one-line reason for the report from an error that ended a cluster's work."""
+    if isinstance(exc, ReplyRefused):
+        return f"the cluster's answer broke a response limit: {exc.message}"
     if isinstance(exc, OntapTransportError):
         return f"no usable answer from the cluster: {exc.message}"
     if exc.http_status == 401:
