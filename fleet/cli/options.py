@@ -99,7 +99,7 @@ backup_dir = click.option(
     "--backup-dir",
     default=None,
     type=_path(file_okay=False),
-    help="Write each cluster's OKM key backup here (files 0600).",
+    help="Write each cluster's OKM key backup here (files 0600, folder 0700).",
 )
 
 

@@ -29,12 +29,14 @@ from fleet.engine.steps.policy import ApplyWork, PolicyResults, SweepWork
 from fleet.engine.work import work_for
 from fleet.errors import InputError
 from fleet.journal import Journal
+from fleet.logs import configure_logging
 from fleet.outcomes import ExitCode, RunKind
 from fleet.policy import PROBE_CHECKS, Policy, load_policy
 from fleet.report import Finding, Report, load_report
 from fleet.report.drift import previous_sweep, prune_sweeps
 from fleet.report.html import write_html
 from fleet.report.prom import write_prom
+from fleet.safe_files import PRIVATE, open_no_follow
 
 LOCK_NAME = ".fleet-sweep.lock"
 
@@ -47,9 +49,11 @@ class SweepLocked(Exception):
 
 @contextmanager
 def exclusive_lock(path: Path) -> Iterator[None]:
-    """An flock on ``path``: released by the kernel when the process ends, so never stale after a crash."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    """An flock on ``path``: released by the kernel when the process ends, so never stale after a crash.
+
+    Opened without following a link (a planted one would have its target truncated): ``InputError``.
+    """
+    fd = open_no_follow(path, os.O_RDWR | os.O_CREAT, mode=PRIVATE.file_mode)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -134,6 +138,7 @@ def plan_cmd(**given: Any) -> None:
         journal_path=given["journal_path"],
         log_format=given["log_format"],
         report_to=default_report_to(given["report_path"]),
+        outputs=(given["report_path"],),
         after=lambda _report, _path, console: print_plan(work.results, console, probe=given["probe"]),
     )
 
@@ -156,6 +161,7 @@ def apply_cmd(**given: Any) -> None:
         journal_path=given["journal_path"],
         log_format=given["log_format"],
         report_to=default_report_to(given["report_path"]),
+        outputs=(given["report_path"],),
     )
 
 
@@ -219,6 +225,7 @@ def sweep_cmd(**given: Any) -> None:
             for old in prune_sweeps(path.parent, keep):
                 console.print(f"pruned   {escape(str(old))}")
 
+    configure_logging(fmt=given["log_format"])  # the lock may warn about its folder: say it as the run will
     try:
         with exclusive_lock(lock_path or directory / LOCK_NAME):
             run_and_exit(
@@ -228,7 +235,10 @@ def sweep_cmd(**given: Any) -> None:
                 log_format=given["log_format"],
                 report_to=lambda report: report_path or directory / f"{report.run.id}.json",
                 after=after,
+                outputs=(report_path, html_path, prom_path),
             )
+    except InputError as exc:
+        fail_input(exc)
     except SweepLocked as exc:
         click.echo(f"fleet: {exc}; this sweep did nothing (exit {ExitCode.LOCKED:d})", err=True)
         sys.exit(ExitCode.LOCKED)

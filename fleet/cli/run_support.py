@@ -12,7 +12,7 @@ import contextlib
 import signal
 import sys
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -34,6 +34,7 @@ from fleet.journal import Journal, JournalError, default_journal_path
 from fleet.logs import LogFormat, configure_logging
 from fleet.outcomes import ExitCode, RunKind
 from fleet.report import Report, default_report_path, render_summary
+from fleet.safe_files import check_output
 from fleet.secrets import SCRUBBER
 from fleet.secrets.store import SecretStoreError
 
@@ -153,15 +154,21 @@ def run_and_exit(
     log_format: LogFormat,
     report_to: ReportPlace,
     after: After | None = None,
+    outputs: Sequence[Path | None] = (),
 ) -> NoReturn:
     """Run a command end to end, print its summary and exit with DESIGN.md's exit code.
 
+    ``outputs`` are the files the command was told to write (``--report``, ``--html``...): a link
+    planted at one is refused before the journal is opened, not discovered after the run.
     ``after`` runs once the report is written, before the summary (a sweep writes its HTML and
     Prometheus files and prunes old reports there).
     """
     configure_logging(fmt=log_format)
     console = Console(stderr=False)
     try:
+        for output in outputs:
+            if output is not None:
+                check_output(output)
         finished = aio.run(
             drive(build, work, journal_path=journal_path, report_to=report_to, console=console)
         )
@@ -192,4 +199,5 @@ def run_spec_and_exit(kind: RunKind, given: dict[str, Any], *, work: UnitWork | 
         journal_path=given.get("journal_path"),
         log_format=given.get("log_format") or "auto",
         report_to=default_report_to(given.get("report_path")),
+        outputs=(given.get("report_path"),),
     )

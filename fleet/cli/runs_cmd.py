@@ -140,4 +140,5 @@ def resume(
         journal_path=path,
         log_format=log_format,
         report_to=default_report_to(report_path),
+        outputs=(report_path,),
     )

@@ -7,6 +7,7 @@ inventory's own references against the inventory's folder.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ import structlog
 from fleet.engine.rollout.settings import Rollout
 from fleet.engine.rollout.units import Unit
 from fleet.engine.spec import GENERATE, RunSpec
+from fleet.engine.steps.checks import check_backup_dir
 from fleet.engine.steps.context import ClusterSecrets
 from fleet.errors import InputError
 from fleet.inventory import Cluster, Inventory, check_cleartext, load_any, warn_cleartext
@@ -76,6 +78,11 @@ async def build_plan(
     inventory = load_any(spec.inventory)
     clusters = narrow(inventory.select(spec.limit), only)
     plain = check_cleartext(clusters, allow_http=spec.allow_http)
+    names = [cluster.name for cluster in clusters]
+    if store is not None:
+        await store.check(names)
+    if spec.backup_dir is not None:
+        await asyncio.to_thread(check_backup_dir, spec.backup_dir, names)
     resolver = SecretResolver()
     if spec.kind == RunKind.ROTATE:
         assert spec.new is not None

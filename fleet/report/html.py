@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from html import escape
 from pathlib import Path
 
-from fleet.atomic import write_atomically
 from fleet.report.drift import compliance
 from fleet.report.model import Report
+from fleet.report.write import write_report_file
 from fleet.secrets.scrub import SCRUBBER
 
 SEVERITIES = ("critical", "warning", "info")
@@ -177,4 +177,4 @@ exit {run.exit_code}, {report.summary.duration_s:.1f} s.</p>
 
 
 def write_html(report: Report, path: Path, sites: Mapping[str, str]) -> Path:
-    return write_atomically(path, render_html(report, sites))
+    return write_report_file(path, render_html(report, sites))

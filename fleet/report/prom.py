@@ -2,7 +2,8 @@
 
 Written by hand (the format is four lines of grammar; prometheus_client is a test-only dependency)
 and atomically: node-exporter may read the directory at any moment, so the file is written under a
-name it ignores (``.*.tmp``) and renamed into place.
+name it ignores (``.*.tmp``) and renamed into place. Mode 0640, like every report: node-exporter
+reads it through the folder's group (docs/files.md).
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
-from fleet.atomic import write_atomically
 from fleet.report.drift import compliance
 from fleet.report.model import Report
+from fleet.report.write import write_report_file
 from fleet.secrets.scrub import SCRUBBER
 
 
@@ -68,4 +69,4 @@ def prom_text(report: Report, sites: Mapping[str, str]) -> str:
 
 
 def write_prom(report: Report, path: Path, sites: Mapping[str, str]) -> Path:
-    return write_atomically(path, prom_text(report, sites))
+    return write_report_file(path, prom_text(report, sites))

@@ -3,6 +3,8 @@
 Written atomically (a temp file in the same directory, fsync, rename) because a report is also written
 when a run is interrupted: a reader must see the previous file or the new one, never half of one.
 Every string passes the value-based secret scrubber on the way out, whatever field it sits in.
+Reports, the HTML page and the Prometheus textfile are written the same way (``write_report_file``):
+0640, folders fleet makes 0750, never through a link (``fleet.safe_files``).
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ from pydantic import ValidationError
 from fleet.atomic import write_atomically
 from fleet.errors import InputError
 from fleet.report.model import SCHEMA_ID, Report
+from fleet.safe_files import SHARED, ensure_report_dir
 from fleet.secrets.scrub import SCRUBBER
 
 REPORTS_DIR = Path("reports")
-_FILE_MODE = 0o644
 
 
 def default_report_path(run_id: str) -> Path:
@@ -48,8 +50,15 @@ def report_json(report: Report) -> str:
 
 
 def write_report(report: Report, path: str | os.PathLike[str]) -> Path:
-    """Write ``report`` to ``path`` atomically (mode 0644, parent directories created); returns the path."""
-    return write_atomically(path, report_json(report), mode=_FILE_MODE)
+    """Write ``report`` to ``path`` atomically (see ``write_report_file``); returns the path."""
+    return write_report_file(path, report_json(report))
+
+
+def write_report_file(path: str | os.PathLike[str], text: str) -> Path:
+    """A report-like file: atomic, 0640, its folder made 0750 or warned about if others may write there."""
+    target = Path(path)
+    ensure_report_dir(target.parent)
+    return write_atomically(target, text, mode=SHARED.file_mode)
 
 
 def load_report(path: str | os.PathLike[str]) -> Report:

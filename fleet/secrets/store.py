@@ -34,13 +34,14 @@ import re
 import secrets
 import shlex
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal, Protocol, get_args
 
 from fleet.atomic import fsync_dir, write_atomically
 from fleet.errors import FleetError, InputError
+from fleet.safe_files import PRIVATE, check_dir, ensure_private_dir, refuse_link
 from fleet.secrets.scrub import SCRUBBER
 from fleet.secrets.secret import Secret
 
@@ -79,6 +80,7 @@ class SecretStore(Protocol):
     async def discard_pending(self, cluster: str) -> None: ...
     async def get(self, cluster: str, slot: Slot) -> Secret | None: ...
     async def set_current(self, cluster: str, secret: Secret) -> None: ...
+    async def check(self, clusters: Sequence[str]) -> None: ...
 
 
 def open_store(spec: str) -> SecretStore:
@@ -118,6 +120,10 @@ class _SlotStore(ABC):
     async def _between_processes(self, cluster: str) -> AsyncIterator[None]:
         """Hold the cluster against other processes; a backend that can, overrides this."""
         yield
+
+    @abstractmethod
+    async def check(self, clusters: Sequence[str]) -> None:
+        """Before any request: refuse a store that cannot keep these clusters' passphrases safely."""
 
     async def get(self, cluster: str, slot: Slot) -> Secret | None:
         _check(cluster, slot)
@@ -206,7 +212,9 @@ class FileStore(_SlotStore):
     ``pending`` is the exception: temp file + fsync + ``link``, which fails if ``pending`` exists,
     so two processes can never both write it (rename would silently replace the other's value).
     Between processes, each operation holds an ``flock`` on ``<dir>/<cluster>`` (released when
-    its descriptor closes, so a killed process never leaves it held).
+    its descriptor closes, so a killed process never leaves it held). A link at a cluster folder or
+    a slot, or a store or cluster folder writable by group or others, is refused (``InputError``):
+    a passphrase written there could end up anywhere (``fleet.safe_files``).
     """
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
@@ -216,6 +224,10 @@ class FileStore(_SlotStore):
 
     def __repr__(self) -> str:
         return f"FileStore({str(self.directory)!r})"
+
+    async def check(self, clusters: Sequence[str]) -> None:
+        """The store folder and each cluster's folder are private and no slot is a link (``InputError``)."""
+        await asyncio.to_thread(_check_tree, self.directory, clusters)
 
     async def _read(self, cluster: str, slot: Slot) -> str | None:
         return await asyncio.to_thread(_read_file, self.directory / cluster / slot)
@@ -246,19 +258,27 @@ class FileStore(_SlotStore):
             os.close(fd)
 
 
+def _check_tree(root: Path, clusters: Sequence[str]) -> None:
+    check_dir(root, PRIVATE)
+    for cluster in clusters:
+        check_dir(root / cluster, PRIVATE, allow_link=False)
+        for slot in SLOTS:
+            refuse_link(root / cluster / slot)
+
+
 def _open_cluster_dir(root: Path, cluster: str) -> int:
     _make_cluster_dir(root, cluster)
-    return os.open(root / cluster, os.O_RDONLY | os.O_DIRECTORY)
+    return os.open(root / cluster, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
 
 
 def _make_cluster_dir(root: Path, cluster: str) -> Path:
-    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """``<root>/<cluster>``, 0700; a link there (fleet chose that name) or an open folder is refused."""
+    ensure_private_dir(root)
     directory = root / cluster
-    try:
-        directory.mkdir(mode=0o700)
+    made = not os.path.lexists(directory)
+    ensure_private_dir(directory, allow_link=False)
+    if made:
         fsync_dir(root)
-    except FileExistsError:
-        pass
     return directory
 
 
@@ -311,6 +331,7 @@ def _write_fd(fd: int, value: str) -> None:
 
 
 def _read_file(path: Path) -> str | None:
+    refuse_link(path)  # a passphrase read through a planted link would be someone else's
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -318,7 +339,7 @@ def _read_file(path: Path) -> str | None:
 
 
 def _write_file(root: Path, cluster: str, slot: Slot, value: str) -> None:
-    write_atomically(_make_cluster_dir(root, cluster) / slot, value, mode=0o600)
+    write_atomically(_make_cluster_dir(root, cluster) / slot, value, mode=PRIVATE.file_mode)
 
 
 def _delete_file(path: Path) -> None:
@@ -365,6 +386,9 @@ class CmdStore(_SlotStore):
 
     def __repr__(self) -> str:
         return f"CmdStore({self.spec!r})"
+
+    async def check(self, clusters: Sequence[str]) -> None:
+        """Nothing to check: where and how the tool keeps values is the tool's business."""
 
     async def _read(self, cluster: str, slot: Slot) -> str | None:
         code, out = await self._call("get", cluster, slot)

@@ -29,10 +29,10 @@ def test_written_report_reads_back_equal(tmp_path: Path) -> None:
     assert json.loads(path.read_text())["schema"] == "fleet.report/v1"
 
 
-def test_report_file_is_world_readable_not_writable(tmp_path: Path) -> None:
+def test_report_file_is_readable_by_owner_and_group_only(tmp_path: Path) -> None:
     path = write_report(_report(), tmp_path / "run.json")
 
-    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
 
 
 def test_failed_write_leaves_previous_report_and_no_partial_file(

@@ -14,6 +14,8 @@ Every line has ``ts`` (ISO 8601 UTC, from the run's clock) and ``type``, one of:
 The file is opened for appending, so ``fleet resume`` with the same path continues the stream; a
 line is flushed as soon as it is written, so ``tail -f`` and a crashed run both see every event
 that happened. Lines pass the secret scrubber, although no event carries a secret by design.
+The file is opened with ``O_NOFOLLOW`` and mode 0640 (``fleet.safe_files``): a link planted at the
+path is refused before the run starts, never appended to.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from fleet.engine.rollout.runner import WaveResult
 from fleet.engine.rollout.units import Unit
 from fleet.engine.rollout.window import Clock, Closing, utc_now
 from fleet.report import Report
+from fleet.safe_files import open_no_follow_append
 from fleet.secrets import SCRUBBER
 
 
@@ -44,8 +47,7 @@ class EventsObserver:
         self._started: dict[str, datetime] = {}
 
     def __enter__(self) -> EventsObserver:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = self.path.open("a", encoding="utf-8")
+        self._file = open_no_follow_append(self.path)
         return self
 
     def __exit__(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Iterable
 from pathlib import Path
 
 from fleet.atomic import write_atomically
@@ -12,6 +13,24 @@ from fleet.engine.steps.recorder import ClusterRecorder
 from fleet.ontap import OntapClient
 from fleet.ontap.releases import Version, has
 from fleet.outcomes import StepStatus
+from fleet.safe_files import PRIVATE, check_dir, ensure_private_dir, refuse_link
+
+
+def backup_path(backup_dir: Path, cluster: str) -> Path:
+    return backup_dir / f"{cluster}.okm-backup"
+
+
+def check_backup_dir(backup_dir: Path, clusters: Iterable[str]) -> None:
+    """Before any request: the folder is not open to others' writes and no backup file is a link."""
+    check_dir(backup_dir, PRIVATE)
+    for cluster in clusters:
+        refuse_link(backup_path(backup_dir, cluster))
+
+
+def keep_backup(backup_dir: Path, cluster: str, backup: str) -> Path:
+    """A key backup holds every key of the cluster (wrapped by its passphrase): kept like a secret."""
+    ensure_private_dir(backup_dir)
+    return write_atomically(backup_path(backup_dir, cluster), backup, mode=PRIVATE.file_mode)
 
 
 async def verify_and_backup(
@@ -37,9 +56,7 @@ async def verify_and_backup(
     if backup:
         rec.key_backup_sha256 = hashlib.sha256(backup.encode()).hexdigest()
         if backup_dir is not None:
-            await asyncio.to_thread(
-                write_atomically, backup_dir / f"{rec.cluster.name}.okm-backup", backup, mode=0o600
-            )
+            await asyncio.to_thread(keep_backup, backup_dir, rec.cluster.name, backup)
     if code is not None and code not in HEALTHY_STATUS_CODES:
         return f"the key manager reports status {code}: {message}"
     return None
