@@ -1,6 +1,6 @@
 """A hostile HTTPS "cluster" on loopback: endless bodies, a gzip bomb, a ``_links.next`` to itself.
 
-The client runs in a child process so its peak memory (``ru_maxrss``) is its own, not pytest's; the
+The client runs in a child process so its peak memory (``VmHWM``) is its own, not pytest's; the
 hostile server runs here and counts what it is asked. The bodies are generated in chunks as they are
 sent: the test never holds them either.
 """
@@ -53,7 +53,10 @@ async def main(url: str, ca: str, path: str) -> None:
             await client.get(path)
         except Exception as exc:
             error, message, sent = type(exc).__name__, str(exc), getattr(exc, "sent", None)
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across fork + exec, so it would report pytest's
+    # own size at the fork whenever pytest is the bigger process (a long test session).
+    status = Path("/proc/self/status").read_text()
+    peak_mib = int(next(l for l in status.splitlines() if l.startswith("VmHWM:")).split()[1]) / 1024
     print(json.dumps({"error": error, "message": message, "sent": sent, "peak_mib": peak_mib}))
 
 
