@@ -58,19 +58,22 @@ async def execute(
     *,
     observers: Sequence[RunObserver] = (),
     stop: asyncio.Event | None = None,
+    abort: asyncio.Event | None = None,
     report_to: ReportPlace | None = None,
 ) -> FinishedRun:
     """Run ``work`` over every unit of the plan: the run is recorded, finished and its report written.
 
     Unit work that ``Concludes`` (the policy commands) has the last word on the report before it is
-    written. ``stop`` set once stops admitting units; in-flight ones get a grace period.
+    written. ``stop`` set once stops admitting units; in-flight ones get a grace period, which
+    ``abort`` (a second signal) cuts short. Either way the run ends here, with its report: the
+    caller's task is never cancelled, so nothing is left half-written.
     """
     # The inventory, secrets and plan live until the end: keep the cyclic collector from walking
     # them again at every full collection (4% of a 1,000-cluster rotation's CPU).
     gc.freeze()
     SCRUBBER.prepare()
     try:
-        report, run_id = await _run(plan, work, observers, stop or asyncio.Event())
+        report, run_id = await _run(plan, work, observers, stop or asyncio.Event(), abort or asyncio.Event())
         if isinstance(work, Concludes):
             report = work.conclude(report)
         path = await asyncio.to_thread(write_report, report, report_to(report)) if report_to else None
@@ -87,7 +90,7 @@ async def execute(
 
 
 async def _run(
-    plan: RunPlan, work: UnitWork, observers: Sequence[RunObserver], stop: asyncio.Event
+    plan: RunPlan, work: UnitWork, observers: Sequence[RunObserver], stop: asyncio.Event, abort: asyncio.Event
 ) -> tuple[Report, str]:
     rollout = plan.rollout
     spec = plan.spec
@@ -193,10 +196,7 @@ async def _run(
             if not runner.done():
                 interrupted = True
                 log.warning("stop requested: admitting no more units, letting in-flight ones finish")
-                done, _ = await asyncio.wait({runner}, timeout=INTERRUPT_GRACE_SECONDS)
-                if not done:
-                    runner.cancel()
-                    await asyncio.gather(runner, return_exceptions=True)
+                await _grace_then_cancel(runner, abort)
             stopper.cancel()
             if runner.done() and not runner.cancelled():
                 failure = runner.exception()
@@ -231,6 +231,22 @@ async def _run(
             events.run_finished(report)
     log.info("run finished", outcome=outcome, seconds=round(time.perf_counter() - started, 3))
     return report, run_id
+
+
+async def _grace_then_cancel(runner: asyncio.Task[RolloutResult], abort: asyncio.Event) -> None:
+    """Let in-flight units finish for the grace period, or until ``abort``; then cancel the rest."""
+    aborter = asyncio.create_task(abort.wait())
+    try:
+        await asyncio.wait(
+            {runner, aborter}, timeout=INTERRUPT_GRACE_SECONDS, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        aborter.cancel()
+    if not runner.done():
+        if abort.is_set():
+            log.warning("stop requested again: stopping in-flight units now")
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
 
 
 def wave_record(wave: WaveResult) -> WaveRecord:
