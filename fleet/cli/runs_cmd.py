@@ -19,7 +19,7 @@ from fleet.engine.plans import RunPlan
 from fleet.engine.resume import ResumeRequest, resume_plan
 from fleet.engine.rollout.window import parse_window_end, utc_now
 from fleet.errors import InputError
-from fleet.journal import Journal, RunRow, default_journal_path
+from fleet.journal import Journal, JournalError, RunRow, default_journal_path
 from fleet.logs import LogFormat
 
 
@@ -29,7 +29,10 @@ from fleet.logs import LogFormat
 @click.option("--last", default=20, show_default=True, type=click.IntRange(1, 100000))
 def runs(journal_path: Path | None, as_json: bool, last: int) -> None:
     """List runs, newest first."""
-    rows = aio.run(_runs(journal_path, last))
+    try:
+        rows = aio.run(_runs(journal_path, last))
+    except JournalError as exc:
+        fail_input(exc)
     if as_json:
         click.echo(json.dumps([dataclasses.asdict(row) for row in rows], indent=2))
         return

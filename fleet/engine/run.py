@@ -77,13 +77,16 @@ async def execute(
         if isinstance(work, Concludes):
             report = work.conclude(report)
         path = await asyncio.to_thread(write_report, report, report_to(report)) if report_to else None
-        await plan.journal.finish_run(
-            run_id,
-            outcome=report.run.outcome,
-            exit_code=report.run.exit_code,
-            report_path=str(path) if path is not None else None,
-            stop_reason=report.run.stop_reason,
-        )
+        try:
+            await plan.journal.finish_run(
+                run_id,
+                outcome=report.run.outcome,
+                exit_code=report.run.exit_code,
+                report_path=str(path) if path is not None else None,
+                stop_reason=report.run.stop_reason,
+            )
+        except JournalError as exc:  # the report is written and says what happened; the run stands
+            log.error("the run's end could not be recorded in the journal", error=str(exc))
     finally:
         gc.unfreeze()  # a library caller may run again in this process: let that memory go
     return FinishedRun(report, path)
@@ -160,12 +163,20 @@ async def _run(
                 return outcome
 
             def on_error(unit: Unit, exc: Exception) -> UnitOutcome:
+                outcome = ClusterOutcome.FAILED
                 if isinstance(exc, TimeoutError):
                     reason = "the cluster deadline passed; `fleet resume` reconciles any change in flight"
-                elif isinstance(exc, SecretStoreError | JournalError):
-                    what = "secret store" if isinstance(exc, SecretStoreError) else "journal"
-                    log.error(f"{what} failed", unit=unit.id, error=str(exc))
-                    reason = f"the {what} failed, so nothing more was sent: {exc}"
+                elif isinstance(exc, JournalError):
+                    log.error("journal failed", unit=unit.id, error=str(exc))
+                    ctx.journal_failure = ctx.journal_failure or str(exc)  # halts the run
+                    outcome = ClusterOutcome.INTERRUPTED
+                    reason = (
+                        f"in flight when the journal failed ({exc}): a change already sent may be in "
+                        "place without a record; `fleet resume` reconciles it once the journal is restored"
+                    )
+                elif isinstance(exc, SecretStoreError):
+                    log.error("secret store failed", unit=unit.id, error=str(exc))
+                    reason = f"the secret store failed, so nothing more was sent: {exc}"
                 elif isinstance(exc, FleetError):
                     reason = str(exc)
                 else:
@@ -175,8 +186,8 @@ async def _run(
                     if cluster.name in state.records:
                         continue
                     rec = state.recorders.get(cluster.name) or state.recorder(cluster)
-                    state.records[cluster.name] = rec.finish(ClusterOutcome.FAILED, reason)
-                return ClusterOutcome.FAILED
+                    state.records[cluster.name] = rec.finish(outcome, reason)
+                return outcome
 
             runner = asyncio.create_task(
                 run_waves(

@@ -20,6 +20,7 @@ async def test_a_second_signal_stops_at_once_writes_the_report_and_exits_130(sim
     sim = await sim_fleet(clusters=6, seed=163, faults="hang=1")  # every request waits for the client
     new = tmp_path / "new.okm"
     new.write_text(NEW_PASSPHRASE)
+    new.chmod(0o600)
     report = tmp_path / "report.json"
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "fleet", "rotate", "-i", str(sim.inventory), "--new", f"file:{new}",
