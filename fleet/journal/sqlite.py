@@ -1,11 +1,14 @@
 """The SQLite journal storage: one WAL database, served by the group-committing writer thread.
 
 A journal that cannot be used (not a database, damaged, locked by another process, unreadable) is
-one ``JournalError`` naming the file and the cause when it is opened, before a run sends anything;
-a lock is waited for ``OPEN_BUSY_SECONDS``, not the run's ``BUSY_TIMEOUT_MS``. While it is open,
-every write batch first checks, with one ``os.stat``, that the path still names the file the
-connection holds: SQLite goes on writing into a journal deleted or replaced mid-run, a file nobody
-can read again, so the batch fails instead and the run stops.
+one ``JournalError`` naming the file and the cause when it is opened, before a run sends anything.
+In WAL mode nothing fleet does keeps a reader waiting, so the first reads wait ``OPEN_BUSY_SECONDS``
+at most: longer means a process holds the file exclusively (``locking_mode=EXCLUSIVE``, a backup).
+Writes wait ``BUSY_TIMEOUT_MS``, as another run sharing the journal may be committing.
+
+While it is open, every write batch first checks, with one ``os.stat``, that the path still names
+the file the connection holds: SQLite goes on writing into a journal deleted or replaced mid-run, a
+file nobody can read again, so the batch fails instead and the run stops.
 """
 
 from __future__ import annotations
@@ -23,9 +26,9 @@ from fleet.journal.writer import JournalWriter
 T = TypeVar("T")
 Synchronous = Literal["FULL", "NORMAL"]
 BUSY_TIMEOUT_MS = 10_000
-OPEN_BUSY_SECONDS = 2.0  # another run's commit takes milliseconds: a lock held longer is a problem
+OPEN_BUSY_SECONDS = 2.0  # for reads, which only an exclusive lock holds up
 
-_LOCKED = f"is locked by another process (still after {OPEN_BUSY_SECONDS:g} s); let it finish or stop it"
+_LOCKED = "is locked by another process; let it finish or stop it"
 #: What SQLite's primary result codes mean for a journal, said to the person who has to fix it.
 _CAUSES = {
     sqlite3.SQLITE_NOTADB: "is not a SQLite database; is this the journal (--journal, FLEET_JOURNAL)?",
@@ -113,10 +116,11 @@ def connect(path: Path, synchronous: Synchronous) -> sqlite3.Connection:
             raise JournalError(f"{path}: SQLite could not use WAL mode here (got {mode!r}); use a local disk")
         conn.execute(f"PRAGMA synchronous = {synchronous}")
         conn.execute("PRAGMA foreign_keys = ON")
-        migrate(conn)
-        conn.execute("BEGIN IMMEDIATE")  # the write lock can be had now, or the journal is held
-        conn.execute("ROLLBACK")
+        conn.execute("PRAGMA user_version").fetchone()  # a read: held up only by an exclusive lock
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        migrate(conn)
+        conn.execute("BEGIN IMMEDIATE")  # the write lock can be had, so the error is said here
+        conn.execute("ROLLBACK")
     except sqlite3.Error as exc:
         if conn is not None:
             conn.close()
