@@ -93,19 +93,13 @@ async def confirm_on_terminal(question: WaveQuestion) -> bool:
 
 
 @contextlib.contextmanager
-def stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
-    """First SIGINT/SIGTERM: stop admitting units (in-flight ones finish); the second: cancel."""
+def stop_on_signals(stop: asyncio.Event, abort: asyncio.Event) -> Iterator[None]:
+    """First SIGINT/SIGTERM: stop admitting units (in-flight ones get a grace period); the second:
+    stop the in-flight ones now. Neither cancels the command, so the report is written either way."""
     loop = asyncio.get_running_loop()
-    main_task = asyncio.current_task()
-    seen = 0
 
     def on_signal() -> None:
-        nonlocal seen
-        seen += 1
-        if seen == 1:
-            stop.set()
-        elif main_task is not None:
-            main_task.cancel()
+        (abort if stop.is_set() else stop).set()
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal)
@@ -134,10 +128,15 @@ async def drive(
     journal = await Journal.open(journal_path or default_journal_path())
     try:
         plan = await build(journal)
-        stop = asyncio.Event()
-        with stop_on_signals(stop), ProgressObserver(len(build_units(plan.clusters)), console) as progress:
+        stop, abort = asyncio.Event(), asyncio.Event()
+        with (
+            stop_on_signals(stop, abort),
+            ProgressObserver(len(build_units(plan.clusters)), console) as progress,
+        ):
             unit_work = work if work is not None else work_for(plan.spec)
-            return await execute(plan, unit_work, observers=[progress], stop=stop, report_to=report_to)
+            return await execute(
+                plan, unit_work, observers=[progress], stop=stop, abort=abort, report_to=report_to
+            )
     finally:
         await journal.close()
 

@@ -22,7 +22,7 @@ from fleet.engine.plans import RunPlan
 from fleet.engine.resume import ResumeRequest, resume_plan
 from fleet.engine.rollout.window import utc_now, window_end_ahead
 from fleet.errors import InputError
-from fleet.journal import Journal, RunRow, default_journal_path
+from fleet.journal import Journal, JournalError, RunRow, default_journal_path
 from fleet.logs import LogFormat
 
 
@@ -36,7 +36,10 @@ def runs(journal_path: Path | None, as_json: bool, last: int) -> None:
 
     Example: fleet runs --last 5
     """
-    rows, children = aio.run(_runs(journal_path, last))
+    try:
+        rows, children = aio.run(_runs(journal_path, last))
+    except JournalError as exc:
+        fail_input(exc)
     if as_json:
         listed = [
             {

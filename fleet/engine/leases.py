@@ -13,12 +13,16 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+import structlog
+
 from fleet.engine.rollout.units import Unit
-from fleet.journal import Journal, LeaseHolder
+from fleet.journal import Journal, JournalError, LeaseHolder
 from fleet.outcomes import RunKind
 
 LEASE_TTL = 120.0  # seconds; renewed every quarter of it while the run works
 CHANGING = frozenset({RunKind.ROTATE, RunKind.SYNC, RunKind.APPLY})
+
+log = structlog.get_logger("fleet.leases")
 
 
 def busy_reason(holder: LeaseHolder) -> str:
@@ -64,4 +68,7 @@ async def renewing(journal: Journal, run_id: str) -> AsyncIterator[None]:
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-        await journal.release_run_leases(run_id)
+        try:
+            await journal.release_run_leases(run_id)
+        except JournalError as exc:  # a lost journal: the run stops on it, the leases expire on their own
+            log.warning("leases not given back; they expire on their own", error=str(exc))

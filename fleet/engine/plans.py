@@ -24,6 +24,7 @@ from fleet.errors import InputError
 from fleet.inventory import Cluster, Inventory, check_cleartext, load_any, warn_cleartext
 from fleet.journal import Journal
 from fleet.ontap import HttpSettings
+from fleet.ontap.trust import ca_file_problem
 from fleet.outcomes import RunKind
 from fleet.secrets import Secret, SecretRequest, SecretResolver, check_passphrase, check_rotation_pair
 from fleet.secrets.generate import generate_passphrase
@@ -83,6 +84,8 @@ async def build_plan(
         await store.check(names)
     if spec.backup_dir is not None:
         await asyncio.to_thread(check_backup_dir, spec.backup_dir, names)
+    http = http if http is not None else spec.http()
+    check_ca_files(clusters, insecure=http.insecure)
     resolver = SecretResolver()
     if spec.kind == RunKind.ROTATE:
         assert spec.new is not None
@@ -118,11 +121,29 @@ async def build_plan(
         clusters=clusters,
         secrets=secrets,
         rollout=rollout if rollout is not None else spec.rollout(),
-        http=http if http is not None else spec.http(),
+        http=http,
         journal=journal,
         store=store,
         planned_at=planned_at,
     )
+
+
+def check_ca_files(clusters: Sequence[Cluster], *, insecure: bool) -> None:
+    """Every CA file the selected clusters are verified against can be used (each file read once)."""
+    problems: dict[Path, str | None] = {}
+    for cluster in clusters:
+        ca_file = cluster.tls.ca_file
+        if insecure or not cluster.tls.verify or ca_file is None:
+            continue
+        if ca_file not in problems:
+            problems[ca_file] = ca_file_problem(ca_file)
+        problem = problems[ca_file]
+        if problem is not None:
+            raise InputError(
+                f"cluster {cluster.name}: CA file {ca_file} {problem}",
+                file=str(cluster.source),
+                field="tls.ca_file",
+            )
 
 
 def narrow(clusters: list[Cluster], only: set[str] | None) -> list[Cluster]:

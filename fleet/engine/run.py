@@ -59,39 +59,45 @@ async def execute(
     *,
     observers: Sequence[RunObserver] = (),
     stop: asyncio.Event | None = None,
+    abort: asyncio.Event | None = None,
     report_to: ReportPlace | None = None,
 ) -> FinishedRun:
     """Run ``work`` over every unit of the plan: the run is recorded, finished and its report written.
 
     Unit work that ``Concludes`` (the policy commands) has the last word on the report before it is
-    written. ``stop`` set once stops admitting units; in-flight ones get a grace period.
+    written. ``stop`` set once stops admitting units; in-flight ones get a grace period, which
+    ``abort`` (a second signal) cuts short. Either way the run ends here, with its report: the
+    caller's task is never cancelled, so nothing is left half-written.
     """
     # The inventory, secrets and plan live until the end: keep the cyclic collector from walking
     # them again at every full collection (4% of a 1,000-cluster rotation's CPU).
     gc.freeze()
     SCRUBBER.prepare()
     try:
-        report, run_id = await _run(plan, work, observers, stop or asyncio.Event())
+        report, run_id = await _run(plan, work, observers, stop or asyncio.Event(), abort or asyncio.Event())
         if isinstance(work, Concludes):
             report = work.conclude(report)
         if plan.spec.resumed_from is not None:  # one record per change: the whole lineage's outcome
             change = await change_of(plan.journal, run_id, current=report)
             report = report.model_copy(update={"change": change})
         path = await asyncio.to_thread(write_report, report, report_to(report)) if report_to else None
-        await plan.journal.finish_run(
-            run_id,
-            outcome=report.run.outcome,
-            exit_code=report.run.exit_code,
-            report_path=str(path) if path is not None else None,
-            stop_reason=report.run.stop_reason,
-        )
+        try:
+            await plan.journal.finish_run(
+                run_id,
+                outcome=report.run.outcome,
+                exit_code=report.run.exit_code,
+                report_path=str(path) if path is not None else None,
+                stop_reason=report.run.stop_reason,
+            )
+        except JournalError as exc:  # the report is written and says what happened; the run stands
+            log.error("the run's end could not be recorded in the journal", error=str(exc))
     finally:
         gc.unfreeze()  # a library caller may run again in this process: let that memory go
     return FinishedRun(report, path)
 
 
 async def _run(
-    plan: RunPlan, work: UnitWork, observers: Sequence[RunObserver], stop: asyncio.Event
+    plan: RunPlan, work: UnitWork, observers: Sequence[RunObserver], stop: asyncio.Event, abort: asyncio.Event
 ) -> tuple[Report, str]:
     rollout = plan.rollout
     spec = plan.spec
@@ -161,12 +167,20 @@ async def _run(
                 return outcome
 
             def on_error(unit: Unit, exc: Exception) -> UnitOutcome:
+                outcome = ClusterOutcome.FAILED
                 if isinstance(exc, TimeoutError):
                     reason = "the cluster deadline passed; `fleet resume` reconciles any change in flight"
-                elif isinstance(exc, SecretStoreError | JournalError):
-                    what = "secret store" if isinstance(exc, SecretStoreError) else "journal"
-                    log.error(f"{what} failed", unit=unit.id, error=str(exc))
-                    reason = f"the {what} failed, so nothing more was sent: {exc}"
+                elif isinstance(exc, JournalError):
+                    log.error("journal failed", unit=unit.id, error=str(exc))
+                    ctx.journal_failure = ctx.journal_failure or str(exc)  # halts the run
+                    outcome = ClusterOutcome.INTERRUPTED
+                    reason = (
+                        f"in flight when the journal failed ({exc}): a change already sent may be in "
+                        "place without a record; `fleet resume` reconciles it once the journal is restored"
+                    )
+                elif isinstance(exc, SecretStoreError):
+                    log.error("secret store failed", unit=unit.id, error=str(exc))
+                    reason = f"the secret store failed, so nothing more was sent: {exc}"
                 elif isinstance(exc, FleetError):
                     reason = str(exc)
                 else:
@@ -176,8 +190,8 @@ async def _run(
                     if cluster.name in state.records:
                         continue
                     rec = state.recorders.get(cluster.name) or state.recorder(cluster)
-                    state.records[cluster.name] = rec.finish(ClusterOutcome.FAILED, reason)
-                return ClusterOutcome.FAILED
+                    state.records[cluster.name] = rec.finish(outcome, reason)
+                return outcome
 
             by_id = {unit.id: unit for unit in units}
 
@@ -208,10 +222,7 @@ async def _run(
             if not runner.done():
                 interrupted = True
                 log.warning("stop requested: admitting no more units, letting in-flight ones finish")
-                done, _ = await asyncio.wait({runner}, timeout=INTERRUPT_GRACE_SECONDS)
-                if not done:
-                    runner.cancel()
-                    await asyncio.gather(runner, return_exceptions=True)
+                await _grace_then_cancel(runner, abort)
             stopper.cancel()
             if runner.done() and not runner.cancelled():
                 failure = runner.exception()
@@ -246,6 +257,22 @@ async def _run(
             events.run_finished(report)
     log.info("run finished", outcome=outcome, seconds=round(time.perf_counter() - started, 3))
     return report, run_id
+
+
+async def _grace_then_cancel(runner: asyncio.Task[RolloutResult], abort: asyncio.Event) -> None:
+    """Let in-flight units finish for the grace period, or until ``abort``; then cancel the rest."""
+    aborter = asyncio.create_task(abort.wait())
+    try:
+        await asyncio.wait(
+            {runner, aborter}, timeout=INTERRUPT_GRACE_SECONDS, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        aborter.cancel()
+    if not runner.done():
+        if abort.is_set():
+            log.warning("stop requested again: stopping in-flight units now")
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
 
 
 def wave_record(wave: WaveResult) -> WaveRecord:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fleet.errors import InputError
-from fleet.inventory.ansible import load_ansible_yaml, looks_like_ansible
+from fleet.inventory.ansible import AnsibleLoader, load_ansible_yaml, looks_like_ansible
 from fleet.inventory.build import ClusterEntry, Layer, Parts, build_inventory
 from fleet.inventory.document import FileDoc, parse_document
 from fleet.inventory.harvest import load_harvest, looks_like_harvest
@@ -60,7 +60,7 @@ def load_any(path: Path, *, password: str | None = None) -> Inventory:
     path = Path(path)
     if path.is_dir():
         return load_inventory(path)
-    raw = read_yaml(path)
+    raw = read_yaml(path, AnsibleLoader)  # ``!vault`` parses, so an Ansible file gets its own refusal
     if looks_like_harvest(raw):
         return load_harvest(path, password=password)
     if looks_like_ansible(raw):

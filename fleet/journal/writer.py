@@ -41,12 +41,20 @@ _STOP = object()
 
 
 class JournalWriter:
-    """The writer thread. ``connect`` runs on the thread and returns the connection it will own."""
+    """The writer thread. ``connect`` runs on the thread and returns the connection it will own;
+    ``before_write`` runs before each transaction that writes, and a ``JournalError`` from it fails
+    the whole batch unrun (the storage's own check that its file is still there)."""
 
     def __init__(
-        self, connect: Callable[[], sqlite3.Connection], *, max_batch: int = 1000, linger: float = 0.002
+        self,
+        connect: Callable[[], sqlite3.Connection],
+        *,
+        max_batch: int = 1000,
+        linger: float = 0.002,
+        before_write: Callable[[], None] | None = None,
     ) -> None:
         self._connect = connect
+        self._before_write = before_write
         self._max_batch = max_batch
         self._linger = linger
         self._queue: queue.SimpleQueue[_Request | object] = queue.SimpleQueue()
@@ -145,9 +153,25 @@ class JournalWriter:
                 return
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Request]) -> None:
+        try:
+            outcomes = self._transaction(conn, batch)
+        except JournalError as refused:  # ``before_write`` refused: nothing of the batch ran
+            outcomes = [(request, None, refused) for request in batch]
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Any, Any, BaseException | None]]] = {}
+        for request, result, error in outcomes:
+            by_loop.setdefault(request.loop, []).append((request.future, result, error))
+        for loop, settled in by_loop.items():
+            _settle(loop, settled)
+
+    def _transaction(
+        self, conn: sqlite3.Connection, batch: list[_Request]
+    ) -> list[tuple[_Request, Any, BaseException | None]]:
+        writes = any(r.write for r in batch)
+        if writes and self._before_write is not None:
+            self._before_write()
         outcomes: list[tuple[_Request, Any, BaseException | None]] = []
         try:
-            conn.execute("BEGIN IMMEDIATE" if any(r.write for r in batch) else "BEGIN")
+            conn.execute("BEGIN IMMEDIATE" if writes else "BEGIN")
             for request in batch:
                 outcomes.append(_run_one(conn, request))
             conn.execute("COMMIT")
@@ -158,11 +182,7 @@ class JournalWriter:
             failed = JournalError(f"journal commit failed: {exc}")
             failed.__cause__ = exc
             outcomes = [(request, None, failed) for request in batch]
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Any, Any, BaseException | None]]] = {}
-        for request, result, error in outcomes:
-            by_loop.setdefault(request.loop, []).append((request.future, result, error))
-        for loop, settled in by_loop.items():
-            _settle(loop, settled)
+        return outcomes
 
     def _drain_after_stop(self) -> None:
         """Fail whatever raced in behind the stop marker, so no caller waits forever."""

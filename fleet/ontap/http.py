@@ -28,6 +28,7 @@ from multidict import CIMultiDictProxy
 from fleet import __version__
 from fleet.errors import OntapTimeout, OntapTransportError
 from fleet.ontap.limits import DEFAULT_MAX_PAGES, DEFAULT_MAX_RESPONSE_BYTES, MIN_RESPONSE_BYTES
+from fleet.ontap.trust import verifying_context
 
 log = structlog.get_logger(__name__)
 
@@ -123,7 +124,7 @@ class HttpPool:
             key = ca_file.resolve() if ca_file is not None else None
             context = self._contexts.get(key)
             if context is None:
-                context = ssl.create_default_context(cafile=str(key) if key is not None else None)
+                context = verifying_context(key)
                 self._contexts[key] = context
             self._contexts[ca_file] = context
         return context

@@ -10,8 +10,9 @@ secret it was asked for).
 - ``file:PATH``: the file's text without its trailing newline; a relative PATH is relative to the
   inventory's folder (``base_dir``); a file readable by group or others is used, with a warning.
 - ``cmd:COMMAND``: run through the shell in ``base_dir`` with a timeout (default 30 s); its stdout,
-  stripped of surrounding whitespace, is the value. A non-zero exit or a timeout is an error that
-  shows only the exit status and a scrubbed, truncated stderr.
+  stripped of surrounding whitespace, is the value. Its stderr is discarded. A non-zero exit or a
+  timeout is an error that names the program and its exit status, never its output
+  (``fleet.secrets.helper``).
 
 A resolved value is cached per expanded reference, so 2,000 clusters sharing ``env:ONTAP_PASSWORD``
 read it once, and ``cmd:`` lookups run at most ``max_concurrent_cmds`` at a time.
@@ -33,13 +34,12 @@ from pathlib import Path
 import structlog
 
 from fleet.errors import InputError
-from fleet.secrets.scrub import SCRUBBER, Scrubber
+from fleet.secrets.helper import command_name, exit_message
 from fleet.secrets.secret import Secret
 
 SCHEMES = ("env", "file", "cmd")
 CLUSTER_PLACEHOLDER = "{cluster}"
 DEFAULT_CMD_TIMEOUT = 30.0
-STDERR_SHOWN = 200
 
 _log = structlog.get_logger("fleet.secrets")
 
@@ -252,9 +252,9 @@ def _read_local(lookup: _Lookup, cluster: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _CmdOutcome:
+    command: str
     returncode: int | None  # None: killed after the timeout
     stdout: bytes
-    stderr: bytes
     timeout: float
 
 
@@ -266,16 +266,16 @@ def _run_command(command: str, cwd: Path, timeout: float) -> _CmdOutcome:
         cwd=cwd,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         start_new_session=True,
     ) as proc:
         try:
-            stdout, stderr = proc.communicate(timeout=timeout)
+            stdout, _ = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             _kill_group(proc.pid)
             proc.communicate()
-            return _CmdOutcome(None, b"", b"", timeout)
-        return _CmdOutcome(proc.returncode, stdout, stderr, timeout)
+            return _CmdOutcome(command, None, b"", timeout)
+        return _CmdOutcome(command, proc.returncode, stdout, timeout)
 
 
 async def _run_command_async(command: str, cwd: Path, time_limit: float) -> _CmdOutcome:
@@ -285,23 +285,23 @@ async def _run_command_async(command: str, cwd: Path, time_limit: float) -> _Cmd
             cwd=cwd,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-    except OSError as exc:
-        return _CmdOutcome(127, b"", type(exc).__name__.encode(), time_limit)
+    except OSError:
+        return _CmdOutcome(command, 127, b"", time_limit)
     try:
         async with asyncio.timeout(time_limit):
-            stdout, stderr = await proc.communicate()
+            stdout, _ = await proc.communicate()
     except TimeoutError:
         _kill_group(proc.pid)
         await proc.communicate()
-        return _CmdOutcome(None, b"", b"", time_limit)
+        return _CmdOutcome(command, None, b"", time_limit)
     except BaseException:
         _kill_group(proc.pid)
         await asyncio.shield(proc.wait())
         raise
-    return _CmdOutcome(proc.returncode, stdout, stderr, time_limit)
+    return _CmdOutcome(command, proc.returncode, stdout, time_limit)
 
 
 def _kill_group(pid: int) -> None:
@@ -310,23 +310,12 @@ def _kill_group(pid: int) -> None:
 
 
 def _read_cmd_output(outcome: _CmdOutcome) -> str:
+    name = command_name(outcome.command)
     if outcome.returncode is None:
-        raise _Unresolvable(f"command timed out after {outcome.timeout:g}s")
+        raise _Unresolvable(f"command {name} timed out after {outcome.timeout:g}s")
     if outcome.returncode != 0:
-        detail = _safe_stderr(outcome.stderr, outcome.stdout)
-        suffix = f": {detail}" if detail else ""
-        raise _Unresolvable(f"command exited with status {outcome.returncode}{suffix}")
+        raise _Unresolvable(f"command {exit_message(name, outcome.returncode)}")
     try:
         return outcome.stdout.decode("utf-8").strip()
     except UnicodeDecodeError:
-        raise _Unresolvable("command output is not UTF-8") from None
-
-
-def _safe_stderr(stderr: bytes, stdout: bytes) -> str:
-    """Stderr without known secrets, without anything the command printed on stdout, one short line."""
-    local = Scrubber()
-    printed = stdout.decode("utf-8", "replace")
-    local.register_many([printed.strip(), *(word for word in printed.split() if word)])
-    text = local.scrub(SCRUBBER.scrub(stderr.decode("utf-8", "replace"))).strip()
-    text = " | ".join(line.strip() for line in text.splitlines() if line.strip())
-    return text if len(text) <= STDERR_SHOWN else text[:STDERR_SHOWN] + "…"
+        raise _Unresolvable(f"command {name}: its output is not UTF-8") from None

@@ -42,7 +42,7 @@ from typing import Literal, Protocol, get_args
 from fleet.atomic import fsync_dir, write_atomically
 from fleet.errors import FleetError, InputError
 from fleet.safe_files import PRIVATE, check_dir, ensure_private_dir, refuse_link
-from fleet.secrets.scrub import SCRUBBER
+from fleet.secrets.helper import command_name, exit_message
 from fleet.secrets.secret import Secret
 
 Slot = Literal["pending", "current", "previous"]
@@ -360,8 +360,10 @@ class CmdStore(_SlotStore):
     SLOT is ``pending``, ``current`` or ``previous``. Exit 0 means done; exit 3 means "not found"
     (``get``: no value; ``delete``: nothing to delete); any other exit, or no exit within
     ``timeout`` seconds (the process is then killed), is an error. ``put`` must be durable when it
-    exits 0: fleet sends the passphrase to the cluster right after. The tool's stderr is shown
-    (scrubbed) in the error. At most ``max_concurrency`` invocations run at once.
+    exits 0: fleet sends the passphrase to the cluster right after. The tool's stderr is discarded
+    and a failure names only the tool, the operation and the exit code (``fleet.secrets.helper``):
+    a failing vault CLI may print the very passphrase it was handed. At most ``max_concurrency``
+    invocations run at once.
 
     The race this protocol cannot close: it has no "create if absent" and no lock, so two
     processes sharing the store can interleave. ``put_pending`` reads back what it put and fails
@@ -381,6 +383,7 @@ class CmdStore(_SlotStore):
         self.argv = shlex.split(self.spec.removeprefix("cmd:"))
         if not self.argv:
             raise InputError("cmd: store needs a command, e.g. cmd:/usr/local/bin/vault-okm", field="--store")
+        self.name = command_name(self.argv)
         self.timeout = timeout
         self._slots = asyncio.Semaphore(max_concurrency)
 
@@ -396,7 +399,7 @@ class CmdStore(_SlotStore):
             return None
         value = out.removesuffix("\n").removesuffix("\r")
         if not value:
-            raise SecretStoreError(f"{self.argv[0]} get {cluster} {slot}: exit 0 but printed no value")
+            raise SecretStoreError(f"{self.name} get {cluster} {slot}: exit 0 but printed no value")
         return value
 
     async def _write(self, cluster: str, slot: Slot, value: str) -> None:
@@ -412,7 +415,7 @@ class CmdStore(_SlotStore):
         return stored is not None and _same(stored, value)
 
     async def _call(self, op: str, cluster: str, slot: Slot, *, stdin: str | None = None) -> tuple[int, str]:
-        what = f"{self.argv[0]} {op} {cluster} {slot}"
+        what = f"{self.name} {op} {cluster} {slot}"
         async with self._slots:
             try:
                 process = await asyncio.create_subprocess_exec(
@@ -422,29 +425,24 @@ class CmdStore(_SlotStore):
                     slot,
                     stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
                     stdout=asyncio.subprocess.PIPE,
-                    stderr=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.DEVNULL,
                 )
             except OSError as exc:
                 raise SecretStoreError(f"{what}: cannot run the store command: {exc.strerror}") from None
             try:
                 async with asyncio.timeout(self.timeout):
-                    out, err = await process.communicate(None if stdin is None else stdin.encode("utf-8"))
+                    out, _ = await process.communicate(None if stdin is None else stdin.encode("utf-8"))
             except TimeoutError:
                 process.kill()
                 await process.wait()
                 raise SecretStoreError(f"{what}: no answer within {self.timeout:g}s") from None
-        code = process.returncode
+        code = await process.wait()  # already exited: its code, typed as an int
         if code == 0 or (code == self.NOT_FOUND and op in ("get", "delete")):
             try:
                 return code, out.decode("utf-8")
             except UnicodeDecodeError:
                 raise SecretStoreError(f"{what}: the output is not UTF-8 text") from None
-        text = SCRUBBER.scrub(err.decode("utf-8", errors="replace"))
-        if stdin:
-            text = text.replace(stdin, "***")
-        lines = text.strip().splitlines()
-        tail = lines[-1][:200] if lines else "no message"
-        raise SecretStoreError(f"{what}: exit {code}: {tail}")
+        raise SecretStoreError(exit_message(what, code))
 
 
 def _check(cluster: str, slot: str | None = None) -> None:

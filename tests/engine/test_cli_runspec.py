@@ -134,5 +134,5 @@ async def test_a_failing_secret_store_command_exits_2_in_one_line_and_contacts_n
     assert code == 2, err
     assert "Traceback" not in err + out
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and "/bin/false" in lines[0] and "exit 1" in lines[0]
+    assert len(lines) == 1 and "false get sim-0001 current: exit 1" in lines[0]
     assert sim.requests() == 0

@@ -63,13 +63,13 @@ async def test_discard_of_a_missing_pending_is_fine(vault: tuple[CmdStore, Path]
     assert await store.get("cl-2", "pending") is None
 
 
-async def test_a_failing_tool_is_an_error_without_the_passphrase(tmp_path: Path) -> None:
+async def test_a_failing_tool_is_named_with_its_exit_code_never_its_output(tmp_path: Path) -> None:
     echo_and_refuse = '#!/bin/sh\n[ "$1" = get ] && exit 3\nread value\necho "refused $value" >&2\nexit 1\n'
     tool = _tool(tmp_path, "loud.sh", echo_and_refuse)
     store = CmdStore(f"cmd:{tool}")
-    with pytest.raises(SecretStoreError, match=r"put cl-1 pending: exit 1: refused \*\*\*") as caught:
+    with pytest.raises(SecretStoreError) as caught:
         await store.put_pending("cl-1", FIRST)
-    assert FIRST.reveal() not in str(caught.value)
+    assert str(caught.value) == "loud.sh put cl-1 pending: exit 1 (run it by hand to see its output)"
 
 
 async def test_a_hanging_tool_is_killed_after_the_timeout(tmp_path: Path) -> None:

@@ -57,10 +57,17 @@ class RunContext:
     refused_by: set[str] = field(default_factory=set)
     # clusters with ledger rows when the run began, plus those it recorded since: only these are asked
     in_ledger: set[str] = field(default_factory=set)  # clusters that answered "wrong passphrase" (65536139)
+    journal_failure: str | None = None  # the first journal error a unit met
 
     def halted(self) -> str | None:
-        """Why no further unit may start, or None: once ``spec.max_wrong_passphrase`` clusters refused
-        a passphrase in this run, one stale reference must not be tried across the whole estate."""
+        """Why no further unit may start, or None.
+
+        Without a journal nothing can be written ahead of a request, so the first journal failure
+        stops admission. Once ``spec.max_wrong_passphrase`` clusters refused a passphrase in this
+        run, one stale reference must not be tried across the whole estate.
+        """
+        if self.journal_failure is not None:
+            return f"the journal failed ({self.journal_failure}), so no further cluster was started"
         if len(self.refused_by) < self.spec.max_wrong_passphrase:
             return None
         return (
