@@ -28,6 +28,7 @@ from fleet.outcomes import RunKind
     help="Secret store for generated passphrases: DIR, file:DIR or cmd:COMMAND.",
 )
 @options.backup_dir
+@options.dry_run
 @click.option(
     "--no-remediate",
     "remediate",

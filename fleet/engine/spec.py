@@ -82,6 +82,7 @@ class RunSpec(BaseModel):
     limit_per: tuple[str, ...] = ()
     pause_between_waves: bool = False
     events: Path | None = None
+    dry_run: bool = False  # read and decide, send no mutation (rotate, sync)
     # fleet resume
     resumed_from: str | None = None
     retry_failed: bool = False
