@@ -32,6 +32,7 @@ class ClusterOutcome(StrEnum):
     REFUSED = "refused"  # fleet would not touch it: the cluster is not the one the inventory names
     UNCONFIRMED = "unconfirmed"  # a change was sent, its answer lost, and nothing settled it: resume
     BUSY = "busy"  # another run holds the cluster's lease: not touched
+    PLANNED = "planned"  # --dry-run: would be changed; only reads were sent
 
 
 class PairOutcome(StrEnum):
@@ -44,6 +45,7 @@ class PairOutcome(StrEnum):
     NOT_STARTED = "not_started"
     REFUSED = "refused"  # a site is not the cluster the inventory names: neither was touched
     UNCONFIRMED = "unconfirmed"  # site A's change may or may not be in place; B untouched: resume
+    PLANNED = "planned"  # --dry-run: would be rotated; only reads were sent
 
 
 UnitOutcome = ClusterOutcome | PairOutcome

@@ -23,6 +23,7 @@ COMMAND_MODULES = {
     "rotate": "fleet.cli.rotate_cmd",
     "runs": "fleet.cli.runs_cmd",
     "sim": "fleet.cli.sim_cmd",
+    "store": "fleet.cli.store_cmd",
     "sweep": "fleet.cli.policy_cmds",
     "sync": "fleet.cli.sync_cmd",
 }

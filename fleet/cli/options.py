@@ -183,6 +183,14 @@ night: list[Decorator] = [
     max_wrong_passphrase,
 ]
 
+dry_run = click.option(
+    "--dry-run",
+    is_flag=True,
+    default=None,
+    help="Read every cluster and check every reference; send no change. Exit 0: the run would be "
+    "clean; 1: some units would be refused (the report says why).",
+)
+
 #: What every changing run command (rotate, sync, apply) takes, as DESIGN.md lists them.
 run: list[Decorator] = [
     inventory,

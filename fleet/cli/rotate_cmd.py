@@ -27,7 +27,15 @@ from fleet.outcomes import RunKind
     default=None,
     help="Secret store for generated passphrases: DIR, file:DIR or cmd:COMMAND.",
 )
+@click.option(
+    "--charset",
+    type=click.Choice(["console", "alnum", "ascii"]),
+    default=None,
+    help="Characters of generated passphrases: console (letters and digits without look-alikes, "
+    "and - _ . + = :; safe to type at a boot console), alnum, or ascii.  [default: console]",
+)
 @options.backup_dir
+@options.dry_run
 @click.option(
     "--no-remediate",
     "remediate",

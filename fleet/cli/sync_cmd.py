@@ -16,6 +16,7 @@ from fleet.outcomes import RunKind
     "Reference to the passphrase to sync with (default: the inventory's vars.okm_passphrase)."
 )
 @options.backup_dir
+@options.dry_run
 def sync(**given: Any) -> None:
     """Sync onboard keys to nodes that miss them (PATCH), or create OKM on a MetroCluster partner (POST)."""
     run_spec_and_exit(RunKind.SYNC, given)

@@ -27,7 +27,7 @@ from fleet.ontap import HttpSettings
 from fleet.ontap.trust import ca_file_problem
 from fleet.outcomes import RunKind
 from fleet.secrets import Secret, SecretRequest, SecretResolver, check_passphrase, check_rotation_pair
-from fleet.secrets.generate import generate_passphrase
+from fleet.secrets.generate import DEFAULT_CHARSET, generate_passphrase
 from fleet.secrets.store import SecretStore, open_store
 
 log = structlog.get_logger("fleet.plans")
@@ -106,6 +106,7 @@ async def build_plan(
             workdir=spec.workdir,
             store=store,
             finished=finished,
+            charset=spec.charset,
         )
     elif spec.kind == RunKind.SYNC or spec.kind == RunKind.APPLY or spec.probe:
         secrets = await sync_secrets(
@@ -201,6 +202,7 @@ async def rotation_secrets(
     workdir: Path,
     store: SecretStore | None = None,
     finished: FinishedCheck | None = None,
+    charset: str = DEFAULT_CHARSET,
 ) -> dict[str, ClusterSecrets]:
     """Passwords, current and new passphrases for every cluster, checked as ONTAP would check them.
 
@@ -222,7 +224,12 @@ async def rotation_secrets(
         if store is None:
             raise InputError("--new generate needs --store DIR|cmd:...", field="--store")
         currents, news = await _from_store(
-            known, currents, store, finished or _never_finished, explicit_current=current_ref is not None
+            known,
+            currents,
+            store,
+            finished or _never_finished,
+            explicit_current=current_ref is not None,
+            charset=charset,
         )
     else:
         news = await resolver.resolve_many(
@@ -265,6 +272,7 @@ async def _from_store(
     finished: FinishedCheck,
     *,
     explicit_current: bool = False,
+    charset: str = DEFAULT_CHARSET,
 ) -> tuple[list[Secret], list[Secret]]:
     """Current and new passphrases for generate mode; both sites of a pair share one new passphrase.
 
@@ -296,7 +304,7 @@ async def _from_store(
         if cluster.name in chosen:
             continue
         partner = cluster.metrocluster_partner or ""
-        chosen[cluster.name] = chosen.get(partner) or generate_passphrase()
+        chosen[cluster.name] = chosen.get(partner) or generate_passphrase(charset=charset)
     for cluster in clusters:  # a pair's carried passphrase on either site wins for both
         partner = cluster.metrocluster_partner or ""
         if partner in carried and cluster.name not in carried:

@@ -49,6 +49,10 @@ async def resume_spec(
         raise InputError(f"no run {request.run_id!r} in the journal {journal.path}", field="RUN_ID")
     if run.kind not in RESUMABLE:
         raise InputError(f"runs of kind {run.kind!r} cannot be resumed", field="RUN_ID")
+    if run.options.get("dry_run"):
+        raise InputError(
+            f"run {request.run_id} was a dry run: run the command again without --dry-run", field="RUN_ID"
+        )
     latest = await latest_of_lineage(journal, request.run_id)
     if latest != request.run_id:
         raise InputError(

@@ -127,7 +127,7 @@ async def _run(
         )
         if events is not None:
             events.run_started(run_id, spec.kind, group_by_wave(units, wave_of))
-        leasing = spec.kind in CHANGING
+        leasing = spec.kind in CHANGING and not spec.dry_run  # a dry run never makes a real run busy
         holding = renewing(plan.journal, run_id) if leasing else contextlib.nullcontext()
         async with open_http(plan.http) as pool, holding:
             ctx = RunContext(
@@ -136,7 +136,7 @@ async def _run(
                 pool=pool,
                 journal=plan.journal,
                 secrets=plan.secrets,
-                store=plan.store,
+                store=None if spec.dry_run else plan.store,  # a dry run writes no secret
                 planned_at=plan.planned_at,
                 in_ledger=set(await plan.journal.ledger_names()),
             )

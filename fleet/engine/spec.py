@@ -14,7 +14,7 @@ import shlex
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -62,6 +62,7 @@ class RunSpec(BaseModel):
     current: str | None = None
     new: str | None = None
     store: str | None = None
+    charset: Literal["console", "alnum", "ascii"] = "console"  # generated passphrases (--new generate)
     backup_dir: Path | None = None
     remediate: bool = True
     first_site: str | None = None
@@ -82,6 +83,7 @@ class RunSpec(BaseModel):
     limit_per: tuple[str, ...] = ()
     pause_between_waves: bool = False
     events: Path | None = None
+    dry_run: bool = False  # read and decide, send no mutation (rotate, sync)
     # fleet resume
     resumed_from: str | None = None
     retry_failed: bool = False

@@ -15,9 +15,10 @@ from fleet.engine.steps.policy import ApplyWork, SweepWork
 from fleet.engine.steps.rotate import rotate_single
 from fleet.engine.steps.sync import sync_work
 from fleet.errors import InputError
-from fleet.outcomes import RunKind
+from fleet.ontap import WouldSend
+from fleet.outcomes import ClusterOutcome, PairOutcome, RunKind
 from fleet.policy import Policy, load_policy
-from fleet.report import Finding
+from fleet.report import Finding, PairRecord
 
 
 async def rotate_work(ctx: RunContext, unit: Unit, state: RunState) -> None:
@@ -42,6 +43,42 @@ async def rotate_work(ctx: RunContext, unit: Unit, state: RunState) -> None:
     state.pairs[unit.id] = result.pair
 
 
+def dry_run(work: UnitWork) -> UnitWork:
+    """``work`` up to its first mutation: every read and every check runs, nothing is sent.
+
+    A unit that would send something ends ``planned`` with what it would send; one its checks
+    refuse ends as the real run would (failed, refused, …), so the dry run's exit code says
+    whether the real run would be clean.
+    """
+
+    async def planned(ctx: RunContext, unit: Unit, state: RunState) -> None:
+        try:
+            await work(ctx, unit, state)
+        except WouldSend as would:
+            for cluster in unit.clusters:
+                if cluster.name in state.records:
+                    continue
+                reason = (
+                    f"dry run: {would}"
+                    if cluster.name == would.cluster
+                    else f"dry run: would be synced with {would.cluster}'s new passphrase after it"
+                )
+                rec = state.recorders.get(cluster.name) or state.recorder(cluster)
+                state.records[cluster.name] = rec.finish(
+                    ClusterOutcome.PLANNED, reason, requests=ctx.requests_sent(cluster.name)
+                )
+            if unit.kind == "pair" and unit.id not in state.pairs:
+                names = [cluster.name for cluster in unit.clusters]
+                first = would.cluster if would.cluster in names else names[0]
+                other = next(name for name in names if name != first)
+                state.pairs[unit.id] = PairRecord(
+                    name=unit.id, sites=(first, other), first=first, outcome=PairOutcome.PLANNED,
+                    reason=f"dry run: {would}",
+                )  # fmt: skip
+
+    return planned
+
+
 def work_for(
     spec: RunSpec, *, policy: Policy | None = None, previous: list[Finding] | None = None
 ) -> UnitWork:
@@ -51,9 +88,9 @@ def work_for(
     """
     match spec.kind:
         case RunKind.ROTATE:
-            return rotate_work
+            return dry_run(rotate_work) if spec.dry_run else rotate_work
         case RunKind.SYNC:
-            return sync_work
+            return dry_run(sync_work) if spec.dry_run else sync_work
     if policy is None:
         if spec.policy is None:
             raise InputError(f"`fleet {spec.kind}` needs a policy file", field="--policy")

@@ -4,7 +4,7 @@
 only what is safe to retry and following jobs to their end. ``codes`` classifies ONTAP's error codes.
 """
 
-from fleet.ontap.client import OntapClient, Reply
+from fleet.ontap.client import OntapClient, Reply, WouldSend
 from fleet.ontap.http import HttpPool, HttpSettings, OntapTlsError, open_http
 from fleet.ontap.jobs import JobGone
 from fleet.ontap.limits import ReplyRefused
@@ -19,6 +19,7 @@ __all__ = [
     "OntapTlsError",
     "Reply",
     "ReplyRefused",
+    "WouldSend",
     "open_http",
     "retry_after",
 ]

@@ -125,6 +125,18 @@ def _ontap_error(raw: RawReply, what: str, cluster: str) -> OntapError:
     return OntapError(message, http_status=raw.status, cluster=cluster)
 
 
+class WouldSend(Exception):
+    """A dry run reached a mutation: what would have been sent, to which cluster. Nothing was.
+
+    Not a ``FleetError`` on purpose: no step machine may take it for a refusal or a failure.
+    """
+
+    def __init__(self, cluster: str, step: str, detail: str | None = None) -> None:
+        self.cluster = cluster
+        self.step = step
+        super().__init__(f"would send {step}" + (f" {detail}" if detail else ""))
+
+
 class OntapClient:
     """One cluster's REST API; counts what it sends (``requests_sent``, ``by_method``; retries included)."""
 
@@ -138,8 +150,10 @@ class OntapClient:
         password: Secret,
         ca_file: Path | None,
         verify: bool = True,
+        read_only: bool = False,
     ) -> None:
         settings = pool.settings
+        self.read_only = read_only  # a dry run: every mutation is withheld (WouldSend), never sent
         self.name = name
         self.base_url = base_url.rstrip("/")
         self.requests_sent = 0
@@ -270,6 +284,8 @@ class OntapClient:
     ) -> Reply:
         """Send (re-sent only when certainly unprocessed), then follow the job to its end, if any."""
         what = f"{method} {path}"
+        if self.read_only:
+            raise WouldSend(self.name, what)
         query: dict[str, Any] = {"return_timeout": self._return_timeout, **(params or {})}
         raw = await self._send(method, path, query, body)
         decoded = self._decode(raw, method, path)

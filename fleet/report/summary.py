@@ -28,6 +28,7 @@ _STYLE: dict[str, str] = {
     "compliant": "green",
     "partial": "yellow",
     "skipped": "dim",
+    "planned": "cyan",
     "not_started": "dim",
     "paused": "yellow",
     "split": "bold red",
@@ -100,6 +101,8 @@ def _grid(report: Report, path: str | os.PathLike[str] | None, limit: int) -> Ta
             drift = report.drift
             line += f" (since last sweep: {len(drift.new)} new, {len(drift.resolved)} resolved)"
         grid.add_row("findings", line)
+    if report.run.options.get("dry_run"):
+        _plan_rows(grid, report)
     if report.change is not None:
         _change_rows(grid, report.change, limit)
     groups = sorted(report.failures.by_code.values(), key=lambda g: (-g.count, g.code))
@@ -111,6 +114,15 @@ def _grid(report: Report, path: str | os.PathLike[str] | None, limit: int) -> Ta
             for label, value in _failure_rows(group, limit):
                 grid.add_row(label, value)
     return grid
+
+
+def _plan_rows(grid: Table, report: Report) -> None:
+    """A dry run's plan, one line per cluster: its wave, what it would get, or why it would not."""
+    grid.add_row("plan", "[bold]dry run: nothing was changed[/]")
+    for record in report.clusters:
+        wave = f"wave {record.wave} " if record.wave is not None else ""
+        why = f": {escape(record.reason)}" if record.reason else ""
+        grid.add_row("", f"{wave}{escape(record.name)} {_styled(record.outcome)}{why}")
 
 
 def _change_rows(grid: Table, change: Change, limit: int) -> None:

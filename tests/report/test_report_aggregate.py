@@ -166,6 +166,7 @@ def test_summary_counts_every_outcome_including_zeros() -> None:
         "not_started": 0,
         "refused": 0,
         "unconfirmed": 0,
+        "planned": 0,
     }
     assert report.summary.requests == 10
     assert report.summary.duration_s == 10.0

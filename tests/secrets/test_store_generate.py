@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fleet.secrets.generate import ALPHABET, generate_passphrase
+from fleet.secrets.generate import CHARSETS, entropy_bits, generate_passphrase
 from fleet.secrets.rules import check_passphrase
 
 
@@ -14,11 +14,21 @@ def test_default_passphrase_is_accepted_in_common_criteria_mode() -> None:
     assert check_passphrase(secret, cc_mode=True) is None
 
 
-def test_passphrase_uses_no_space_quote_or_backslash() -> None:
+def test_the_default_is_safe_to_type_at_a_console_and_in_a_shell() -> None:
+    """No shell metacharacters ($ ! | ; { % ...), no quotes, no look-alikes (0/O/o, 1/l/I)."""
     value = "".join(generate_passphrase(256).reveal() for _ in range(20))
-    assert set(value) <= set(ALPHABET)
-    assert not set(value) & set(" \"'`\\")
-    assert len(ALPHABET) == 90
+    assert set(value) <= set(CHARSETS["console"])
+    assert not set(value) & set(" \"'`\\$!|;{}%&*()<>?#~^[]/0Oo1lI")
+    assert set(value) & set("-_.+=:"), "the symbols are part of the set"
+    assert entropy_bits(64, "console") >= 256
+
+
+@pytest.mark.parametrize("charset", ["console", "alnum", "ascii"])
+def test_every_charset_gives_64_characters_of_at_least_256_bits(charset: str) -> None:
+    secret = generate_passphrase(charset=charset)
+    assert set(secret.reveal()) <= set(CHARSETS[charset]) and len(secret.reveal()) == 64
+    assert entropy_bits(64, charset) >= 256 and check_passphrase(secret, cc_mode=True) is None
+    assert len(CHARSETS["ascii"]) == 90 and not set(CHARSETS["ascii"]) & set(" \"'`\\")
 
 
 def test_passphrases_differ_every_time() -> None:

@@ -88,6 +88,7 @@ class RunContext:
                 password=self.secrets[cluster.name].password,
                 ca_file=cluster.tls.ca_file,
                 verify=cluster.tls.verify,
+                read_only=self.spec.dry_run,
             )
             self.clients[cluster.name] = client
         return client

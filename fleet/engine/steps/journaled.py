@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from fleet.engine.steps.context import RunContext
 from fleet.engine.steps.recorder import ClusterRecorder, StepHandle
 from fleet.errors import FleetError, OntapError, OntapTransportError
+from fleet.ontap import WouldSend
 from fleet.outcomes import StepStatus
 from fleet.secrets import Secret
 from fleet.secrets.store import SecretStoreError
@@ -44,7 +45,16 @@ async def journaled(
     marks_pending: bool = False,
     detail: str | None = None,
 ) -> AsyncIterator[StepHandle]:
-    """Journal and record one mutating step of ``rec``'s cluster around the request in the block."""
+    """Journal and record one mutating step of ``rec``'s cluster around the request in the block.
+
+    In a dry run nothing is journaled and nothing is sent: the step is noted and ``WouldSend``
+    ends the unit's work right there, everything it read so far kept.
+    """
+    if ctx.spec.dry_run:
+        change = f"from {from_fp} to {to_fp}" if from_fp and to_fp else f"with {to_fp}" if to_fp else None
+        would = WouldSend(rec.cluster.name, step, "; ".join(part for part in (change, detail) if part))
+        rec.note(step, StepStatus.SKIPPED, f"dry run: {would}")
+        raise would
     step_id = await ctx.journal.begin_step(
         ctx.run_id,
         unit_id,

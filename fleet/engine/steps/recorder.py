@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from fleet.errors import OntapError, OntapTimeout, OntapTransportError
 from fleet.inventory import Cluster
-from fleet.ontap import ReplyRefused
+from fleet.ontap import ReplyRefused, WouldSend
 from fleet.outcomes import ClusterOutcome, StepStatus
 from fleet.report import ClusterRecord, ErrorInfo, NodeRecord, StepRecord
 from fleet.report.model import ErrorKind
@@ -72,6 +72,10 @@ class ClusterRecorder:
             yield handle
         except OntapError as exc:
             self._add(name, StepStatus.FAILED, started_at, started, handle, error_info(exc), exc.http_status)
+            raise
+        except WouldSend as would:  # a dry run stops here: nothing was sent, nothing failed
+            handle.detail = f"dry run: {would}"
+            self._add(name, StepStatus.SKIPPED, started_at, started, handle, None, None)
             raise
         except Exception as exc:
             self._add(name, StepStatus.FAILED, started_at, started, handle, error_info(exc), None)
