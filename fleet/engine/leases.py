@@ -29,19 +29,21 @@ def busy_reason(holder: LeaseHolder) -> str:
 
 
 async def take_unit(journal: Journal, run_id: str, unit: Unit) -> dict[str, LeaseHolder]:
-    """Lease every cluster of the unit, or none: the holders of the ones another run has."""
-    holders: dict[str, LeaseHolder] = {}
+    """Lease every cluster of the unit, or none: then the holder of the one another run has.
+
+    The names are taken in one order every run shares (sorted), and the first one held elsewhere
+    ends the attempt. Taking the rest regardless let two runs that reached one pair together each
+    hold one site, both see the other's lease and both give up: a pair neither run rotated.
+    """
     taken: list[str] = []
-    for name in unit.names:
+    for name in sorted(unit.names):
         lease = await journal.take_lease(name, run_id=run_id, ttl=LEASE_TTL)
         if isinstance(lease, LeaseHolder):
-            holders[name] = lease
-        else:
-            taken.append(name)
-    if holders:  # a pair is worked whole or not at all
-        for name in taken:
-            await journal.release_lease(name, run_id)
-    return holders
+            for mine in taken:  # a pair is worked whole or not at all
+                await journal.release_lease(mine, run_id)
+            return {name: lease}
+        taken.append(name)
+    return {}
 
 
 async def give_back(journal: Journal, run_id: str, unit: Unit) -> None:
