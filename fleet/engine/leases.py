@@ -4,7 +4,8 @@ A changing run (rotate, sync, apply) takes a lease on every cluster of a unit be
 first request and gives them back when the unit ends. A cluster another live run holds is not
 touched: its row says ``busy`` and names the holder (run, pid, host, until when), never a silent
 wait. A holder that died gives its leases up: its pid is gone on this host, or its expiry passed
-(leases are renewed while the run works).
+(leases are renewed while the run works). The run also holds its own row while it works, so a
+rotation planned meanwhile knows it is under way (``steps/rotate.py``: never rotated twice).
 """
 
 from __future__ import annotations
@@ -53,17 +54,29 @@ async def give_back(journal: Journal, run_id: str, unit: Unit) -> None:
 
 @contextlib.asynccontextmanager
 async def renewing(journal: Journal, run_id: str) -> AsyncIterator[None]:
-    """Renew the run's leases while the block runs; give every one back when it ends."""
+    """Hold the run and renew its leases while the block runs; give every lease back when it ends.
+
+    The run's own hold says it is under way (``Journal.runs_under_way``): a rotation planned meanwhile
+    leaves alone whatever this run rotates, before or after that plan. A block that ends normally
+    keeps the hold until ``finish_run``; one cancelled or failed gives it up, as its process is
+    still alive but no longer working.
+    """
 
     async def renew() -> None:
         while True:
             await asyncio.sleep(LEASE_TTL / 4)
             await journal.renew_leases(run_id, LEASE_TTL)
+            await journal.hold_run(run_id, LEASE_TTL)
 
+    await journal.hold_run(run_id, LEASE_TTL)
     task = asyncio.create_task(renew(), name="fleet-lease-renewal")
+    ended = False
     try:
         yield
+        ended = True
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await journal.release_run_leases(run_id)
+        if not ended:
+            await journal.end_run_hold(run_id)

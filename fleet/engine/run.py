@@ -128,6 +128,7 @@ async def _run(
                 secrets=plan.secrets,
                 store=plan.store,
                 planned_at=plan.planned_at,
+                under_way=plan.under_way,
                 in_ledger=set(await plan.journal.ledger_names()),
             )
 
