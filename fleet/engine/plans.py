@@ -46,6 +46,9 @@ class RunPlan:
     journal: Journal
     store: SecretStore | None = None
     planned_at: datetime = field(default_factory=lambda: datetime.now(UTC))  # when secrets were read
+    # rotations under way at some moment since ``planned_at`` (read before any passphrase): whatever
+    # they rotate, before or after that moment, this run does not rotate again
+    under_way: frozenset[str] = frozenset()
     units: list[Unit] | None = None  # default: build_units(clusters)
     wave_of: dict[str, int] | None = None  # unit id → wave (a resumed run keeps its first night's waves)
 
@@ -68,7 +71,11 @@ async def build_plan(
     """
     planned_at = datetime.now(UTC)
     store: SecretStore | None = None
+    under_way: frozenset[str] = frozenset()
     if spec.kind == RunKind.ROTATE:
+        # Before the store is read: a rotation that promoted a passphrase before this run read it is
+        # still another run's, not a new starting point (the runs being resumed are this change itself).
+        under_way = await journal.runs_under_way(RunKind.ROTATE, since=planned_at) - resumed_runs
         if spec.new is None:
             raise InputError("a rotation needs --new REFERENCE or --new generate", field="--new")
         if spec.generated and not spec.store:
@@ -126,6 +133,7 @@ async def build_plan(
         journal=journal,
         store=store,
         planned_at=planned_at,
+        under_way=under_way,
     )
 
 

@@ -138,6 +138,7 @@ async def _run(
                 secrets=plan.secrets,
                 store=None if spec.dry_run else plan.store,  # a dry run writes no secret
                 planned_at=plan.planned_at,
+                under_way=plan.under_way,
                 in_ledger=set(await plan.journal.ledger_names()),
             )
 

@@ -20,7 +20,7 @@ from typing import Any
 from fleet.journal.rows import ClusterFp
 from fleet.journal.storage import Connection
 
-_COLUMNS = "cluster, current_fp, pending_fp, verified_at, run_id, uuid"
+_COLUMNS = "cluster, current_fp, pending_fp, verified_at, run_id, uuid, verified_by"
 
 
 def find_state(conn: Connection, cluster: str, uuid: str | None) -> ClusterFp | None:

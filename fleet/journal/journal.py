@@ -302,7 +302,15 @@ class Journal:
         now = _iso(self._clock())
         await self._write(
             lambda conn: identity.write_state(
-                conn, cluster, uuid, now, current_fp=fp, verified_at=now, run_id=run_id, pending_fp=None
+                conn,
+                cluster,
+                uuid,
+                now,
+                current_fp=fp,
+                verified_at=now,
+                verified_by=run_id,
+                run_id=run_id,
+                pending_fp=None,
             )
         )
 
@@ -354,6 +362,25 @@ class Journal:
     async def release_run_leases(self, run_id: str) -> int:
         """Give back every lease of ``run_id`` (the run ended); return how many there were."""
         return await self._write(lambda conn: leases.release_run(conn, run_id))
+
+    async def hold_run(self, run_id: str, ttl: float) -> None:
+        """``run_id`` is under way in this process for ``ttl`` more seconds (renew it with the leases)."""
+        _, alive_until = self._lease_times(ttl)
+        if not await self._write(lambda conn: leases.hold_run(conn, run_id, alive_until)):
+            raise JournalError(f"no run {run_id!r} in the journal")
+
+    async def end_run_hold(self, run_id: str) -> None:
+        """``run_id`` stopped working without finishing (cancelled): it is no longer under way."""
+        await self._write(lambda conn: leases.end_run_hold(conn, run_id))
+
+    async def runs_under_way(self, kind: str, *, since: datetime) -> frozenset[str]:
+        """The runs of ``kind`` under way now (not finished, their hold not expired, their process
+        alive), and those that finished at or after ``since``: every run of ``kind`` that was under way
+        at some moment from ``since`` to now."""
+        if since.tzinfo is None:
+            raise ValueError("since must be timezone-aware (a naive time is ambiguous across hosts)")
+        now, after = _iso(self._clock()), _iso(since)
+        return await self._read(lambda conn: leases.runs_under_way(conn, kind, now, after))
 
     def _lease_times(self, ttl: float) -> tuple[str, str]:
         if not ttl > 0:

@@ -7,6 +7,10 @@ beat it. A lease may be taken over only when it expired, when it is the same run
 picks its clusters back up), or when its holder was a process on this host that no longer exists
 (a killed run need not wait out its TTL). Liveness is probed before the statement and the dead pid
 is then a condition *inside* it, so a lease that changed hands in between is never stolen.
+
+A changing run also holds its own ``runs`` row the same way while it works (pid, host,
+``alive_until``, renewed with its leases), so another run can ask which runs are under way: a run
+that finished, whose hold expired, or whose process on this host is gone is not.
 """
 
 from __future__ import annotations
@@ -75,6 +79,38 @@ def release(conn: Connection, cluster: str, run_id: str) -> bool:
 
 def release_run(conn: Connection, run_id: str) -> int:
     return conn.execute("DELETE FROM leases WHERE run_id = ?", (run_id,)).rowcount
+
+
+def hold_run(conn: Connection, run_id: str, alive_until: str) -> bool:
+    """``run_id`` is under way in this process until ``alive_until``; False if there is no such run."""
+    pid, host = here()
+    cursor = conn.execute(
+        "UPDATE runs SET pid = ?, host = ?, alive_until = ? WHERE id = ?", (pid, host, alive_until, run_id)
+    )
+    return cursor.rowcount > 0
+
+
+def end_run_hold(conn: Connection, run_id: str) -> None:
+    conn.execute("UPDATE runs SET alive_until = NULL WHERE id = ?", (run_id,))
+
+
+def runs_under_way(conn: Connection, kind: str, now: str, since: str) -> frozenset[str]:
+    """Runs of ``kind`` under way now (not finished, hold not expired, process alive if on this host),
+    or that finished at or after ``since``."""
+    _, host = here()
+    rows = conn.execute(
+        "SELECT id, pid, host, finished_at FROM runs WHERE kind = ? AND (finished_at >= ?"
+        " OR (finished_at IS NULL AND alive_until IS NOT NULL AND alive_until > ?))",
+        (kind, since, now),
+    ).fetchall()
+    return frozenset(
+        row["id"]
+        for row in rows
+        if row["finished_at"] is not None
+        or row["host"] != host
+        or row["pid"] is None
+        or pid_alive(int(row["pid"]))
+    )
 
 
 def _dead_holder(conn: Connection, cluster: str, host: str) -> int | None:

@@ -25,6 +25,10 @@ class RunRow:
     inventory_digest: str | None
     report_path: str | None
     stop_reason: str | None
+    # while a changing run works: its process, and until when it is under way (renewed with its leases)
+    pid: int | None = None
+    host: str | None = None
+    alive_until: str | None = None
 
     @classmethod
     def from_sql(cls, row: sqlite3.Row) -> RunRow:
@@ -79,6 +83,7 @@ class ClusterFp:
     verified_at: str | None
     run_id: str | None
     uuid: str | None = None  # the cluster's identity; None for a record written before fleet knew it
+    verified_by: str | None = None  # the run that proved ``current_fp`` (``run_id`` wrote last)
 
     @classmethod
     def from_sql(cls, row: sqlite3.Row) -> ClusterFp:

@@ -113,7 +113,20 @@ CREATE INDEX ledger_by_name ON ledger(cluster, at);
 CREATE INDEX ledger_by_uuid ON ledger(uuid, at) WHERE uuid IS NOT NULL;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+# v3: which run is under way, and which run proved a cluster's passphrase.
+# A changing run holds its own row while it works (its pid and host, renewed with its leases until
+# ``alive_until``), so another run can tell one still under way from one that ended or died; and
+# ``verified_by`` names the run that proved ``current_fp`` (``run_id`` is whichever run wrote last,
+# a pending mark included). Older rows take ``run_id`` as their best guess.
+_V3 = """
+ALTER TABLE runs ADD COLUMN pid INTEGER;
+ALTER TABLE runs ADD COLUMN host TEXT;
+ALTER TABLE runs ADD COLUMN alive_until TEXT;
+ALTER TABLE cluster_state ADD COLUMN verified_by TEXT;
+UPDATE cluster_state SET verified_by = run_id WHERE verified_at IS NOT NULL;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from fleet.engine.plans import build_plan
 from fleet.engine.run import execute
@@ -14,6 +18,7 @@ from fleet.journal import Journal
 from fleet.ontap import HttpSettings
 from fleet.outcomes import RunKind
 from fleet.report import Report
+from fleet.sim.http import CLUSTER
 
 NEW_PASSPHRASE = "N3w-fleet-passphrase/" + "x7" * 25 + "!Z"  # 73 chars: CC mode accepts it too
 FAST_HTTP = HttpSettings(
@@ -88,3 +93,27 @@ class Runner:
 
 def by_name(report: Report) -> dict:
     return {record.name: record for record in report.clusters}
+
+
+@dataclass
+class Gate:
+    """A middleware holding every request to one cluster until the test opens it.
+
+    A run that reaches ``cluster`` stays under way there, holding its lease, for as long as the test
+    needs (``reached`` says it got there): overlapping runs without a race against the clock.
+    """
+
+    cluster: str
+    reached: asyncio.Event = field(default_factory=asyncio.Event)
+    opened: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def middleware(self) -> Middleware:
+        @web.middleware
+        async def hold(request, handler):
+            cluster = request.get(CLUSTER)
+            if cluster is not None and cluster.name == self.cluster:
+                self.reached.set()
+                await self.opened.wait()
+            return await handler(request)
+
+        return hold

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from fleet.journal import Journal, Lease, LeaseHolder
+from fleet.journal import Journal, JournalError, Lease, LeaseHolder
 
 REPO_ROOT = str(Path(__file__).resolve().parents[2])
 
@@ -226,3 +226,61 @@ async def test_two_processes_racing_for_the_same_clusters_never_both_win(journal
     assert holders == {**dict.fromkeys(won_a, "run-a"), **dict.fromkeys(won_b, "run-b")}
     split = {kind: sum(c.startswith(kind) for c in won_a) for kind in ("cl-", "raw-")}
     print(f"\nof {clusters} each, run-a won {split}, run-b the rest")
+
+
+def _force_run_holder(path: Path, run_id: str, *, pid: int, host: str) -> None:
+    """Make the run's hold look as if another process (``pid`` on ``host``) had it."""
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("UPDATE runs SET pid = ?, host = ? WHERE id = ?", (pid, host, run_id))
+        conn.commit()
+    finally:
+        conn.close()
+
+
+async def test_a_run_is_under_way_while_it_holds_its_row_until_it_finishes_or_its_hold_lapses(
+    journal_path: Path,
+) -> None:
+    clock = Clock()
+    async with await Journal.open(journal_path, clock=clock) as journal:
+        runs = {
+            name: await journal.create_run(kind=kind, options={}, inventory_path="i", inventory_digest="d")
+            for name, kind in (("working", "rotate"), ("never held", "rotate"), ("a sync", "sync"))
+        }
+        await journal.hold_run(runs["working"], 120)
+        await journal.hold_run(runs["a sync"], 120)
+        start = clock.now
+        assert await journal.runs_under_way("rotate", since=start) == {runs["working"]}
+        assert await journal.runs_under_way("sync", since=start) == {runs["a sync"]}
+
+        clock.now += timedelta(seconds=60)
+        await journal.finish_run(runs["working"], outcome="succeeded", exit_code=0, report_path=None)
+        assert await journal.runs_under_way("rotate", since=start) == {runs["working"]}, "it ended since"
+        assert await journal.runs_under_way("rotate", since=clock.now + timedelta(seconds=1)) == frozenset()
+
+        clock.now += timedelta(seconds=121)
+        assert await journal.runs_under_way("sync", since=clock.now) == frozenset(), "its hold lapsed"
+        await journal.hold_run(runs["a sync"], 120)
+        assert await journal.runs_under_way("sync", since=clock.now) == {runs["a sync"]}
+        await journal.end_run_hold(runs["a sync"])
+        assert await journal.runs_under_way("sync", since=clock.now) == frozenset(), (
+            "cancelled, never finished"
+        )
+        with pytest.raises(JournalError):
+            await journal.hold_run("no-such-run", 120)
+
+
+async def test_a_run_whose_process_died_on_this_host_is_not_under_way(journal_path: Path) -> None:
+    async with await Journal.open(journal_path) as journal:
+        killed = await journal.create_run(kind="rotate", options={}, inventory_path="i", inventory_digest="d")
+        elsewhere = await journal.create_run(
+            kind="rotate", options={}, inventory_path="i", inventory_digest="d"
+        )
+        for run in (killed, elsewhere):
+            await journal.hold_run(run, 120)
+        _force_run_holder(journal_path, killed, pid=_dead_pid(), host=socket.gethostname())
+        _force_run_holder(journal_path, elsewhere, pid=_dead_pid(), host="another-host")
+        now = datetime.now(UTC)
+        assert await journal.runs_under_way("rotate", since=now) == {elsewhere}, (
+            "a pid elsewhere says nothing"
+        )

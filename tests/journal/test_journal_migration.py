@@ -67,11 +67,15 @@ async def test_a_v1_journal_with_data_is_migrated_in_place(journal_path: Path) -
         legacy = await journal.cluster_state("cl-1")
         assert legacy is not None
         assert (legacy.current_fp, legacy.pending_fp, legacy.uuid) == (FP_A, FP_B, None)
+        assert legacy.verified_by == RUN, "an old record's writer is the best guess at who verified it"
+        assert (run.pid, run.alive_until) == (None, None)
+        assert await journal.runs_under_way("rotate", since=datetime(2026, 1, 1, tzinfo=UTC)) == frozenset()
         adopted = await journal.cluster_state("cl-1", uuid=UUID)
         assert adopted == legacy, "a legacy record is the cluster's until a uuid says otherwise"
-        await journal.mark_verified("cl-1", FP_B, run.id, uuid=UUID)
+        await journal.mark_verified("cl-1", FP_B, "20261102-000000-0001", uuid=UUID)
         state = await journal.cluster_state("cl-1", uuid=UUID)
         assert state is not None and (state.current_fp, state.pending_fp, state.uuid) == (FP_B, None, UUID)
+        assert state.verified_by == "20261102-000000-0001"
 
         other = await journal.cluster_state("cl-2")
         assert other is not None

@@ -49,9 +49,11 @@ class RunContext:
     journal: Journal
     secrets: dict[str, ClusterSecrets]
     store: SecretStore | None = None
-    # when the run read the passphrases it works with: a cluster another run verified since then is
-    # not rotated again (two overlapping rotations never rotate one cluster twice)
+    # when the run read the passphrases it works with, and the rotations under way then: a cluster one
+    # of those rotated, or another rotation verified since, is not rotated again (two overlapping
+    # rotations never rotate one cluster twice; ``steps/rotate.py``)
     planned_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    under_way: frozenset[str] = frozenset()
     clients: dict[str, OntapClient] = field(default_factory=dict)
     sent: dict[str, int] = field(default_factory=dict)  # requests of released clients
     refused_by: set[str] = field(default_factory=set)

@@ -26,7 +26,7 @@ from fleet.journal import ClusterFp
 from fleet.ontap import OntapClient, Reply
 from fleet.ontap import codes as C
 from fleet.ontap.releases import Version, has
-from fleet.outcomes import ClusterOutcome, StepStatus
+from fleet.outcomes import ClusterOutcome, RunKind, StepStatus
 from fleet.report import ClusterRecord
 from fleet.secrets import Secret
 
@@ -65,12 +65,9 @@ class ClusterRotation:
         assert km is not None
         self.version = observed.version
         known = await self.ctx.journal.cluster_state(self.cluster.name, uuid=observed.uuid or None)
-        if known is not None and self._rotated_by_another_run_meanwhile(known):
-            return Outcome(
-                ClusterOutcome.SKIPPED,
-                f"run {known.run_id} rotated this cluster at {known.verified_at}, after this run started: "
-                "not rotated again",
-            )
+        overlapping = await self._rotated_by_an_overlapping_run(known) if known is not None else None
+        if overlapping is not None:
+            return Outcome(ClusterOutcome.SKIPPED, overlapping)
         if known is not None and known.current_fp == self.new_fp:
             # The journal saw this cluster verified on the new passphrase: prove it, don't re-send.
             return await self._probe_already_rotated(km, observed, why="the journal records it as rotated")
@@ -98,11 +95,32 @@ class ClusterRotation:
             return await self._on_change_error(exc, km, observed, known_pending=known)
         return await self._verify_and_finish(km, observed)
 
-    def _rotated_by_another_run_meanwhile(self, known: ClusterFp) -> bool:
-        """Two overlapping rotations must not rotate a cluster twice: the later one leaves it alone."""
-        if known.verified_at is None or known.run_id == self.ctx.run_id or known.current_fp == self.new_fp:
-            return False
-        return datetime.fromisoformat(known.verified_at) > self.ctx.planned_at
+    async def _rotated_by_an_overlapping_run(self, known: ClusterFp) -> str | None:
+        """Why another rotation's result stands here (this cluster is not rotated again), or None.
+
+        Two overlapping rotations never rotate one cluster twice. Overlapping means the other run was
+        under way at some moment since this one read its passphrases (``planned_at``), whenever it
+        verified this cluster: with ``--new generate`` a run that started a second later read the
+        store *after* the other promoted its passphrase, so "verified after we planned" alone let it
+        rotate that cluster again. Or the other rotation verified it after we planned. A ``fleet
+        sync`` verifies the passphrase it was given and changes none: its verification does not count.
+        A cluster already on this run's new passphrase is proven by a probe instead (``run``).
+        """
+        other, at = known.verified_by, known.verified_at
+        if other is None or at is None or other == self.ctx.run_id or known.current_fp == self.new_fp:
+            return None
+        if other in self.ctx.under_way:
+            return (
+                f"run {other}, under way alongside this one, rotated this cluster at {at}: not rotated "
+                "again (two overlapping rotations never rotate one cluster twice)"
+            )
+        planned = self.ctx.planned_at.replace(microsecond=self.ctx.planned_at.microsecond // 1000 * 1000)
+        if datetime.fromisoformat(at) < planned:  # the journal keeps milliseconds
+            return None
+        run = await self.ctx.journal.run(other)
+        if run is None or run.kind != RunKind.ROTATE:
+            return None
+        return f"run {other} rotated this cluster at {at}, after this run started: not rotated again"
 
     async def _nodes_behind_before(self, km: str, observed: Observed) -> Outcome | None:
         """Nodes already missing keys (9.12+): sync them with the CURRENT passphrase first.
