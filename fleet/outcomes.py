@@ -62,6 +62,24 @@ class RunOutcome(StrEnum):
     NON_COMPLIANT = "non_compliant"
 
 
+class ComplianceState(StrEnum):
+    """A sweep's verdict on one cluster: what a monitoring system may alert on."""
+
+    COMPLIANT = "compliant"
+    NON_COMPLIANT = "non_compliant"  # read, and a critical or warning finding
+    UNKNOWN = "unknown"  # not read: see ``Unknown`` for why; never counted as non-compliant
+
+
+class Unknown(StrEnum):
+    """Why a cluster's compliance is unknown."""
+
+    NOT_CHECKED = "not_checked"  # the sweep stopped (signal, budget) before it was started
+    INTERRUPTED = "interrupted"  # in flight when the sweep stopped
+    UNREACHABLE = "unreachable"  # no answer: connection refused, reset, TLS, timeout
+    UNREADABLE = "unreadable"  # it answered, but could not be read (authentication, an ONTAP error, not
+    # the cluster the inventory names, the cluster deadline)
+
+
 class StepStatus(StrEnum):
     OK = "ok"
     FAILED = "failed"

@@ -3,8 +3,9 @@
 ``plan`` and ``sweep`` only read (``plan --probe`` is the one opt-in write-probe); ``apply`` changes
 clusters through the same engine as a rotation (journal, MetroCluster units, waves and budgets).
 A sweep is meant for cron or a systemd timer: a lock keeps two from overlapping (the second exits
-with exit code 5), its reports live in one directory (drift against the newest earlier one,
-``--keep N`` prunes), and it can write a single-file HTML report and a Prometheus textfile.
+with exit code 5), its reports live in one directory (drift against the newest earlier complete
+one, ``--keep N`` prunes), and it can write a single-file HTML report and a Prometheus textfile; a
+sweep that stopped early leaves the last complete textfile in place unless ``--publish-partial``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from rich.markup import escape
 from fleet.cli import options
 from fleet.cli.app import main
 from fleet.cli.run_support import BuildPlan, default_report_to, fail_input, run_and_exit, spec_from_options
+from fleet.engine.history import last_succeeded
 from fleet.engine.plans import RunPlan, build_plan
 from fleet.engine.steps.policy import ApplyWork, PolicyResults, SweepWork
 from fleet.engine.work import work_for
@@ -35,7 +38,8 @@ from fleet.policy import PROBE_CHECKS, Policy, load_policy
 from fleet.report import Finding, Report, load_report
 from fleet.report.drift import previous_sweep, prune_sweeps
 from fleet.report.html import write_html
-from fleet.report.prom import write_prom
+from fleet.report.prom import SweepContext, write_prom
+from fleet.report.states import NOT_CHECKED, compliance_of, is_complete
 from fleet.safe_files import PRIVATE, open_no_follow
 
 LOCK_NAME = ".fleet-sweep.lock"
@@ -76,6 +80,25 @@ def _load_policy_or_exit(path: Path) -> Policy:
 
 def _sites(plan: RunPlan | None) -> dict[str, str]:
     return {c.name: c.labels.get("site", "") for c in plan.clusters} if plan is not None else {}
+
+
+def _baseline(since: Path) -> list[Finding]:
+    """The findings of ``--since REPORT``; a partial sweep is refused: it is never a drift baseline."""
+    report = load_report(since)
+    if report.run.kind == RunKind.SWEEP and not is_complete(c.outcome for c in report.clusters):
+        unchecked = sum(1 for c in report.clusters if c.outcome in NOT_CHECKED)
+        raise InputError(
+            f"a partial sweep ({report.run.outcome}, {unchecked} cluster(s) not checked) is not a drift "
+            "baseline; give a complete sweep's report",
+            file=str(since),
+        )
+    return list(report.findings)
+
+
+def _print_states(report: Report, console: Console) -> None:
+    verdicts = compliance_of(report)
+    states = ", ".join(f"{count} {state}" for state, count in verdicts.by_state.items())
+    console.print(f"clusters {states}" + ("" if verdicts.complete else " (partial sweep)"))
 
 
 def _policy_work(
@@ -184,6 +207,12 @@ def apply_cmd(**given: Any) -> None:
 @click.option(
     "--keep", default=None, type=click.IntRange(min=1), help="Keep only the N newest sweep reports."
 )
+@click.option(
+    "--publish-partial",
+    is_flag=True,
+    help="Write --prom also when the sweep stopped early (unchecked clusters unknown); by default the "
+    "last complete sweep's file stays.",
+)
 @options.file_option(
     "--lock",
     "lock_path",
@@ -197,30 +226,48 @@ def sweep_cmd(**given: Any) -> None:
     prom_path: Path | None = given.pop("prom_path")
     since_path: Path | None = given.pop("since_path")
     keep: int | None = given.pop("keep")
+    publish_partial: bool = given.pop("publish_partial")
     lock_path: Path | None = given.pop("lock_path")
     directory = report_path.parent if report_path is not None else report_dir
+    baseline = previous_sweep(directory, exclude=report_path)
     try:
         if since_path is not None:
-            previous: list[Finding] | None = list(load_report(since_path).findings)
+            previous: list[Finding] | None = _baseline(since_path)
         else:
-            earlier = previous_sweep(directory, exclude=report_path)
-            previous = list(load_report(earlier).findings) if earlier is not None else None
+            previous = list(load_report(baseline.path).findings) if baseline is not None else None
     except InputError as exc:
         fail_input(exc)
     build, work = _policy_work(RunKind.SWEEP, given, previous)
     built: list[RunPlan] = []
+    rotations: list[datetime | None] = []
 
     async def build_and_keep(journal: Journal) -> RunPlan:
         plan = await build(journal)
         built.append(plan)
+        rotations.append(await last_succeeded(journal, RunKind.ROTATE))
         return plan
 
     def after(report: Report, path: Path | None, console: Console) -> None:
-        sites = _sites(built[0] if built else None)
+        plan = built[0] if built else None
+        _print_states(report, console)
         if html_path is not None:
-            console.print(f"html     {escape(str(write_html(report, html_path, sites)))}")
-        if prom_path is not None:
-            console.print(f"prom     {escape(str(write_prom(report, prom_path, sites)))}")
+            console.print(f"html     {escape(str(write_html(report, html_path, _sites(plan))))}")
+        if prom_path is not None and (compliance_of(report).complete or publish_partial):
+            policy = work.policy
+            context = SweepContext(
+                labels={c.name: c.labels for c in plan.clusters} if plan is not None else {},
+                last_complete_sweep=baseline.finished_at if baseline is not None else None,
+                last_rotation=rotations[0] if rotations else None,
+                passphrase_max_age_days=(
+                    policy.onboard.passphrase_max_age_days if policy.key_manager == "onboard" else None
+                ),
+            )
+            console.print(f"prom     {escape(str(write_prom(report, prom_path, context)))}")
+        elif prom_path is not None:
+            console.print(
+                f"prom     not written: a partial sweep; {escape(str(prom_path))} keeps the last complete "
+                "sweep (--publish-partial writes it anyway)"
+            )
         if keep is not None and path is not None:
             for old in prune_sweeps(path.parent, keep):
                 console.print(f"pruned   {escape(str(old))}")

@@ -11,7 +11,7 @@ from fleet.policy.facts import ClusterFacts, KeyServerFacts, KeyStoreFacts
 from fleet.policy.load import load_policy
 from fleet.policy.model import Policy
 from fleet.policy.rules import PROBE_CHECKS, RULES, findings_for
-from fleet.report.drift import counts_against
+from fleet.report.states import counts_against
 
 __all__ = [
     "PROBE_CHECKS",

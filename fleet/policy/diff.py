@@ -10,7 +10,7 @@ from fleet.policy.facts import ClusterFacts
 from fleet.policy.model import Policy
 from fleet.policy.rules import findings_for
 from fleet.report import Finding
-from fleet.report.drift import counts_against
+from fleet.report.states import counts_against
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from fleet.outcomes import ClusterOutcome, PairOutcome, RunKind, RunOutcome, StepStatus
+from fleet.outcomes import (
+    ClusterOutcome,
+    ComplianceState,
+    PairOutcome,
+    RunKind,
+    RunOutcome,
+    StepStatus,
+    Unknown,
+)
 
 SCHEMA_ID = "fleet.report/v1"
 
@@ -170,6 +178,32 @@ class Drift(_Record):
     unchanged: list[Finding] = Field(default_factory=list)
 
 
+class ClusterCompliance(_Record):
+    """One cluster's verdict in a sweep (or plan)."""
+
+    state: ComplianceState
+    unknown: Unknown | None = Field(
+        default=None, description="Why the state is unknown; the cluster's `reason` says it in words."
+    )
+    passphrase_verified_at: datetime | None = Field(
+        default=None,
+        description="Onboard clusters: when the journal last verified the cluster's passphrase (a rotation, "
+        "or a sync); the passphrase age is measured from it. None: the journal never verified it.",
+    )
+
+
+class Compliance(_Record):
+    """A sweep's (or plan's) verdict per cluster, and whether it checked every selected cluster."""
+
+    complete: bool = Field(
+        description="Every selected cluster was checked (an unreachable one counts as checked); false: the "
+        "sweep stopped early and clusters it never checked are unknown. A partial sweep is never a drift "
+        "baseline and does not replace the Prometheus textfile unless --publish-partial."
+    )
+    by_state: dict[str, int] = Field(description="Clusters per state, zeros included.")
+    clusters: dict[str, ClusterCompliance]
+
+
 class ChangeCluster(_Record):
     """A cluster of the change's original selection, where the whole change left it."""
 
@@ -226,6 +260,9 @@ class Report(_Record):
     waves: list[WaveRecord] = Field(default_factory=list)
     findings: list[Finding] = Field(default_factory=list)
     drift: Drift | None = None
+    compliance: Compliance | None = Field(
+        default=None, description="Sweeps and plans: each cluster compliant, non_compliant or unknown."
+    )
     change: Change | None = Field(
         default=None, description="Set on a resumed run's report: the whole change, every run of it."
     )

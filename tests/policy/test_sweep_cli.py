@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import sys
 from html.parser import HTMLParser
-from pathlib import Path
 
 from policykit import lose_keys, mutations_seen, write_policy
 from prometheus_client.parser import text_string_to_metric_families
+from sweepkit import run_fleet
 
 from fleet.cli.policy_cmds import LOCK_NAME, exclusive_lock
 from fleet.outcomes import ExitCode
@@ -18,15 +16,6 @@ from fleet.report import load_report
 from fleet.report.drift import compliance
 
 POLICY = "key_manager: onboard\nonboard: {require_all_nodes_keys: true}\n"
-
-
-async def run_fleet(*args: str, cwd: Path) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "fleet", *args, cwd=cwd,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env={**os.environ, "COLUMNS": "200"},
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
-    return process.returncode or 0, out.decode(), err.decode()
 
 
 class Metrics(HTMLParser):
@@ -107,7 +96,8 @@ async def test_two_sweeps_report_drift_html_and_prometheus_agree_with_json_and_o
     assert not any(needle in page for needle in ("http://", "https://", " src=", "<link"))  # needs no network
 
     families = {f.name: f for f in text_string_to_metric_families(prom.read_text())}
-    compliant = {s.labels["cluster"]: s.value for s in families["fleet_cluster_compliant"].samples}
+    states = families["fleet_cluster_compliance_state"].samples
+    compliant = {s.labels["cluster"]: s.value for s in states if s.labels["state"] == "compliant"}
     assert compliant == {name: float(value) for name, value in ok.items()}
     findings = {(s.labels["rule"], s.labels["severity"]): s.value for s in families["fleet_findings"].samples}
     assert findings == {key: float(n) for key, n in by_rule.items()}

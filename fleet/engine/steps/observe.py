@@ -247,7 +247,7 @@ async def read_facts(ctx: RunContext, cluster: Cluster, rec: ClusterRecorder, po
         facts = await _with_node_keys(client, km, facts, rec)
     if km is not None and policy.require.key_store_active and release_of(version) >= KEY_STORES_SINCE:
         facts = await _with_key_stores(client, facts, rec)
-    if facts.kind == "onboard" and policy.onboard.passphrase_max_age_days is not None:
+    if facts.kind == "onboard":  # the passphrase age: a policy rule and a sweep metric
         state = await ctx.journal.cluster_state(cluster.name, uuid=rec.uuid)
         verified = state.verified_at if state is not None else None
         facts = replace(facts, verified_at=datetime.fromisoformat(verified) if verified else None)

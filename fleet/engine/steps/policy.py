@@ -25,7 +25,7 @@ from fleet.inventory import Cluster
 from fleet.ontap import OntapClient, Reply
 from fleet.ontap import codes as C
 from fleet.ontap.client import KEY_MANAGERS
-from fleet.outcomes import ClusterOutcome, ExitCode, RunKind, RunOutcome, StepStatus
+from fleet.outcomes import ClusterOutcome, ComplianceState, ExitCode, RunKind, RunOutcome, StepStatus
 from fleet.policy import (
     PROBE_CHECKS,
     Action,
@@ -34,8 +34,9 @@ from fleet.policy import (
     Policy,
     evaluate,
 )
-from fleet.report import Drift, Finding, Report, build_report
-from fleet.report.drift import compute_drift, counts_against
+from fleet.report import Finding, Report, build_report
+from fleet.report.drift import compute_drift
+from fleet.report.states import build_compliance, counts_against
 
 # --- sweep and plan ----------------------------------------------------------------------------------
 
@@ -46,6 +47,7 @@ class PolicyResults:
 
     evaluations: dict[str, Evaluation] = field(default_factory=dict)
     unreadable: dict[str, Finding] = field(default_factory=dict)
+    verified_at: dict[str, datetime | None] = field(default_factory=dict)  # the journal's, per read cluster
 
     def findings(self) -> list[Finding]:
         found = [finding for ev in self.evaluations.values() for finding in ev.findings]
@@ -105,9 +107,7 @@ class SweepWork:
     results: PolicyResults = field(default_factory=PolicyResults)
 
     def conclude(self, report: Report) -> Report:
-        findings = self.results.findings()
-        drift = compute_drift(findings, self.previous) if self.previous is not None else None
-        return policy_report(report, self.results, drift)
+        return policy_report(report, self.results, self.previous)
 
     async def __call__(self, ctx: RunContext, unit: Unit, state: RunState) -> None:
         read = await read_unit(ctx, unit, state, self.policy, self.results)
@@ -116,6 +116,7 @@ class SweepWork:
                 continue
             rec, facts = read[cluster.name]
             evaluation = evaluate(self.policy, facts, partner_facts(facts, read), self.now)
+            self.results.verified_at[cluster.name] = facts.verified_at
             if self.plan:
                 evaluation = await self._plan_extras(ctx, cluster, facts, rec, evaluation)
             self.results.evaluations[cluster.name] = evaluation
@@ -349,19 +350,34 @@ class ApplyWork:
 # --- the compliance outcome ------------------------------------------------------------------
 
 
-def policy_report(report: Report, results: PolicyResults, drift: Drift | None = None) -> Report:
-    """The engine's report plus findings and drift, with the compliance outcome and exit code."""
+def policy_report(report: Report, results: PolicyResults, previous: list[Finding] | None = None) -> Report:
+    """The engine's report plus findings, with the compliance outcome and exit code.
+
+    Sweeps and plans also get each cluster's compliance state and, given an earlier sweep's findings
+    (``previous``), the drift since then.
+    """
     findings = results.findings()
     run = report.run
-    compliant = not any(counts_against(finding) for finding in findings)
-    outcome, code = run.outcome, run.exit_code
-    if run.outcome == RunOutcome.INTERRUPTED:
-        pass
-    elif run.kind in (RunKind.SWEEP, RunKind.PLAN):
-        outcome, code = (
-            (RunOutcome.COMPLIANT, ExitCode.OK) if compliant else (RunOutcome.NON_COMPLIANT, ExitCode.FAILED)
-        )
-    elif run.outcome == RunOutcome.SUCCEEDED and not compliant:
-        outcome, code = RunOutcome.NON_COMPLIANT, ExitCode.FAILED
-    run = run.model_copy(update={"outcome": outcome, "exit_code": code})
-    return build_report(run, report.clusters, report.pairs, report.waves, findings, drift)
+    if run.kind not in (RunKind.SWEEP, RunKind.PLAN):
+        if run.outcome == RunOutcome.SUCCEEDED and any(counts_against(finding) for finding in findings):
+            run = run.model_copy(update={"outcome": RunOutcome.NON_COMPLIANT, "exit_code": ExitCode.FAILED})
+        return build_report(run, report.clusters, report.pairs, report.waves, findings)
+    verdicts = build_compliance(report.clusters, findings, results.verified_at)
+    if run.outcome != RunOutcome.INTERRUPTED:
+        outcome, code = read_outcome(verdicts.by_state)
+        run = run.model_copy(update={"outcome": outcome, "exit_code": code})
+    unknown = {
+        name for name, verdict in verdicts.clusters.items() if verdict.state == ComplianceState.UNKNOWN
+    }
+    drift = compute_drift(findings, previous, unknown=unknown) if previous is not None else None
+    built = build_report(run, report.clusters, report.pairs, report.waves, findings, drift)
+    return built.model_copy(update={"compliance": verdicts})
+
+
+def read_outcome(by_state: dict[str, int]) -> tuple[RunOutcome, ExitCode]:
+    """A finished sweep's (or plan's) outcome: non-compliant wins; clusters it could not say about fail it."""
+    if by_state[ComplianceState.NON_COMPLIANT]:
+        return RunOutcome.NON_COMPLIANT, ExitCode.FAILED
+    if by_state[ComplianceState.UNKNOWN]:
+        return RunOutcome.FAILED, ExitCode.FAILED
+    return RunOutcome.COMPLIANT, ExitCode.OK
