@@ -50,7 +50,7 @@ class Metrics(HTMLParser):
             self.metrics[name] = int(data)
         elif "data-site" in self._row:
             self.sites.setdefault(self._row["data-site"], {})[name] = int(data)
-        elif "data-cluster" in self._row and name == "compliant":
+        elif "data-cluster" in self._row and name == "state":
             self.clusters[self._row["data-cluster"]] = data
 
 
@@ -91,7 +91,7 @@ async def test_two_sweeps_report_drift_html_and_prometheus_agree_with_json_and_o
         by_rule[(finding.rule, finding.severity)] = by_rule.get((finding.rule, finding.severity), 0) + 1
     assert parsed.rules == by_rule
     assert sum(site["clusters"] for site in parsed.sites.values()) == len(report.clusters)
-    assert {name: value == "yes" for name, value in parsed.clusters.items()} == ok
+    assert {name: value == "compliant" for name, value in parsed.clusters.items()} == ok
     page = html.read_text().replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert not any(needle in page for needle in ("http://", "https://", " src=", "<link"))  # needs no network
 
