@@ -1,6 +1,6 @@
 """Sweeps over time: which findings are new, resolved or unchanged since the previous sweep.
 
-A finding is identified by (cluster, rule): its observed value may move (three nodes missing keys
+A finding is identified by (cluster, SVM, rule): its observed value may move (three nodes missing keys
 yesterday, two today) and it is still the same problem, so it is "unchanged", not resolved + new.
 The previous sweep is ``--since REPORT`` or the newest earlier sweep report in the same directory;
 ``--keep N`` prunes older sweep reports there (never any other file).
@@ -32,8 +32,9 @@ def compliance(report: Report) -> dict[str, bool]:
     }
 
 
-def _key(finding: Finding) -> tuple[str, str]:
-    return finding.cluster, finding.rule
+def _key(finding: Finding) -> tuple[str, str, str]:
+    """(cluster, data SVM or "", rule): the same rule on two SVMs of a cluster is two problems."""
+    return finding.cluster, finding.svm or "", finding.rule
 
 
 def compute_drift(current: Iterable[Finding], previous: Iterable[Finding]) -> Drift:

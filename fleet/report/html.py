@@ -137,8 +137,8 @@ def render_html(report: Report, sites: Mapping[str, str]) -> str:
         for c in report.clusters
     )
     finding_rows = "".join(
-        f'<tr><td>{_e(f.cluster)}</td><td>{_e(f.rule)}</td><td class="{_e(f.severity)}">{_e(f.severity)}</td>'
-        f"<td>{_e(f.message)}</td></tr>"
+        f'<tr><td>{_e(f.cluster)}</td><td data-col="svm">{_e(f.svm or "")}</td><td>{_e(f.rule)}</td>'
+        f'<td class="{_e(f.severity)}">{_e(f.severity)}</td><td>{_e(f.message)}</td></tr>'
         for f in report.findings
     )
     drift = ""
@@ -169,8 +169,8 @@ exit {run.exit_code}, {report.summary.duration_s:.1f} s.</p>
 <h2>Clusters</h2><table id="clusters" class="sortable"><thead><tr><th>cluster</th><th>site</th><th>ONTAP</th>
 <th>compliant</th><th>findings</th><th>reason</th></tr></thead><tbody>{cluster_rows}</tbody></table>
 {drift}
-<h2>All findings</h2><table id="findings" class="sortable"><thead><tr><th>cluster</th><th>rule</th>
-<th>severity</th><th>message</th></tr></thead><tbody>{finding_rows}</tbody></table>
+<h2>All findings</h2><table id="findings" class="sortable"><thead><tr><th>cluster</th><th>svm</th>
+<th>rule</th><th>severity</th><th>message</th></tr></thead><tbody>{finding_rows}</tbody></table>
 <script>{_JS}</script></body></html>
 """
     return SCRUBBER.scrub(page)

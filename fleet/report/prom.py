@@ -32,6 +32,19 @@ def _metric(name: str, kind: str, help_text: str, samples: list[tuple[dict[str, 
     return lines
 
 
+def certificate_expiry_samples(report: Report) -> list[tuple[dict[str, str], float]]:
+    """Seconds from the sweep's end until each key-manager certificate expires (negative: expired);
+    labels cluster, svm ("" for the admin SVM, cluster scope) and certificate (its name)."""
+    end = report.run.finished_at
+    return [
+        (
+            {"cluster": cert.cluster, "svm": cert.svm or "", "certificate": cert.name},
+            (cert.expiry_time - end).total_seconds(),
+        )
+        for cert in report.certificates
+    ]
+
+
 def prom_text(report: Report, sites: Mapping[str, str]) -> str:
     """The four sweep metrics; ``sites`` maps cluster names to their ``site`` label ("" when none)."""
     compliant = compliance(report)
@@ -65,6 +78,13 @@ def prom_text(report: Report, sites: Mapping[str, str]) -> str:
             [({}, report.summary.duration_s)],
         ),
     ]
+    if report.certificates:
+        lines += _metric(
+            "fleet_certificate_expiry_seconds",
+            "gauge",
+            "Seconds until a certificate a key manager uses expires, at the end of the last sweep.",
+            certificate_expiry_samples(report),
+        )
     return SCRUBBER.scrub("\n".join(lines) + "\n")
 
 
