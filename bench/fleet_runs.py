@@ -16,6 +16,10 @@ from typing import Any
 SWEEP_POLICY = (
     "key_manager: onboard\nonboard: {require_all_nodes_keys: true}\nrequire: {status_healthy: true}\n"
 )
+# The same, plus every data SVM's own key manager and the certificates every key manager uses (issue 20).
+SWEEP_SVMS_POLICY = SWEEP_POLICY + (
+    "svms:\n  'vs*': {server_ca_certificates: ['{svm}-kmip-ca']}\ncertificates: {min_days_left: 30}\n"
+)
 CONCURRENCY = 64
 
 
@@ -26,9 +30,9 @@ def fleet_command(
         "-i", str(inventory), "--journal", str(workdir / "journal.db"), "--concurrency", str(concurrency),
         "--log-format", "json", "--report", str(workdir / "report.json"),
     ]  # fmt: skip
-    if command == "sweep":
+    if command in ("sweep", "sweep-svms"):
         policy = workdir / "policy.yml"
-        policy.write_text(SWEEP_POLICY)
+        policy.write_text(SWEEP_POLICY if command == "sweep" else SWEEP_SVMS_POLICY)
         return [
             sys.executable,
             "-m",

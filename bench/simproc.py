@@ -28,6 +28,7 @@ class SimOptions:
     clusters: int
     latency_ms: float
     seed: int = 1
+    svms: int = 0  # data SVMs per cluster (fleet sim serve --svms)
 
     @property
     def mcc_pairs(self) -> int:
@@ -67,6 +68,7 @@ class SimProcess:
             "--clusters", str(o.clusters), "--mcc-pairs", str(o.mcc_pairs), "--seed", str(o.seed),
             "--latency-ms", str(o.latency_ms), "--inventory-out", str(self.inventory),
             "--secrets-dir", str(workdir / "secrets"), "--tls-dir", str(workdir / "tls"),
+            "--svms", str(o.svms),
         ]  # fmt: skip
         self._sim = SimulatorProcess(args, timeout=READY_TIMEOUT_S, stop_timeout=60.0)
 

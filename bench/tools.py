@@ -23,14 +23,15 @@ from bench.measure import measure
 from bench.simproc import SimOptions, SimProcess, Truth
 
 Kind = Literal["fleet", "netapp", "ansible"]
-_NAME = re.compile(r"^(?:fleet-(rotate|sweep)|(netapp|ansible)-(\d+))$")
+_NAME = re.compile(r"^(?:fleet-(rotate|sweep-svms|sweep)|(netapp|ansible)-(\d+))$")
+SVMS_PER_CLUSTER = 3  # fleet-sweep-svms: data SVMs per simulated cluster (issue 20)
 
 
 @dataclass(frozen=True, slots=True)
 class Tool:
     name: str
     kind: Kind
-    command: str = "rotate"  # fleet: rotate | sweep; peers always rotate
+    command: str = "rotate"  # fleet: rotate | sweep | sweep-svms; peers always rotate
     parallelism: int = 0  # netapp: thread-pool workers; ansible: forks
 
     @property
@@ -42,7 +43,8 @@ def parse_tool(name: str) -> Tool:
     match = _NAME.match(name)
     if match is None:
         raise ValueError(
-            f"unknown tool {name!r}: fleet-rotate, fleet-sweep, netapp-<workers>, ansible-<forks>"
+            f"unknown tool {name!r}: fleet-rotate, fleet-sweep, fleet-sweep-svms, netapp-<workers>, "
+            "ansible-<forks>"
         )
     fleet_command, peer, number = match.groups()
     if fleet_command:
@@ -101,7 +103,8 @@ def run_once(
     with tempfile.TemporaryDirectory(prefix="fleet-bench-") as tmp:
         workdir = Path(tmp)
         new, new_file = new_passphrase_file(workdir)
-        with SimProcess(SimOptions(clusters, latency_ms, seed), workdir) as sim:
+        svms = SVMS_PER_CLUSTER if tool.command == "sweep-svms" else 0
+        with SimProcess(SimOptions(clusters, latency_ms, seed, svms=svms), workdir) as sim:
             command, env, project = _command(tool, workdir, sim, new_file)
             env["PYTHONPATH"] = os.pathsep.join(
                 filter(None, [str(Path(__file__).parent.parent), env.get("PYTHONPATH")])

@@ -89,12 +89,13 @@ async def start_sim_fleet(
     middlewares: Sequence[Middleware] = (),
     oldest: tuple[int, int] = (9, 8),
     tls: bool = True,
+    svms: int = 0,
 ) -> SimFleet:
     """Generate a fleet, serve it on 127.0.0.1 over HTTPS (generated CA) and write its inventory.
 
     ``tls=False`` serves plain HTTP, as ``fleet sim serve --http`` does: ``http://`` addresses.
     """
-    fleet = generate_fleet(clusters, mcc_pairs=mcc_pairs, seed=seed, oldest=oldest)
+    fleet = generate_fleet(clusters, mcc_pairs=mcc_pairs, seed=seed, oldest=oldest, svms=svms)
     apply_faults(fleet, parse_faults(faults), seed)
     tls_dir = workdir / "tls"
     files = ensure_tls_files(tls_dir)

@@ -41,6 +41,13 @@ _DIR = click.Path(path_type=Path, file_okay=False)
 @click.option("--http", is_flag=True, help="Plain HTTP, not HTTPS (fleet then needs --allow-http).")
 @click.option("--base-port", type=click.IntRange(min=1, max=65535), help="First port [default: ephemeral].")
 @click.option("--oldest", help="Oldest ONTAP release generated, 9.6 to 9.16 [default: 9.8].")
+@click.option(
+    "--svms",
+    type=click.IntRange(min=0, max=50),
+    default=0,
+    show_default=True,
+    help="Data SVMs per cluster (vs1…); about 60% get their own external (KMIP) key manager.",
+)
 def serve(**params: Any) -> None:
     """Serve simulated clusters on 127.0.0.1 until SIGTERM/SIGINT, then save the state and exit 0."""
     options = ServeOptions(**params)

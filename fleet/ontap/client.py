@@ -378,6 +378,14 @@ class OntapClient:
         """Key managers of a scope; ``status.*`` is expensive in ONTAP and only comes when named in fields."""
         return await self._records(KEY_MANAGERS, {"scope": scope, "fields": fields})
 
+    async def svms(self, *, fields: str = "name") -> list[dict[str, Any]]:
+        """The data SVMs (every page)."""
+        return await self._records("/api/svm/svms", {"fields": fields})
+
+    async def certificates(self, *, fields: str) -> list[dict[str, Any]]:
+        """Installed certificates, admin SVM and data SVMs (every page)."""
+        return await self._records("/api/security/certificates", {"fields": fields})
+
     async def key_manager(self, uuid: str, *, fields: str = KEY_MANAGER_FIELDS) -> dict[str, Any]:
         return await self.get(f"{KEY_MANAGERS}/{uuid}", {"fields": fields})
 

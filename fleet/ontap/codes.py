@@ -82,6 +82,10 @@ SYNC_OKM_NOT_ON_PARTNER = 65537245
 SYNC_NOT_METROCLUSTER = 65537246
 OKM_ALREADY_CONFIGURED_USE_PATCH = 65539706
 KEY_MANAGER_ALREADY_CONFIGURED = 65536823
+MULTITENANT_NOT_IN_METROCLUSTER = 65536824
+OKM_ADMIN_SVM_ONLY = 65536916
+POLICY_NOT_ON_ADMIN_SVM = 65538120
+SVM_NOT_FOUND = 13434920
 MAX_PRIMARY_KEY_SERVERS = 65536038
 KEY_SERVERS_ALREADY_EXIST = 65536870
 DUPLICATE_KEY_SERVERS = 65536871
@@ -204,6 +208,22 @@ _TABLE: tuple[CodeInfo, ...] = (
     ),
     CodeInfo(EXTERNAL_NOT_ENABLED, "External key management is not enabled for the SVM.", 400, _P),
     CodeInfo(KEY_MANAGER_ALREADY_CONFIGURED, "The SVM has key manager already configured.", 400, _P),
+    CodeInfo(
+        MULTITENANT_NOT_IN_METROCLUSTER,
+        "Multitenant key management is not supported in MetroCluster configurations.",
+        400,
+        _P,
+        "This MetroCluster's release cannot hold SVM-scope key managers; use the admin SVM's key manager.",
+    ),
+    CodeInfo(
+        OKM_ADMIN_SVM_ONLY,
+        "The Onboard Key Manager is only supported for an admin SVM.",
+        400,
+        _P,
+        "A data SVM can only have an external (KMIP) key manager; ask for `key_manager: external` there.",
+    ),
+    CodeInfo(POLICY_NOT_ON_ADMIN_SVM, "The key manager policy is not supported on the admin SVM.", 400, _P),
+    CodeInfo(SVM_NOT_FOUND, "SVM does not exist.", 400, _P),
     CodeInfo(
         OKM_FAILED_SOME_NODES,
         "The Onboard Key Manager has failed to configure on some nodes in the cluster. Use the CLI to "

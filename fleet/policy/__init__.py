@@ -7,7 +7,7 @@ would take.
 
 from fleet.policy.actions import Action, plan_actions
 from fleet.policy.diff import Evaluation, evaluate
-from fleet.policy.facts import ClusterFacts, KeyServerFacts, KeyStoreFacts
+from fleet.policy.facts import CertificateFacts, ClusterFacts, KeyServerFacts, KeyStoreFacts, SvmFacts
 from fleet.policy.load import load_policy
 from fleet.policy.model import Policy
 from fleet.policy.rules import PROBE_CHECKS, RULES, findings_for
@@ -17,11 +17,13 @@ __all__ = [
     "PROBE_CHECKS",
     "RULES",
     "Action",
+    "CertificateFacts",
     "ClusterFacts",
     "Evaluation",
     "KeyServerFacts",
     "KeyStoreFacts",
     "Policy",
+    "SvmFacts",
     "counts_against",
     "evaluate",
     "findings_for",

@@ -2,17 +2,22 @@
 
 Only what ONTAP lets fleet change safely becomes an action: key servers (added before removed, so a
 cluster never loses all of them; only as many removed first as the four-primary limit needs), key
-server timeouts, the KMIP certificates, and a sync for nodes that miss keys. A wrong key-manager
-kind, an unhealthy status or an old passphrase stay findings, for a human or ``fleet rotate``.
+server timeouts, the KMIP certificates, the renewal of an expiring client certificate (by an installed
+successor with the same key pair: ONTAP refuses another, 65536850), and a sync for nodes that miss
+keys. The same, per data SVM, for each SVM's own key manager. A wrong key-manager kind, a missing SVM
+key manager, an unhealthy status or an old passphrase stay findings, for a human or ``fleet rotate``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from fleet.policy.facts import ClusterFacts
 from fleet.policy.model import MAX_PRIMARY_SERVERS, Policy
+from fleet.policy.rules import renewal_for, svm_view, used_certificates
 
 ActionKind = Literal[
     "add_key_servers",
@@ -20,6 +25,7 @@ ActionKind = Literal[
     "set_key_server_timeout",
     "set_client_certificate",
     "set_server_ca_certificates",
+    "renew_client_certificate",
     "sync_nodes",
 ]
 
@@ -33,12 +39,18 @@ class Action:
     rule: str
     value: str | int | tuple[str, ...]
     server: str | None = None  # the key server a per-server action targets
+    svm: str | None = None  # the data SVM whose own key manager the action changes (None: the cluster's)
+    km: str | None = None  # that key manager's uuid (None: the cluster-scope one)
 
     @property
     def needs_passphrase(self) -> bool:
         return self.kind == "sync_nodes"
 
     def describe(self) -> str:
+        text = self._what()
+        return text if self.svm is None else f"{self.cluster}/{self.svm}: {text}"
+
+    def _what(self) -> str:
         match self.kind:
             case "add_key_servers":
                 return f"add key server(s) {', '.join(self.value)}"  # type: ignore[arg-type]
@@ -48,6 +60,8 @@ class Action:
                 return f"set the timeout of key server {self.server} to {self.value} s"
             case "set_client_certificate":
                 return f"set the KMIP client certificate to {self.value}"
+            case "renew_client_certificate":
+                return f"renew the KMIP client certificate with {self.value} (same key pair)"
             case "set_server_ca_certificates":
                 return f"set the KMIP server CA certificates to {', '.join(self.value)}"  # type: ignore[arg-type]
             case "sync_nodes":
@@ -55,13 +69,48 @@ class Action:
         raise AssertionError(self.kind)
 
 
-def plan_actions(policy: Policy, facts: ClusterFacts) -> list[Action]:
-    """The ordered actions for one cluster; empty when nothing fleet may change is out of policy."""
-    if facts.km_uuid is None or facts.kind != policy.key_manager:
+def plan_actions(policy: Policy, facts: ClusterFacts, now: datetime | None = None) -> list[Action]:
+    """The ordered actions for one cluster: its own key manager's, then each data SVM's in name order;
+    empty when nothing fleet may change is out of policy. ``now`` dates certificate renewals."""
+    actions: list[Action] = []
+    if facts.km_uuid is not None and facts.kind == policy.key_manager:
+        own = _onboard_actions(policy, facts) if facts.kind == "onboard" else _external_actions(policy, facts)
+        actions += own + _renewals(policy, facts, None, facts.km_uuid, pinned=facts.kind == "onboard" or
+                                   policy.external.client_certificate is not None, now=now)  # fmt: skip
+    for svm in sorted(facts.svms or (), key=lambda svm: svm.name):
+        wanted = policy.svm_policy(svm.name)
+        if svm.kind != "external" or svm.km_uuid is None:
+            continue
+        if wanted is not None:
+            view_policy, view = svm_view(policy, facts, svm, wanted)
+            actions += [
+                dataclasses.replace(action, svm=svm.name, km=svm.km_uuid)
+                for action in _external_actions(view_policy, view)
+            ]
+        pinned = wanted is not None and wanted.client_certificate is not None
+        actions += _renewals(policy, facts, svm.name, svm.km_uuid, pinned=pinned, now=now)
+    return actions
+
+
+def _renewals(
+    policy: Policy, facts: ClusterFacts, svm: str | None, km: str, *, pinned: bool, now: datetime | None
+) -> list[Action]:
+    """An expiring client certificate with an installed successor (same key pair) is switched to it,
+    unless the policy names the client certificate itself (then that name is what apply sets)."""
+    min_days = policy.certificates.min_days_left
+    if min_days is None or now is None or pinned:
         return []
-    if facts.kind == "onboard":
-        return _onboard_actions(policy, facts)
-    return _external_actions(policy, facts)
+    actions = []
+    for owner, cert in used_certificates(facts):
+        if owner != svm or cert.type != "client" or cert.expiry is None:
+            continue
+        if (cert.expiry - now).total_seconds() / 86400 >= min_days:
+            continue
+        renewal = renewal_for(facts, cert, min_days, now)
+        if renewal is not None:
+            action = Action("renew_client_certificate", facts.name, "certificate_expiry", renewal.name)
+            actions.append(dataclasses.replace(action, svm=svm, km=None if svm is None else km))
+    return actions
 
 
 def _onboard_actions(policy: Policy, facts: ClusterFacts) -> list[Action]:

@@ -29,4 +29,4 @@ class Evaluation:
 
 
 def evaluate(policy: Policy, facts: ClusterFacts, partner: ClusterFacts | None, now: datetime) -> Evaluation:
-    return Evaluation(facts.name, findings_for(policy, facts, partner, now), plan_actions(policy, facts))
+    return Evaluation(facts.name, findings_for(policy, facts, partner, now), plan_actions(policy, facts, now))

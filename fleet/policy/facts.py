@@ -25,6 +25,34 @@ class KeyStoreFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class CertificateFacts:
+    """An installed certificate (``/api/security/certificates``): its SVM ("" = the admin SVM)."""
+
+    name: str
+    uuid: str
+    type: str  # client | server_ca | ...
+    svm: str
+    expiry: datetime | None
+    key_pair: str | None = None  # subject_key_identifier (9.8+): a renewal keeps it
+
+
+@dataclass(frozen=True, slots=True)
+class SvmFacts:
+    """A data SVM and its own (SVM-scope) key manager, if any."""
+
+    name: str
+    km_uuid: str | None = None
+    kind: str | None = None  # "external" | None
+    servers: tuple[KeyServerFacts, ...] = ()
+    client_certificate: str | None = None
+    server_ca_certificates: tuple[str, ...] = ()
+
+    @property
+    def server_names(self) -> list[str]:
+        return sorted(server.server for server in self.servers)
+
+
+@dataclass(frozen=True, slots=True)
 class ClusterFacts:
     name: str
     version: tuple[int, int, int]
@@ -42,6 +70,8 @@ class ClusterFacts:
     verified_at: datetime | None = None  # journal: last verified passphrase
     partner: str | None = None  # MetroCluster partner per ONTAP, when configured
     metrocluster_ready: bool = True  # both sites configured, normal mode, partner reachable
+    svms: tuple[SvmFacts, ...] | None = None  # data SVMs (read when the policy has ``svms:`` or certificates)
+    certificates: tuple[CertificateFacts, ...] | None = None  # installed (read for ``certificates:``)
 
     @property
     def version_text(self) -> str:

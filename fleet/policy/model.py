@@ -2,11 +2,13 @@
 
 Pydantic with ``extra="forbid"`` everywhere: a misspelt key in a policy would otherwise switch a
 check off without a word. ``{cluster}`` in a certificate name is replaced by the cluster's name
-(certificates are installed per cluster, so their names often carry it), as in secret references.
+(certificates are installed per cluster, so their names often carry it), as in secret references;
+in ``svms:``, ``{svm}`` is replaced by the data SVM's name.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from typing import Literal
 
@@ -71,13 +73,48 @@ class ExternalPolicy(_Strict):
             raise ValueError("a key server is listed twice")
         return normalised
 
-    def client_certificate_for(self, cluster: str) -> str | None:
-        return self.client_certificate.replace("{cluster}", cluster) if self.client_certificate else None
+    def client_certificate_for(self, cluster: str, svm: str = "") -> str | None:
+        if not self.client_certificate:
+            return None
+        return self.client_certificate.replace("{cluster}", cluster).replace("{svm}", svm)
 
-    def server_ca_certificates_for(self, cluster: str) -> list[str] | None:
+    def server_ca_certificates_for(self, cluster: str, svm: str = "") -> list[str] | None:
         if self.server_ca_certificates is None:
             return None
-        return [name.replace("{cluster}", cluster) for name in self.server_ca_certificates]
+        return [
+            name.replace("{cluster}", cluster).replace("{svm}", svm) for name in self.server_ca_certificates
+        ]
+
+
+# ONTAP's answer to an Onboard Key Manager on a data SVM (POST /api/security/key-managers).
+OKM_ON_DATA_SVM = (
+    "ONTAP refuses an Onboard Key Manager on a data SVM (65536916: The Onboard Key Manager is only "
+    "supported for an admin SVM); a data SVM's own key manager is external (KMIP): use key_manager: external"
+)
+
+
+class SvmPolicy(ExternalPolicy):
+    """A data SVM's own (SVM-scope) key manager: it must exist, external, with these settings (unset
+    fields are not checked). ``{cluster}`` and ``{svm}`` are replaced in certificate names."""
+
+    key_manager: KeyManagerKind = Field(
+        default="external", description="Always external: ONTAP has no Onboard Key Manager on a data SVM."
+    )
+
+    @field_validator("key_manager")
+    @classmethod
+    def _external_only(cls, kind: str) -> str:
+        if kind != "external":
+            raise ValueError(OKM_ON_DATA_SVM)
+        return kind
+
+
+class CertificatesPolicy(_Strict):
+    """The certificates every key manager uses (cluster and SVM scope: KMIP client and server CAs)."""
+
+    min_days_left: int | None = Field(
+        default=None, ge=1, description="Days a certificate must still be valid; fewer is a finding."
+    )
 
 
 class RequirePolicy(_Strict):
@@ -110,6 +147,15 @@ class Policy(_Strict):
     external: ExternalPolicy = ExternalPolicy()
     require: RequirePolicy = RequirePolicy()
     metrocluster: MetroClusterPolicy = MetroClusterPolicy()
+    svms: dict[str, SvmPolicy] = Field(
+        default_factory=dict,
+        description="Data SVMs by name glob (first match in file order wins): their own external KM.",
+    )
+    certificates: CertificatesPolicy = CertificatesPolicy()
+
+    def svm_policy(self, name: str) -> SvmPolicy | None:
+        """The ``svms:`` entry whose glob matches the SVM's name first; None: the SVM is not checked."""
+        return next((want for glob, want in self.svms.items() if fnmatch.fnmatchcase(name, glob)), None)
 
     @model_validator(mode="after")
     def _external_needs_servers(self) -> Policy:

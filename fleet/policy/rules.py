@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import JsonValue
 
-from fleet.policy.facts import ClusterFacts
-from fleet.policy.model import Policy
+from fleet.policy.facts import CertificateFacts, ClusterFacts, SvmFacts
+from fleet.policy.model import ExternalPolicy, Policy, SvmPolicy
 from fleet.report import Finding
 from fleet.report.model import Severity
 
@@ -384,7 +384,142 @@ RULES: Sequence[Rule] = (
 PROBE_CHECKS = ("passphrase_current",)
 
 
+# --- data SVMs: the external rules above, run on a view of each SVM's own key manager ----------------
+
+SVM_RULES: Sequence[Rule] = (key_servers, key_server_timeout, client_certificate, server_ca_certificates)
+
+
+def svm_view(
+    policy: Policy, facts: ClusterFacts, svm: SvmFacts, wanted: SvmPolicy
+) -> tuple[Policy, ClusterFacts]:
+    """The SVM's key manager as if it were a cluster's, and its ``svms:`` entry as an external policy
+    with ``{cluster}``/``{svm}`` already replaced: the same rules and actions serve both scopes."""
+    external = ExternalPolicy.model_construct(
+        servers=wanted.servers,
+        timeout=wanted.timeout,
+        client_certificate=wanted.client_certificate_for(facts.name, svm.name),
+        server_ca_certificates=wanted.server_ca_certificates_for(facts.name, svm.name),
+    )
+    view_policy = policy.model_copy(update={"key_manager": "external", "external": external})
+    view = ClusterFacts(
+        name=facts.name,
+        version=facts.version,
+        km_uuid=svm.km_uuid,
+        kind=svm.kind,
+        servers=svm.servers,
+        client_certificate=svm.client_certificate,
+        server_ca_certificates=svm.server_ca_certificates,
+    )
+    return view_policy, view
+
+
+def _on_svm(finding: Finding, svm: str) -> Finding:
+    subject = f"{finding.cluster}/{svm}"
+    return finding.model_copy(update={"svm": svm, "message": f"{subject}: {finding.message}"})
+
+
+def svm_findings(policy: Policy, facts: ClusterFacts, now: datetime) -> list[Finding]:
+    """Each data SVM an ``svms:`` glob matches: it has its own external key manager, as the entry says."""
+    if not policy.svms or facts.svms is None:
+        return []
+    found: list[Finding] = []
+    for svm in facts.svms:
+        wanted = policy.svm_policy(svm.name)
+        if wanted is None:
+            continue
+        if svm.kind != "external":
+            finding = _finding(
+                facts,
+                "key_manager",
+                "critical",
+                "the SVM has no key manager of its own, the policy wants external (its volumes use the "
+                "admin SVM's keys); configuring one needs a human",
+                observed="none",
+                expected="external",
+            )
+            found.append(_on_svm(finding, svm.name))
+            continue
+        view_policy, view = svm_view(policy, facts, svm, wanted)
+        found += [_on_svm(f, svm.name) for rule in SVM_RULES for f in rule(view_policy, view, None, now)]
+    return found
+
+
+# --- certificates every key manager uses -------------------------------------------------------------
+
+
+def used_certificates(facts: ClusterFacts) -> list[tuple[str | None, CertificateFacts]]:
+    """(data SVM or None, certificate) for each certificate a key manager of the cluster names."""
+    installed = {(cert.svm, cert.name): cert for cert in facts.certificates or ()}
+    users: list[tuple[str | None, str | None, tuple[str, ...]]] = []
+    if facts.kind == "external":
+        users.append((None, facts.client_certificate, facts.server_ca_certificates))
+    users += [
+        (svm.name, svm.client_certificate, svm.server_ca_certificates)
+        for svm in facts.svms or ()
+        if svm.kind == "external"
+    ]
+    used = []
+    for svm, client, cas in users:
+        for name in (client, *cas):
+            cert = installed.get((svm or "", name or ""))
+            if cert is not None:
+                used.append((svm, cert))
+    return used
+
+
+def renewal_for(
+    facts: ClusterFacts, cert: CertificateFacts, min_days: int, now: datetime
+) -> CertificateFacts | None:
+    """An installed successor of ``cert``: same SVM and type, the same key pair (ONTAP refuses another
+    one, 65536850), valid for at least ``min_days`` more days."""
+    if cert.key_pair is None:
+        return None
+    candidates = [
+        other
+        for other in facts.certificates or ()
+        if other.uuid != cert.uuid
+        and (other.svm, other.type, other.key_pair) == (cert.svm, cert.type, cert.key_pair)
+        and other.expiry is not None
+        and (other.expiry - now).total_seconds() / 86400 >= min_days
+    ]
+    return max(candidates, key=lambda other: other.expiry or now, default=None)
+
+
+def certificate_expiry(policy: Policy, facts: ClusterFacts, now: datetime) -> list[Finding]:
+    """One finding per key manager (cluster or ``cluster/svm``) whose certificates expire within
+    ``certificates.min_days_left``: critical once expired (nodes cannot fetch keys at boot), else warning."""
+    min_days = policy.certificates.min_days_left
+    if min_days is None or facts.certificates is None:
+        return []
+    expiring: dict[str | None, list[tuple[CertificateFacts, float]]] = {}
+    for svm, cert in used_certificates(facts):
+        if cert.expiry is None:
+            continue
+        days = (cert.expiry - now).total_seconds() / 86400
+        if days < min_days:
+            expiring.setdefault(svm, []).append((cert, days))
+    found = []
+    for svm, certs in expiring.items():
+        parts = []
+        for cert, days in certs:
+            when = f"expired {-days:.0f} days ago" if days < 0 else f"expires in {days:.0f} days"
+            renewal = renewal_for(facts, cert, min_days, now) if cert.type == "client" else None
+            hint = f"; `fleet apply` renews it with {renewal.name} (same key pair)" if renewal else ""
+            parts.append(f"{cert.name} ({cert.type}) {when}{hint}")
+        finding = _finding(
+            facts,
+            "certificate_expiry",
+            "critical" if any(days < 0 for _, days in certs) else "warning",
+            f"KMIP certificate(s) expire within {min_days} days: " + "; ".join(parts),
+            observed={cert.name: cert.expiry.isoformat() for cert, _ in certs if cert.expiry},
+            expected=f">= {min_days} days left",
+        )
+        found.append(_on_svm(finding, svm) if svm else finding)
+    return found
+
+
 def findings_for(
     policy: Policy, facts: ClusterFacts, partner: ClusterFacts | None, now: datetime
 ) -> list[Finding]:
-    return [finding for rule in RULES for finding in rule(policy, facts, partner, now)]
+    found = [finding for rule in RULES for finding in rule(policy, facts, partner, now)]
+    return found + svm_findings(policy, facts, now) + certificate_expiry(policy, facts, now)

@@ -1,6 +1,6 @@
 """Sweeps over time: which findings are new, resolved or unchanged since the previous complete sweep.
 
-A finding is identified by (cluster, rule): its observed value may move (three nodes missing keys
+A finding is identified by (cluster, SVM, rule): its observed value may move (three nodes missing keys
 yesterday, two today) and it is still the same problem, so it is "unchanged", not resolved + new.
 A cluster this sweep could not check (unknown: unreachable, never started) resolved nothing: its
 earlier findings are left out of the drift rather than reported resolved.
@@ -23,8 +23,9 @@ from fleet.report.states import compliance as compliance  # re-exported: the HTM
 from fleet.report.states import is_complete
 
 
-def _key(finding: Finding) -> tuple[str, str]:
-    return finding.cluster, finding.rule
+def _key(finding: Finding) -> tuple[str, str, str]:
+    """(cluster, data SVM or "", rule): the same rule on two SVMs of a cluster is two problems."""
+    return finding.cluster, finding.svm or "", finding.rule
 
 
 def compute_drift(

@@ -360,7 +360,7 @@ def _finding_rows(
         first = f'<td class="word" data-sort="{0 if change == "new" else 1}">{change}</td>' if change else ""
         site = sites.get(f.cluster, "")
         rows.append(
-            f'<tr>{first}<td class="id">{_e(f.cluster)}</td><td class="id">{_e(site)}</td>'
+            f'<tr>{first}<td class="id">{_e(f.subject)}</td><td class="id">{_e(site)}</td>'
             f'<td class="id">{_e(f.rule)}</td>{_severity_cell(f.severity)}<td>{_e(f.message)}</td></tr>'
         )
     return rows

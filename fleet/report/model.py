@@ -168,6 +168,24 @@ class Finding(_Record):
     observed: JsonValue = None
     expected: JsonValue = None
     message: str
+    svm: str | None = Field(
+        default=None, description="The data SVM whose own key manager the finding is about (cluster/svm)."
+    )
+
+    @property
+    def subject(self) -> str:
+        """What the finding names: ``cluster`` or ``cluster/svm``."""
+        return self.cluster if self.svm is None else f"{self.cluster}/{self.svm}"
+
+
+class CertificateExpiry(_Record):
+    """A certificate a key manager uses, with when it expires (sweeps with ``certificates:``)."""
+
+    cluster: str
+    svm: str | None = Field(default=None, description="The data SVM; none for the admin SVM (cluster scope).")
+    name: str
+    type: str
+    expiry_time: datetime
 
 
 class Drift(_Record):
@@ -262,6 +280,9 @@ class Report(_Record):
     drift: Drift | None = None
     compliance: Compliance | None = Field(
         default=None, description="Sweeps and plans: each cluster compliant, non_compliant or unknown."
+    )
+    certificates: list[CertificateExpiry] = Field(
+        default_factory=list, description="Sweeps: every certificate a key manager uses, with its expiry."
     )
     change: Change | None = Field(
         default=None, description="Set on a resumed run's report: the whole change, every run of it."

@@ -93,6 +93,18 @@ def prom_text(report: Report, context: SweepContext) -> str:
     for (rule, severity), count in sorted(Counter((f.rule, f.severity) for f in report.findings).items()):
         findings.labels(rule=rule, severity=severity).set(count)
 
+    if report.certificates:
+        expiry = gauge(
+            "fleet_certificate_expiry_seconds",
+            "Seconds from the end of the sweep until a certificate a key manager uses expires (negative: "
+            "expired); svm is empty for the cluster scope.",
+            ("cluster", "svm", "certificate"),
+        )
+        for cert in report.certificates:
+            expiry.labels(cluster=cert.cluster, svm=cert.svm or "", certificate=cert.name).set(
+                (cert.expiry_time - finished).total_seconds()
+            )
+
     gauge("fleet_sweep_timestamp_seconds", "When the sweep finished.").set(finished.timestamp())
     gauge("fleet_sweep_duration_seconds", "How long the sweep took.").set(report.summary.duration_s)
     gauge(

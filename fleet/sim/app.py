@@ -46,8 +46,10 @@ from fleet.sim.records import (
     KEY_STORE_SHAPE,
     METROCLUSTER_SHAPE,
     NODE_SHAPE,
+    SVM_SHAPE,
     certificate_record,
     cluster_record,
+    every_key_manager,
     job_record,
     key_id_record,
     key_manager_record,
@@ -56,6 +58,7 @@ from fleet.sim.records import (
     key_store_record,
     metrocluster_record,
     node_record,
+    svm_record,
 )
 from fleet.sim.rules import Refused, Reply
 from fleet.sim.state import Cluster, Fleet, KeyManager, Node
@@ -234,15 +237,15 @@ async def get_job(request: web.Request) -> web.Response:
 
 async def list_key_managers(request: web.Request) -> web.Response:
     fleet, cluster, _ = ctx(request)
-    records = [key_manager_record(fleet, cluster, km) for km in key_managers(cluster)]
+    records = [key_manager_record(fleet, cluster, km, svm) for svm, km in every_key_manager(cluster)]
     return collection(request, records, KEY_MANAGER_SHAPE)
 
 
 async def get_key_manager(request: web.Request) -> web.Response:
     fleet, cluster, _ = ctx(request)
-    for km in key_managers(cluster):
+    for svm, km in every_key_manager(cluster):
         if km.uuid == request.match_info["uuid"]:
-            return instance(request, key_manager_record(fleet, cluster, km), KEY_MANAGER_SHAPE)
+            return instance(request, key_manager_record(fleet, cluster, km, svm), KEY_MANAGER_SHAPE)
     raise Refused(codes.NOT_FOUND, target="uuid")
 
 
@@ -268,7 +271,12 @@ async def delete_key_manager(request: web.Request) -> web.Response:
 
 
 def _external(cluster: Cluster, km_uuid: str) -> KeyManager:
-    km = _key_manager(cluster, km_uuid)
+    """An external key manager of any scope (the admin SVM's or a data SVM's)."""
+    for _, km in every_key_manager(cluster):
+        if km.uuid == km_uuid and km.enabled:
+            break
+    else:
+        raise Refused(codes.NOT_FOUND, target="uuid")
     if km.kind != "external":
         raise Refused(codes.EXTERNAL_NOT_ENABLED)
     return km
@@ -354,6 +362,21 @@ async def get_certificate(request: web.Request) -> web.Response:
     raise Refused(codes.NOT_FOUND, target="uuid")
 
 
+async def list_svms(request: web.Request) -> web.Response:
+    _, cluster, _ = ctx(request)
+    _gate(cluster, releases.SVMS)
+    return collection(request, [svm_record(svm) for svm in cluster.svms], SVM_SHAPE)
+
+
+async def get_svm(request: web.Request) -> web.Response:
+    _, cluster, _ = ctx(request)
+    _gate(cluster, releases.SVMS)
+    for svm in cluster.svms:
+        if svm.uuid == request.match_info["uuid"]:
+            return instance(request, svm_record(svm), SVM_SHAPE)
+    raise Refused(codes.NOT_FOUND, target="uuid")
+
+
 async def list_key_stores(request: web.Request) -> web.Response:
     _, cluster, _ = ctx(request)
     _gate(cluster, releases.KEY_STORES)
@@ -396,6 +419,8 @@ def build_app(
             web.get("/api/security/key-stores", list_key_stores, allow_head=False),
             web.get("/api/security/certificates", list_certificates, allow_head=False),
             web.get("/api/security/certificates/{uuid}", get_certificate, allow_head=False),
+            web.get("/api/svm/svms", list_svms, allow_head=False),
+            web.get("/api/svm/svms/{uuid}", get_svm, allow_head=False),
             web.get("/_sim/fleet", sim_fleet, allow_head=False),
             web.get("/_sim/clusters/{name}", sim_cluster, allow_head=False),
             web.post("/_sim/clusters/{name}", sim_update),

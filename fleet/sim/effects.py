@@ -224,19 +224,34 @@ def _apply_create_onboard(fleet: Fleet, cluster: Cluster, params: dict[str, Any]
 
 
 def _apply_create_external(fleet: Fleet, cluster: Cluster, params: dict[str, Any]) -> int:
-    cluster.key_manager = KeyManager(
+    km = KeyManager(
         uuid=params["uuid"],
         kind="external",
         servers=[KeyServer(**record) for record in params["servers"]],
         client_certificate=CertRef(**params["client_certificate"]),
         server_ca_certificates=[CertRef(**ref) for ref in params["server_ca_certificates"]],
     )
+    svm = cluster.svm_named(params["svm"]) if params.get("svm") else None
+    if params.get("svm"):
+        if svm is None or svm.key_manager is not None:
+            return codes.KEY_MANAGER_ALREADY_CONFIGURED  # the SVM changed while the job ran
+        svm.key_manager = km
+        return 0
+    cluster.key_manager = km
     _new_keys(cluster)
     return 0
 
 
+def _scoped(cluster: Cluster, params: dict[str, Any]) -> KeyManager | None:
+    """The key manager a change names: a data SVM's (``params["svm"]``) or the admin SVM's."""
+    if not params.get("svm"):
+        return cluster.key_manager
+    svm = cluster.svm_named(params["svm"])
+    return svm.key_manager if svm is not None else None
+
+
 def _apply_modify_external(fleet: Fleet, cluster: Cluster, params: dict[str, Any]) -> int:
-    km = cluster.key_manager
+    km = _scoped(cluster, params)
     if km is None or km.kind != "external":
         return codes.EXTERNAL_NOT_ENABLED
     if "client_certificate" in params:
@@ -247,6 +262,10 @@ def _apply_modify_external(fleet: Fleet, cluster: Cluster, params: dict[str, Any
 
 
 def _apply_delete(fleet: Fleet, cluster: Cluster, params: dict[str, Any]) -> int:
+    svm = cluster.svm_named(params["svm"]) if params.get("svm") else None
+    if svm is not None:
+        svm.key_manager = None
+        return 0
     cluster.key_manager = None
     cluster.pending_partner_sync = None
     for node in cluster.nodes:
@@ -260,14 +279,14 @@ def _apply_delete_inactive(fleet: Fleet, cluster: Cluster, params: dict[str, Any
 
 
 def _apply_add_key_servers(fleet: Fleet, cluster: Cluster, params: dict[str, Any]) -> int:
-    km = _key_manager(cluster)
+    km = _key_manager(cluster, params)
     km.servers.extend(KeyServer(**record) for record in params["servers"])
     km.key_generation += 1
     return 0
 
 
 def _apply_modify_key_server(fleet: Fleet, cluster: Cluster, params: dict[str, Any]) -> int:
-    server = _key_server(_key_manager(cluster), params["server"])
+    server = _key_server(_key_manager(cluster, params), params["server"])
     if "timeout" in params:
         server.timeout = params["timeout"]
     if "username" in params:
@@ -278,16 +297,17 @@ def _apply_modify_key_server(fleet: Fleet, cluster: Cluster, params: dict[str, A
 
 
 def _apply_delete_key_server(fleet: Fleet, cluster: Cluster, params: dict[str, Any]) -> int:
-    km = _key_manager(cluster)
+    km = _key_manager(cluster, params)
     km.servers.remove(_key_server(km, params["server"]))
     km.key_generation += 1
     return 0
 
 
-def _key_manager(cluster: Cluster) -> KeyManager:
+def _key_manager(cluster: Cluster, params: dict[str, Any]) -> KeyManager:
     """The key manager a key-server change was validated against (applied at once, never a job)."""
-    assert cluster.key_manager is not None
-    return cluster.key_manager
+    km = _scoped(cluster, params)
+    assert km is not None
+    return km
 
 
 def _key_server(km: KeyManager, name: str) -> KeyServer:

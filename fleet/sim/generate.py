@@ -10,9 +10,11 @@ from __future__ import annotations
 import random
 import string
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from fleet.sim.state import CertRef, Cluster, Fleet, KeyId, KeyManager, KeyServer, MetroCluster, Node
+from fleet.sim import releases
+from fleet.sim.state import CertRef, Cluster, Fleet, KeyId, KeyManager, KeyServer, MetroCluster, Node, Svm
 
 Version = tuple[int, int, int]
 
@@ -34,6 +36,8 @@ PASSPHRASE_ALPHABET = "".join(chr(c) for c in range(33, 127))
 PASSWORD_ALPHABET = string.ascii_letters + string.digits + "-_."
 
 KeyManagerChoice = Literal["onboard", "external", "none"]
+SVM_EXTERNAL_SHARE = 0.6  # share of data SVMs with their own (SVM-scope) external key manager
+SVM_EXPIRING_SHARE = 0.1  # share of SVM key-manager certificates that expire within 45 days
 
 
 def cluster_name(index: int) -> str:
@@ -98,10 +102,7 @@ def make_cluster(
         cluster.key_manager = KeyManager(
             uuid=make_uuid(rng),
             kind="external",
-            servers=[
-                KeyServer(server=f"10.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}:5696")
-                for _ in range(rng.randint(1, 2))
-            ],
+            servers=[_server(rng) for _ in range(rng.randint(1, 2))],
             client_certificate=_reference(cluster.certificates[0]),
             server_ca_certificates=[_reference(cluster.certificates[1])],
         )
@@ -112,7 +113,7 @@ def make_cluster(
 
 
 def _reference(cert: CertRef) -> CertRef:
-    return CertRef(name=cert.name, uuid=cert.uuid, type=cert.type)
+    return CertRef(name=cert.name, uuid=cert.uuid, type=cert.type, svm=cert.svm)
 
 
 def make_inactive_external(cluster: Cluster) -> KeyManager:
@@ -130,14 +131,65 @@ def make_inactive_external(cluster: Cluster) -> KeyManager:
     )
 
 
+def svm_name(index: int) -> str:
+    """The generated name of a cluster's index-th data SVM (1-based): vs1, vs2, …"""
+    return f"vs{index}"
+
+
+def _server(rng: random.Random) -> KeyServer:
+    return KeyServer(server=f"10.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}:5696")
+
+
+def add_svms(
+    cluster: Cluster, count: int, *, rng: random.Random, km_rng: random.Random, today: datetime
+) -> None:
+    """``count`` data SVMs vs1…; about ``SVM_EXTERNAL_SHARE`` of them with an SVM-scope external key
+    manager (1–2 servers, a client and a server CA certificate installed on that SVM, expiring 0–900 days
+    after ``today``), the rest with none. ``km_rng`` draws the key managers: a MetroCluster pair passes
+    one shared by both sites, so the same SVM has the same servers on both. No SVM-scope key manager on
+    a MetroCluster site older than ``releases.SVM_KEY_MANAGERS_IN_METROCLUSTER`` (65536824)."""
+    release = (cluster.version[1], cluster.version[2])
+    allowed = cluster.metrocluster is None or release >= releases.SVM_KEY_MANAGERS_IN_METROCLUSTER
+    for index in range(1, count + 1):
+        name = svm_name(index)
+        svm = Svm(name=name, uuid=make_uuid(rng))
+        external = km_rng.random() < SVM_EXTERNAL_SHARE
+        servers = [_server(km_rng) for _ in range(km_rng.randint(1, 2))]
+        expiring = km_rng.random() < SVM_EXPIRING_SHARE
+        days = km_rng.randint(0, 45) if expiring else km_rng.randint(120, 900)
+        if external and allowed:
+            expiry = (today + timedelta(days=days)).isoformat(timespec="seconds")
+            client = CertRef(f"{name}-kmip-client", make_uuid(rng), expiry_time=expiry, svm=name)
+            ca = CertRef(f"{name}-kmip-ca", make_uuid(rng), type="server_ca", svm=name)
+            cluster.certificates += [client, ca]
+            svm.key_manager = KeyManager(
+                uuid=make_uuid(rng),
+                kind="external",
+                servers=servers,
+                client_certificate=_reference(client),
+                server_ca_certificates=[_reference(ca)],
+            )
+        cluster.svms.append(svm)
+
+
 def generate_fleet(
-    clusters: int, *, mcc_pairs: int = 0, seed: int = 0, oldest: tuple[int, int] = (9, 8)
+    clusters: int,
+    *,
+    mcc_pairs: int = 0,
+    seed: int = 0,
+    oldest: tuple[int, int] = (9, 8),
+    svms: int = 0,
+    today: datetime | None = None,
 ) -> Fleet:
     """Clusters named sim-0001…; the first ``2 * mcc_pairs`` form reciprocal MetroCluster pairs.
 
     ``oldest`` widens the version mix down to 9.6 (``fleet sim serve --oldest 9.6``); the default mix
     (9.8 …) draws exactly as before, so a seed keeps its fleet. MetroCluster pairs stay on 9.8+.
+    ``svms`` data SVMs per cluster (``add_svms``) draw from their own generators, so adding them leaves
+    the rest of the estate as it was; their certificates expire relative to ``today`` (default: the
+    current UTC day's midnight, so the same seed gives the same estate all day).
     """
+    day = today or datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     if mcc_pairs * 2 > clusters:
         raise ValueError(f"{mcc_pairs} MetroCluster pairs need {mcc_pairs * 2} clusters, not {clusters}")
     if not (9, 6) <= oldest <= (9, 16):
@@ -161,6 +213,10 @@ def generate_fleet(
                 cc_mode=cc_mode,
             )
         cluster.lockout_threshold = fleet.settings.lockout_threshold
+        if svms:
+            first = index if index % 2 == 1 or index > mcc_pairs * 2 else index - 1
+            km_rng = random.Random(f"{seed}/svms/{cluster_name(first)}")
+            add_svms(cluster, svms, rng=random.Random(f"{seed}/{name}/svms"), km_rng=km_rng, today=day)
         fleet.clusters[name] = cluster
     return fleet
 

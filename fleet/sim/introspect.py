@@ -66,8 +66,27 @@ def cluster_summary(app: web.Application, cluster: Cluster) -> dict[str, Any]:
         "inactive_key_manager": cluster.inactive_key_manager.uuid if cluster.inactive_key_manager else None,
         "cc_mode": cluster.cc_mode,
         "certificates": [
-            {"name": cert.name, "uuid": cert.uuid, "type": cert.type, "subject_key_identifier": cert.key_pair}
+            {
+                "name": cert.name,
+                "uuid": cert.uuid,
+                "type": cert.type,
+                "svm": cert.svm,
+                "expiry_time": cert.expiry_time,
+                "subject_key_identifier": cert.key_pair,
+            }
             for cert in cluster.certificates
+        ],
+        "svms": [
+            {
+                "name": svm.name,
+                "uuid": svm.uuid,
+                "key_manager": None if svm.key_manager is None else svm.key_manager.uuid,
+                "servers": [] if svm.key_manager is None else [s.server for s in svm.key_manager.servers],
+                "client_certificate": None
+                if svm.key_manager is None or svm.key_manager.client_certificate is None
+                else svm.key_manager.client_certificate.name,
+            }
+            for svm in cluster.svms
         ],
         "metrocluster": None
         if mcc is None
@@ -169,16 +188,20 @@ def _version(value: Any, target: str) -> tuple[int, int, int] | None:
     return parts[0], parts[1], parts[2]
 
 
-CERTIFICATE_FIELDS = frozenset({"name", "type", "key_pair_of", "expiry_time"})
+CERTIFICATE_FIELDS = frozenset({"name", "type", "key_pair_of", "expiry_time", "svm"})
 
 
 def _install_certificate(cluster: Cluster, value: Any) -> dict[str, Any]:
-    """``{"name", "type": client|server_ca, "key_pair_of": <installed certificate's name>, "expiry_time"}``:
-    a new certificate with its own key pair, or (``key_pair_of``) the same key pair as another (a renewal).
+    """``{"name", "type": client|server_ca, "key_pair_of": <installed certificate's name>, "expiry_time",
+    "svm": <data SVM, else the admin SVM>}``: a new certificate with its own key pair, or (``key_pair_of``)
+    the same key pair as another (a renewal).
     Its uuid is deterministic (uuid5 of the cluster's uuid and the name)."""
     named = isinstance(value, dict) and isinstance(value.get("name"), str)
     if not isinstance(value, dict) or not named or set(value) - CERTIFICATE_FIELDS:
         raise Refused(codes.INVALID_VALUE, target="install_certificate")
+    svm = value.get("svm") or ""
+    if svm and cluster.svm_named(svm) is None:
+        raise Refused(codes.SVM_NOT_FOUND, target="install_certificate.svm")
     if any(cert.name == value["name"] for cert in cluster.certificates):
         raise Refused(codes.INVALID_VALUE, target="install_certificate.name", message="Already installed.")
     if value.get("type", "client") not in ("client", "server_ca"):
@@ -187,6 +210,7 @@ def _install_certificate(cluster: Cluster, value: Any) -> dict[str, Any]:
         name=value["name"],
         uuid=str(uuid.uuid5(uuid.UUID(cluster.uuid), f"certificate/{value['name']}")),
         type=value.get("type", "client"),
+        svm=svm,
     )
     if "expiry_time" in value:
         cert.expiry_time = str(value["expiry_time"])

@@ -21,7 +21,7 @@ from aiohttp import web
 from fleet.ontap import codes
 from fleet.sim.http import CLOCK
 from fleet.sim.query import Shape
-from fleet.sim.state import CertRef, Cluster, Fleet, Job, KeyId, KeyManager, KeyServer, Node
+from fleet.sim.state import CertRef, Cluster, Fleet, Job, KeyId, KeyManager, KeyServer, Node, Svm
 
 HEALTHY_MESSAGE = "No action needed at this time."
 BACKUP_RULE = "-" * 26
@@ -117,14 +117,23 @@ def _embedded_server(cluster: Cluster, km: KeyManager, server: KeyServer) -> dic
     return record
 
 
-def key_manager_record(fleet: Fleet, cluster: Cluster, km: KeyManager) -> dict[str, Any]:
-    """The full record, expensive fields included; ``select_fields`` decides what leaves."""
+def svm_reference(svm: Svm) -> dict[str, Any]:
+    return {"name": svm.name, "uuid": svm.uuid, "_links": self_link(f"/api/svm/svms/{svm.uuid}")}
+
+
+def key_manager_record(
+    fleet: Fleet, cluster: Cluster, km: KeyManager, svm: Svm | None = None
+) -> dict[str, Any]:
+    """The full record, expensive fields included; ``select_fields`` decides what leaves. ``svm``: an
+    SVM-scope key manager (``scope: svm`` with its ``svm``); the admin SVM's record carries no ``svm``."""
     record: dict[str, Any] = {
         "uuid": km.uuid,
-        "scope": "cluster",
+        "scope": "cluster" if svm is None else "svm",
         "onboard": {"enabled": km.kind == "onboard"},
         "_links": self_link(f"/api/security/key-managers/{km.uuid}"),
     }
+    if svm is not None:
+        record["svm"] = svm_reference(svm)
     since_9_7 = cluster.at_least(7)  # status, key_backup, volume_encryption (releases.KEY_MANAGER_FIELDS)
     if since_9_7:
         if km.enabled:  # status is unavailable for an inactive configuration (spec GET description)
@@ -161,6 +170,14 @@ def key_managers(cluster: Cluster) -> list[KeyManager]:
         listed.append(cluster.inactive_key_manager)
     if cluster.key_manager is not None:
         listed.append(cluster.key_manager)
+    return listed
+
+
+def every_key_manager(cluster: Cluster) -> list[tuple[Svm | None, KeyManager]]:
+    """What an unfiltered ``GET /api/security/key-managers`` lists: the cluster-scope configurations
+    (``key_managers``), then each data SVM's key manager (``scope: svm``)."""
+    listed: list[tuple[Svm | None, KeyManager]] = [(None, km) for km in key_managers(cluster)]
+    listed += [(svm, svm.key_manager) for svm in cluster.svms if svm.key_manager is not None]
     return listed
 
 
@@ -294,21 +311,23 @@ CERTIFICATE_SHAPE = Shape(keys=("uuid", "name"), resource="certificate", filters
 
 
 def certificate_record(cluster: Cluster, cert: CertRef) -> dict[str, Any]:
-    """An installed certificate (admin SVM, cluster scope). ``subject_key_identifier`` (9.8+) is the key
-    pair's identity: a renewal that keeps the key pair keeps it. The PEM is a stand-in, not a real one."""
-    svm_uuid = str(uuid.uuid5(uuid.UUID(cluster.uuid), "admin-svm"))
+    """An installed certificate: the admin SVM's (``scope: cluster``) or a data SVM's (``scope: svm``).
+    ``subject_key_identifier`` (9.8+) is the key pair's identity: a renewal that keeps the key pair
+    keeps it. The PEM is a stand-in, not a real one."""
+    svm = cluster.svm_named(cert.svm) if cert.svm else None
+    svm_uuid = svm.uuid if svm is not None else str(uuid.uuid5(uuid.UUID(cluster.uuid), "admin-svm"))
     body = base64.b64encode(hashlib.sha256(f"{cert.uuid}/{cert.key_pair}".encode()).digest() * 4).decode()
     record: dict[str, Any] = {
         "uuid": cert.uuid,
         "type": cert.type,
         "common_name": cert.name,
-        "ca": f"{cluster.name}-kmip-ca" if cert.type == "client" else cert.name,
+        "ca": f"{cert.svm or cluster.name}-kmip-ca" if cert.type == "client" else cert.name,
         "expiry_time": cert.expiry_time,
         "serial_number": cert.uuid.replace("-", "")[:16].upper(),
         "key_size": 2048,
         "hash_function": "sha256",
-        "scope": "cluster",
-        "svm": {"name": cluster.name, "uuid": svm_uuid},
+        "scope": "cluster" if svm is None else "svm",
+        "svm": {"name": cluster.name if svm is None else svm.name, "uuid": svm_uuid},
         "public_certificate": f"-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n",
         "_links": self_link(f"/api/security/certificates/{cert.uuid}"),
     }
@@ -339,3 +358,20 @@ def key_store_record(cluster: Cluster, km: KeyManager) -> dict[str, Any]:
     if cluster.at_least(16) and km.enabled:  # an inactive configuration's state: UNCONFIRMED, left out
         record["state"] = "active"
     return record
+
+
+# data SVMs (/api/svm/svms): what a policy's ``svms:`` globs are matched against
+SVM_SHAPE = Shape(keys=("uuid", "name"), resource="svm", filters="svm_filters")
+
+
+def svm_record(svm: Svm) -> dict[str, Any]:
+    """A data SVM, the fields of NetApp's ``svm`` definition a key-manager tool needs."""
+    return {
+        "uuid": svm.uuid,
+        "name": svm.name,
+        "state": svm.state,
+        "subtype": "default",
+        "language": "c.utf_8",
+        "ipspace": {"name": "Default"},
+        "_links": self_link(f"/api/svm/svms/{svm.uuid}"),
+    }

@@ -18,7 +18,7 @@ from typing import Any, ParamSpec
 
 from fleet.ontap import codes
 from fleet.sim import releases
-from fleet.sim.state import CertRef, Cluster, Fleet, KeyManager, KeyServer
+from fleet.sim.state import CertRef, Cluster, Fleet, KeyManager, KeyServer, Svm
 
 ONBOARD_MIN, CC_MIN, PASSPHRASE_MAX = 32, 64, 256
 MAX_PRIMARY_SERVERS = 4
@@ -252,16 +252,30 @@ def check_length(cluster: Cluster, passphrase: str, *, code: int, target: str) -
         raise Refused(codes.PASSPHRASE_LENGTH_CC if cluster.cc_mode else code, target=target)
 
 
-def find_key_manager(cluster: Cluster, km_uuid: str) -> KeyManager:
-    """The active key manager ``km_uuid`` names. An inactive configuration (9.16+) cannot be modified:
-    65539586 from the PATCH table, answered before any body check (the order is UNCONFIRMED)."""
+def locate(cluster: Cluster, km_uuid: str) -> tuple[Svm | None, KeyManager]:
+    """The active key manager ``km_uuid`` names and its data SVM (None: the admin SVM, cluster scope).
+    An inactive configuration (9.16+) cannot be modified: 65539586 from the PATCH table, answered before
+    any body check (the order is UNCONFIRMED)."""
     km = cluster.key_manager
     inactive = cluster.inactive_key_manager
     if inactive is not None and inactive.uuid == km_uuid:
         raise Refused(codes.INACTIVE_CONFIGURATION, target="uuid")
-    if km is None or km.uuid != km_uuid:
-        raise Refused(codes.NOT_FOUND, target="uuid")
-    return km
+    if km is not None and km.uuid == km_uuid:
+        return None, km
+    for svm in cluster.svms:
+        if svm.key_manager is not None and svm.key_manager.uuid == km_uuid:
+            return svm, svm.key_manager
+    raise Refused(codes.NOT_FOUND, target="uuid")
+
+
+def find_key_manager(cluster: Cluster, km_uuid: str) -> KeyManager:
+    """The active key manager ``km_uuid`` names, of any scope (``locate``)."""
+    return locate(cluster, km_uuid)[1]
+
+
+def scope_params(svm: Svm | None) -> dict[str, Any]:
+    """What a change carries so ``effects`` finds its key manager: the data SVM's name, if any."""
+    return {} if svm is None else {"svm": svm.name}
 
 
 def key_manager_path(km_uuid: str) -> str:
@@ -273,11 +287,17 @@ def key_manager_path(km_uuid: str) -> str:
 
 @decides
 def patch_key_manager(fleet: Fleet, cluster: Cluster, km_uuid: str, body: dict[str, Any]) -> Decision:
-    """Dispatch a PATCH the way ONTAP reads it: synchronize, passphrase change, or external change."""
-    find_key_manager(cluster, km_uuid)
+    """Dispatch a PATCH the way ONTAP reads it: synchronize, passphrase change, or external change. An
+    SVM-scope key manager is external only: an onboard PATCH there answers 65536916 (the POST table's
+    "only supported for an admin SVM"; which code the PATCH answers is UNCONFIRMED)."""
+    svm, _ = locate(cluster, km_uuid)
     check_fields(body, PATCH_KM_FIELDS, KM_READ_ONLY)
     check_release(fleet, cluster, body)
     onboard = body.get("onboard")
+    if svm is not None and isinstance(onboard, dict) and onboard:
+        raise Refused(codes.OKM_ADMIN_SVM_ONLY, target="onboard")
+    if svm is not None and body.get("external"):
+        return modify_external(fleet, cluster, body, svm)
     if isinstance(onboard, dict) and onboard.get("synchronize") is True:
         return synchronize(fleet, cluster, body)
     if isinstance(onboard, dict) and onboard:
@@ -357,19 +377,23 @@ def synchronize(fleet: Fleet, cluster: Cluster, body: dict[str, Any]) -> Decisio
 
 
 @decides
-def modify_external(fleet: Fleet, cluster: Cluster, body: dict[str, Any]) -> Decision:
+def modify_external(fleet: Fleet, cluster: Cluster, body: dict[str, Any], svm: Svm | None = None) -> Decision:
+    """The KMIP certificates of the admin SVM's key manager or (``svm``) a data SVM's; the certificates
+    must be installed on that SVM (65536821), a client certificate must keep the key pair (65536850)."""
     guard(fleet, cluster)
-    km = cluster.key_manager
+    km = cluster.key_manager if svm is None else svm.key_manager
     if km is None or km.kind != "external":
         raise Refused(codes.EXTERNAL_NOT_ENABLED)
     external = body["external"]
-    params: dict[str, Any] = {}
+    owner = "" if svm is None else svm.name
+    params: dict[str, Any] = scope_params(svm)
     if "client_certificate" in external:
-        params["client_certificate"] = _cert(cluster, external["client_certificate"], "client_certificate")
-        _same_key_pair(cluster, km, params["client_certificate"]["uuid"])
+        client = _cert(cluster, external["client_certificate"], "client_certificate", owner)
+        params["client_certificate"] = client
+        _same_key_pair(cluster, km, client["uuid"])
     if "server_ca_certificates" in external:
         params["server_ca_certificates"] = [
-            _cert(cluster, ref, "server_ca_certificates") for ref in external["server_ca_certificates"]
+            _cert(cluster, ref, "server_ca_certificates", owner) for ref in external["server_ca_certificates"]
         ]
     _tls_fault(cluster)
     return Change("modify_external", params, f"PATCH {key_manager_path(km.uuid)}")
@@ -388,14 +412,16 @@ def _same_key_pair(cluster: Cluster, km: KeyManager, new_uuid: str) -> None:
         raise Refused(codes.CLIENT_CERT_KEYS_DIFFER, target="external.client_certificate")
 
 
-def _cert(cluster: Cluster, ref: Any, name: str) -> dict[str, str]:
-    """Resolve a certificate reference by uuid or name among the cluster's installed certificates."""
+def _cert(cluster: Cluster, ref: Any, name: str, svm: str = "") -> dict[str, str]:
+    """Resolve a certificate reference by uuid or name among the certificates installed on the key
+    manager's SVM (``svm``; "" = the admin SVM): another SVM's certificate is not installed here."""
     target = f"external.{name}"
     if not isinstance(ref, dict) or not (ref.get("uuid") or ref.get("name")):
         raise Refused(codes.INVALID_VALUE, target=target)
     for cert in cluster.certificates:
-        if ref.get("uuid") in (None, cert.uuid) and ref.get("name") in (None, cert.name):
-            return {"name": cert.name, "uuid": cert.uuid}
+        mine = cert.svm == svm
+        if mine and ref.get("uuid") in (None, cert.uuid) and ref.get("name") in (None, cert.name):
+            return {"name": cert.name, "uuid": cert.uuid, "svm": cert.svm}
     raise Refused(codes.CERTIFICATE_NOT_INSTALLED, target=target)
 
 
@@ -412,6 +438,11 @@ def create_key_manager(fleet: Fleet, cluster: Cluster, body: dict[str, Any]) -> 
     check_fields(body, POST_KM_FIELDS, KM_READ_ONLY)
     check_release(fleet, cluster, body)
     onboard, external = body.get("onboard"), body.get("external")
+    svm = _svm_of_body(cluster, body.get("svm"))
+    if svm is None and "policy" in body:
+        raise Refused(codes.POLICY_NOT_ON_ADMIN_SVM, target="policy")
+    if svm is not None:
+        return create_svm_external(fleet, cluster, svm, body)
     if isinstance(onboard, dict) and onboard.get("synchronize") is True:
         return post_synchronize(fleet, cluster, body)
     if isinstance(onboard, dict):
@@ -419,6 +450,57 @@ def create_key_manager(fleet: Fleet, cluster: Cluster, body: dict[str, Any]) -> 
     if isinstance(external, dict):
         return create_external(fleet, cluster, body)
     raise Refused(codes.MISSING_VALUE, target="onboard", message='Missing value "onboard" or "external".')
+
+
+def _svm_of_body(cluster: Cluster, ref: Any) -> Svm | None:
+    """The data SVM a POST names (``svm.name``/``svm.uuid``); None for none or the admin SVM (whose name
+    is the cluster's). An SVM the cluster does not have: 13434920 "SVM does not exist." (the code of the
+    key-stores table; which code the key-managers POST answers is UNCONFIRMED)."""
+    if ref is None:
+        return None
+    if not isinstance(ref, dict) or not (ref.get("name") or ref.get("uuid")):
+        raise Refused(codes.INVALID_VALUE, target="svm")
+    if ref.get("name") == cluster.name and ref.get("uuid") is None:
+        return None
+    for svm in cluster.svms:
+        if ref.get("name") in (None, svm.name) and ref.get("uuid") in (None, svm.uuid):
+            return svm
+    raise Refused(codes.SVM_NOT_FOUND, target="svm.name" if ref.get("name") else "svm.uuid")
+
+
+@decides
+def create_svm_external(fleet: Fleet, cluster: Cluster, svm: Svm, body: dict[str, Any]) -> Decision:
+    """POST with a data SVM: multitenant key management, external only (65536916 for onboard), one key
+    manager per SVM (65536823), not on a MetroCluster site before
+    ``releases.SVM_KEY_MANAGERS_IN_METROCLUSTER`` (65536824); certificates of that SVM."""
+    guard(fleet, cluster)
+    if isinstance(body.get("onboard"), dict):
+        raise Refused(codes.OKM_ADMIN_SVM_ONLY, target="onboard")
+    if svm.key_manager is not None:
+        raise Refused(codes.KEY_MANAGER_ALREADY_CONFIGURED, target="svm")
+    release = (cluster.version[1], cluster.version[2])
+    if cluster.metrocluster is not None and release < releases.SVM_KEY_MANAGERS_IN_METROCLUSTER:
+        raise Refused(codes.MULTITENANT_NOT_IN_METROCLUSTER)
+    external = body.get("external")
+    if not isinstance(external, dict):
+        raise Refused(codes.MISSING_VALUE, target="external", message='Missing value "external".')
+    servers = external.get("servers") or []
+    if not servers or not external.get("client_certificate") or not external.get("server_ca_certificates"):
+        raise Refused(codes.EXTERNAL_NEEDS_CERTS_AND_SERVERS)
+    records = [_server_record(raw, "external.servers") for raw in servers]
+    _check_new_servers([], [record["server"] for record in records])
+    client = _cert(cluster, external["client_certificate"], "client_certificate", svm.name)
+    cas = [
+        _cert(cluster, ref, "server_ca_certificates", svm.name) for ref in external["server_ca_certificates"]
+    ]
+    _tls_fault(cluster)
+    params = {
+        "svm": svm.name,
+        "servers": records,
+        "client_certificate": client,
+        "server_ca_certificates": cas,
+    }
+    return Change("create_external", params, "POST /api/security/key-managers", status=201)
 
 
 def _partner_reachable(fleet: Fleet, cluster: Cluster) -> Cluster:
@@ -543,19 +625,19 @@ def delete_key_manager(fleet: Fleet, cluster: Cluster, km_uuid: str) -> Decision
     inactive = cluster.inactive_key_manager
     if inactive is not None and inactive.uuid == km_uuid:  # an inactive configuration can be deleted
         return Change("delete_inactive", {}, f"DELETE {key_manager_path(km_uuid)}")
-    km = find_key_manager(cluster, km_uuid)
+    svm, km = locate(cluster, km_uuid)
     guard(fleet, cluster)
-    return Change("delete", {}, f"DELETE {key_manager_path(km.uuid)}")
+    return Change("delete", scope_params(svm), f"DELETE {key_manager_path(km.uuid)}")
 
 
 # --- key servers (external only; synchronous: the spec documents 201/200 only) ---------------------------
 
 
-def _external_km(cluster: Cluster, km_uuid: str) -> KeyManager:
-    km = find_key_manager(cluster, km_uuid)
+def _external_km(cluster: Cluster, km_uuid: str) -> tuple[Svm | None, KeyManager]:
+    svm, km = locate(cluster, km_uuid)
     if km.kind != "external":
         raise Refused(codes.EXTERNAL_NOT_ENABLED)
-    return km
+    return svm, km
 
 
 def _find_server(km: KeyManager, server: str) -> KeyServer:
@@ -568,7 +650,7 @@ def _find_server(km: KeyManager, server: str) -> KeyServer:
 @decides
 def add_key_servers(fleet: Fleet, cluster: Cluster, km_uuid: str, body: dict[str, Any]) -> Decision:
     """One server (``{"server": …}``) or several (``{"records": […]}``), all or nothing."""
-    km = _external_km(cluster, km_uuid)
+    svm, km = _external_km(cluster, km_uuid)
     guard(fleet, cluster)
     check_fields(body, POST_KEY_SERVER_FIELDS, frozenset({"connectivity", "_links"}))
     check_release(fleet, cluster, body)
@@ -580,7 +662,7 @@ def add_key_servers(fleet: Fleet, cluster: Cluster, km_uuid: str, body: dict[str
     _tls_fault(cluster)
     return Change(
         "add_key_servers",
-        {"servers": records},
+        {"servers": records, **scope_params(svm)},
         f"POST {key_manager_path(km.uuid)}/key-servers",
         status=201,
         body={"num_records": len(records), "records": [{"server": r["server"]} for r in records]},
@@ -593,14 +675,14 @@ def modify_key_server(
     fleet: Fleet, cluster: Cluster, km_uuid: str, server: str, body: dict[str, Any]
 ) -> Decision:
     """Checks every field before anything changes (``password`` is accepted, not kept)."""
-    km = _external_km(cluster, km_uuid)
+    svm, km = _external_km(cluster, km_uuid)
     guard(fleet, cluster)
     _find_server(km, server)
     check_fields(body, PATCH_KEY_SERVER_FIELDS, KEY_SERVER_READ_ONLY)
     check_release(fleet, cluster, body)
     if not any(name in body for name in KEY_SERVER_PATCH_FIELDS):
         raise Refused(codes.KEY_SERVER_NO_FIELDS)
-    params: dict[str, Any] = {"server": server}
+    params: dict[str, Any] = {"server": server, **scope_params(svm)}
     if "timeout" in body:
         params["timeout"] = _server_record({"server": server, "timeout": body["timeout"]}, "")["timeout"]
     if "username" in body:
@@ -613,8 +695,9 @@ def modify_key_server(
 
 @decides
 def delete_key_server(fleet: Fleet, cluster: Cluster, km_uuid: str, server: str) -> Decision:
-    km = _external_km(cluster, km_uuid)
+    svm, km = _external_km(cluster, km_uuid)
     guard(fleet, cluster)
     _find_server(km, server)
     path = f"{key_manager_path(km.uuid)}/key-servers/{server}"
-    return Change("delete_key_server", {"server": server}, f"DELETE {path}", at_once=True)
+    params = {"server": server, **scope_params(svm)}
+    return Change("delete_key_server", params, f"DELETE {path}", at_once=True)

@@ -52,6 +52,7 @@ class ServeOptions:
     http: bool = False
     base_port: int | None = None  # None: ephemeral ports (recorded in the state for restarts)
     oldest: str | None = None  # the oldest release generated, e.g. "9.6" (default: 9.8)
+    svms: int = 0  # data SVMs per cluster (vs1…), some with an SVM-scope external key manager
 
 
 def parse_ready_line(line: str) -> dict[str, str] | None:
@@ -121,7 +122,7 @@ def _load_or_generate(options: ServeOptions) -> Fleet:
     oldest = _release(options.oldest) if options.oldest else (9, 8)
     try:
         fleet = generate_fleet(
-            options.clusters, mcc_pairs=options.mcc_pairs, seed=options.seed, oldest=oldest
+            options.clusters, mcc_pairs=options.mcc_pairs, seed=options.seed, oldest=oldest, svms=options.svms
         )
     except ValueError as exc:
         raise InputError(str(exc), field="--oldest" if "oldest" in str(exc) else "--mcc-pairs") from None

@@ -76,6 +76,9 @@ class CertRef:
     # A renewed certificate that keeps its key pair carries its predecessor's.
     subject_key_identifier: str = ""
     expiry_time: str = "2030-01-25T11:20:13+00:00"
+    # the data SVM the certificate is installed on; "" = the admin SVM (``scope: cluster``). Key managers
+    # use the certificates of their own SVM; ONTAP does not replicate them to a MetroCluster partner.
+    svm: str = ""
 
     @property
     def key_pair(self) -> str:
@@ -106,6 +109,17 @@ class KeyManager:
     client_certificate: CertRef | None = None
     server_ca_certificates: list[CertRef] = field(default_factory=list)
     enabled: bool = True
+
+
+@dataclass(slots=True)
+class Svm:
+    """A data SVM (``/api/svm/svms``) and its SVM-scope key manager, if any (multitenant key management:
+    external only, 65536916 refuses an onboard one)."""
+
+    name: str
+    uuid: str
+    key_manager: KeyManager | None = None
+    state: str = "running"
 
 
 @dataclass(slots=True)
@@ -215,11 +229,17 @@ class Cluster:
     job_seq: int = 0  # makes job and key-manager uuids deterministic (uuid5 of the cluster uuid)
     # certificates installed on the cluster (security certificates): what external key managers may name
     certificates: list[CertRef] = field(default_factory=list)
+    # data SVMs (the admin SVM is the cluster itself): each may hold an SVM-scope external key manager.
+    # A MetroCluster site lists its own; the mirrored ``-mc`` SVMs of its partner are not modelled.
+    svms: list[Svm] = field(default_factory=list)
     counters: Counters = field(default_factory=Counters)
     faults: ClusterFaults = field(default_factory=ClusterFaults)
     # the name GET /api/cluster answers when it is not ``name`` (the ``misnamed`` fault, /_sim answer_name):
     # the inventory's name points at a cluster that calls itself something else
     answer_name: str | None = None
+
+    def svm_named(self, name: str) -> Svm | None:
+        return next((svm for svm in self.svms if svm.name == name), None)
 
     @property
     def version_full(self) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from simfleet import SimFleet
@@ -15,7 +17,8 @@ from fleet.ontap import HttpSettings
 from fleet.outcomes import RunKind
 from fleet.policy import Policy
 from fleet.report import Report
-from fleet.sim.state import KeyManager, KeyServer
+from fleet.sim.generate import make_uuid
+from fleet.sim.state import CertRef, KeyManager, KeyServer, Svm
 
 FAST_HTTP = HttpSettings(
     concurrency=256, per_cluster=2, request_timeout=5.0, backoff_base=0.01, backoff_max=0.2,
@@ -75,3 +78,42 @@ def lose_keys(sim: SimFleet, name: str) -> str:
 def write_policy(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
+
+
+def make_svm(
+    sim: SimFleet, cluster_name: str, name: str, servers: list[str] | None, *, expires_in_days: float = 400
+) -> Svm:
+    """A data SVM on the cluster; with ``servers``, its own external key manager and two certificates on
+    it (``{name}-kmip-client`` expiring in ``expires_in_days``, ``{name}-kmip-ca``). The cluster is set to
+    9.14.1 (named certificates, SVM-scope key managers in a MetroCluster)."""
+    cluster = sim.cluster(cluster_name)
+    cluster.version = (9, 14, 1)
+    rng = random.Random(f"{cluster.uuid}/{name}")
+    svm = Svm(name=name, uuid=make_uuid(rng))
+    if servers is not None:
+        expiry = (datetime.now(UTC) + timedelta(days=expires_in_days)).isoformat(timespec="seconds")
+        client = CertRef(f"{name}-kmip-client", make_uuid(rng), expiry_time=expiry, svm=name)
+        ca = CertRef(f"{name}-kmip-ca", make_uuid(rng), type="server_ca", svm=name)
+        cluster.certificates += [client, ca]
+        svm.key_manager = KeyManager(
+            uuid=make_uuid(rng),
+            kind="external",
+            servers=[KeyServer(server) for server in servers],
+            client_certificate=CertRef(client.name, client.uuid, svm=name),
+            server_ca_certificates=[CertRef(ca.name, ca.uuid, type="server_ca", svm=name)],
+        )
+    cluster.svms.append(svm)
+    return svm
+
+
+def install_certificate(
+    sim: SimFleet, cluster_name: str, name: str, *, svm: str, key_pair_of: str | None, expires_in_days: float
+) -> CertRef:
+    """A client certificate on the SVM: a renewal (``key_pair_of``: the same key pair) or a new key pair."""
+    cluster = sim.cluster(cluster_name)
+    expiry = (datetime.now(UTC) + timedelta(days=expires_in_days)).isoformat(timespec="seconds")
+    cert = CertRef(name, make_uuid(random.Random(f"{cluster.uuid}/{name}")), expiry_time=expiry, svm=svm)
+    if key_pair_of is not None:
+        cert.subject_key_identifier = next(c for c in cluster.certificates if c.name == key_pair_of).key_pair
+    cluster.certificates.append(cert)
+    return cert

@@ -31,7 +31,7 @@ from fleet.ontap.releases import (
     release_of,
 )
 from fleet.outcomes import StepStatus
-from fleet.policy import ClusterFacts, KeyServerFacts, KeyStoreFacts, Policy
+from fleet.policy import CertificateFacts, ClusterFacts, KeyServerFacts, KeyStoreFacts, Policy, SvmFacts
 
 # status.code values that mean "nothing left to do" (0 per the spec; 65537200 "No action needed at
 # this time." per NetApp's client examples — ontap-notes §5 marks the latter UNCONFIRMED).
@@ -247,6 +247,10 @@ async def read_facts(ctx: RunContext, cluster: Cluster, rec: ClusterRecorder, po
         facts = await _with_node_keys(client, km, facts, rec)
     if km is not None and policy.require.key_store_active and release_of(version) >= KEY_STORES_SINCE:
         facts = await _with_key_stores(client, facts, rec)
+    if policy.svms or policy.certificates.min_days_left is not None:
+        facts = await _with_svms(client, facts, rec, list_svms=bool(policy.svms))
+    if policy.certificates.min_days_left is not None:
+        facts = await _with_certificates(client, facts, rec)
     if facts.kind == "onboard":  # the passphrase age: a policy rule and a sweep metric
         state = await ctx.journal.cluster_state(cluster.name, uuid=rec.uuid)
         verified = state.verified_at if state is not None else None
@@ -298,6 +302,71 @@ async def _with_key_servers(
             states = {item["node"]["name"]: item.get("state", "") for item in node_states}
         servers.append(KeyServerFacts(record["server"], record.get("timeout"), states))
     return replace(facts, servers=tuple(servers))
+
+
+#: What a policy reads of the SVM-scope key managers (all 9.6 fields): one GET for every SVM.
+SVM_KM_FIELDS = "uuid,svm.name,external"
+
+
+async def _with_svms(
+    client: OntapClient, facts: ClusterFacts, rec: ClusterRecorder, *, list_svms: bool
+) -> ClusterFacts:
+    """Every data SVM's own key manager in one GET (``scope=svm``; the servers and their timeouts are in
+    the record), and, when the policy names SVMs, the data SVMs themselves (an SVM with no key manager
+    is not in the first answer)."""
+    async with rec.step("read_svm_key_managers") as step:
+        records = await client.key_managers(fields=SVM_KM_FIELDS, scope="svm")
+        names: list[str] = []
+        if list_svms:
+            names = [record.get("name", "") for record in await client.svms()]
+        by_svm = {(record.get("svm") or {}).get("name", ""): record for record in records}
+        svms = tuple(_svm_facts(name, by_svm.get(name, {})) for name in sorted(set(names) | set(by_svm)))
+        step.detail = f"{len(by_svm)} SVM-scope key manager(s)" + (
+            f" on {len(names)} data SVM(s)" if list_svms else ""
+        )
+    return replace(facts, svms=svms)
+
+
+def _svm_facts(name: str, record: dict[str, Any]) -> SvmFacts:
+    external = record.get("external") or {}
+    servers = tuple(
+        KeyServerFacts(server["server"], server.get("timeout")) for server in external.get("servers") or []
+    )
+    return SvmFacts(
+        name=name,
+        km_uuid=record.get("uuid"),
+        kind="external" if external else None,
+        servers=servers,
+        client_certificate=(external.get("client_certificate") or {}).get("name"),
+        server_ca_certificates=tuple(
+            cert.get("name", "") for cert in external.get("server_ca_certificates") or []
+        ),
+    )
+
+
+async def _with_certificates(client: OntapClient, facts: ClusterFacts, rec: ClusterRecorder) -> ClusterFacts:
+    """Installed certificates with their expiry and (9.8+) name and key-pair identity. Before 9.8 a key
+    manager names its certificates by uuid only: the expiry rule has nothing to match and stays silent."""
+    named = release_of(facts.version) >= (8, 0)
+    fields = "uuid,type,svm.name,scope,expiry_time" + (",name,subject_key_identifier" if named else "")
+    async with rec.step("read_certificates") as step:
+        records = await client.certificates(fields=fields)
+        step.detail = f"{len(records)} certificate(s)"
+    certs = []
+    for record in records:
+        expiry = record.get("expiry_time")
+        svm = (record.get("svm") or {}).get("name", "") if record.get("scope") == "svm" else ""
+        certs.append(
+            CertificateFacts(
+                name=record.get("name", ""),
+                uuid=record.get("uuid", ""),
+                type=record.get("type", ""),
+                svm=svm,
+                expiry=datetime.fromisoformat(expiry) if isinstance(expiry, str) else None,
+                key_pair=record.get("subject_key_identifier"),
+            )
+        )
+    return replace(facts, certificates=tuple(certs))
 
 
 async def _with_node_keys(

@@ -34,8 +34,10 @@ from fleet.policy import (
     Policy,
     evaluate,
 )
+from fleet.policy.rules import used_certificates
 from fleet.report import Finding, Report, build_report
 from fleet.report.drift import compute_drift
+from fleet.report.model import CertificateExpiry
 from fleet.report.states import build_compliance, counts_against
 
 # --- sweep and plan ----------------------------------------------------------------------------------
@@ -48,6 +50,17 @@ class PolicyResults:
     evaluations: dict[str, Evaluation] = field(default_factory=dict)
     unreadable: dict[str, Finding] = field(default_factory=dict)
     verified_at: dict[str, datetime | None] = field(default_factory=dict)  # the journal's, per read cluster
+    certificates: dict[str, list[CertificateExpiry]] = field(default_factory=dict)  # by cluster
+
+    def note_certificates(self, facts: ClusterFacts) -> None:
+        """The certificates the cluster's key managers use, with their expiry (the expiry metric)."""
+        self.certificates[facts.name] = [
+            CertificateExpiry(
+                cluster=facts.name, svm=svm, name=cert.name, type=cert.type, expiry_time=cert.expiry
+            )
+            for svm, cert in used_certificates(facts)
+            if cert.expiry is not None
+        ]
 
     def findings(self) -> list[Finding]:
         found = [finding for ev in self.evaluations.values() for finding in ev.findings]
@@ -117,6 +130,7 @@ class SweepWork:
             rec, facts = read[cluster.name]
             evaluation = evaluate(self.policy, facts, partner_facts(facts, read), self.now)
             self.results.verified_at[cluster.name] = facts.verified_at
+            self.results.note_certificates(facts)
             if self.plan:
                 evaluation = await self._plan_extras(ctx, cluster, facts, rec, evaluation)
             self.results.evaluations[cluster.name] = evaluation
@@ -200,7 +214,7 @@ async def send_action(ctx: RunContext, cluster: Cluster, km: str, action: Action
             return await client.remove_key_server(km, str(action.server))
         case "set_key_server_timeout":
             return await client.modify_key_server(km, str(action.server), timeout=int(action.value))  # type: ignore[arg-type]
-        case "set_client_certificate":
+        case "set_client_certificate" | "renew_client_certificate":
             return await _patch_external(client, km, {"client_certificate": {"name": action.value}})
         case "set_server_ca_certificates":
             names = [{"name": name} for name in action.value]  # type: ignore[union-attr]
@@ -222,10 +236,12 @@ async def _patch_external(client: OntapClient, km: str, external: dict[str, obje
 async def run_actions(
     ctx: RunContext, unit: Unit, cluster: Cluster, facts: ClusterFacts, rec: ClusterRecorder, ev: Evaluation
 ) -> str | None:
-    """Send the cluster's actions in order, each journaled first; returns why it stopped, or None."""
-    km = facts.km_uuid
-    assert km is not None
+    """Send the cluster's actions in order (its own key manager's, then each data SVM's), each journaled
+    first; returns why it stopped, or None. A refusal whose code has a next step (65536850: the new
+    client certificate holds another key pair) says it."""
     for action in ev.actions:
+        km = action.km or facts.km_uuid
+        assert km is not None
         passphrase = ctx.secrets[cluster.name].current
         fp = ctx.journal.fingerprint(passphrase) if action.needs_passphrase and passphrase else None
         try:
@@ -235,7 +251,9 @@ async def run_actions(
         except ActionRefused as exc:
             return str(exc)
         except OntapError as exc:
-            return f"{action.describe()} failed: {failure_reason(exc)}"
+            info = C.code_info(exc.code) if exc.code is not None else None
+            advice = f"; {info.next_step}" if info is not None and info.next_step else ""
+            return f"{action.describe()} failed: {failure_reason(exc)}{advice}"
     return None
 
 
@@ -260,6 +278,7 @@ class ApplyWork:
             rec, facts = read[cluster.name]
             ev = evaluate(self.policy, facts, partner_facts(facts, read), self.now)
             self.results.evaluations[cluster.name] = ev
+            self.results.note_certificates(facts)
             outcome, reason = ClusterOutcome.ALREADY_CURRENT, ev.reason()
             if ev.actions and (refusal or stopped):
                 why = refusal or f"the partner site's change stopped ({stopped})"
@@ -323,6 +342,7 @@ class ApplyWork:
             rec, facts = fresh[cluster.name]
             ev = evaluate(self.policy, facts, partner_facts(facts, fresh), self.now)
             self.results.evaluations[cluster.name] = ev
+            self.results.note_certificates(facts)
             outcome = ClusterOutcome.SUCCEEDED if ev.compliant else ClusterOutcome.PARTIAL
             state.records[cluster.name] = rec.finish(
                 outcome, ev.reason(), requests=ctx.requests_sent(cluster.name)
@@ -361,7 +381,9 @@ def policy_report(report: Report, results: PolicyResults, previous: list[Finding
     if run.kind not in (RunKind.SWEEP, RunKind.PLAN):
         if run.outcome == RunOutcome.SUCCEEDED and any(counts_against(finding) for finding in findings):
             run = run.model_copy(update={"outcome": RunOutcome.NON_COMPLIANT, "exit_code": ExitCode.FAILED})
-        return build_report(run, report.clusters, report.pairs, report.waves, findings)
+        return with_certificates(
+            build_report(run, report.clusters, report.pairs, report.waves, findings), results
+        )
     verdicts = build_compliance(report.clusters, findings, results.verified_at)
     if run.outcome != RunOutcome.INTERRUPTED:
         outcome, code = read_outcome(verdicts.by_state)
@@ -371,7 +393,16 @@ def policy_report(report: Report, results: PolicyResults, previous: list[Finding
     }
     drift = compute_drift(findings, previous, unknown=unknown) if previous is not None else None
     built = build_report(run, report.clusters, report.pairs, report.waves, findings, drift)
-    return built.model_copy(update={"compliance": verdicts})
+    return with_certificates(built.model_copy(update={"compliance": verdicts}), results)
+
+
+def with_certificates(report: Report, results: PolicyResults) -> Report:
+    """Every certificate the clusters' key managers use, with its expiry (the expiry metric)."""
+    certificates = sorted(
+        (cert for certs in results.certificates.values() for cert in certs),
+        key=lambda cert: (cert.cluster, cert.svm or "", cert.name),
+    )
+    return report.model_copy(update={"certificates": certificates}) if certificates else report
 
 
 def read_outcome(by_state: dict[str, int]) -> tuple[RunOutcome, ExitCode]:
