@@ -22,6 +22,7 @@ from fleet.journal.errors import JournalError
 from fleet.journal.schema import migrate
 from fleet.journal.storage import Operation
 from fleet.journal.writer import JournalWriter
+from fleet.safe_files import make_dirs
 
 T = TypeVar("T")
 Synchronous = Literal["FULL", "NORMAL"]
@@ -101,7 +102,7 @@ def _identity(path: Path) -> tuple[int, int] | None:
 def connect(path: Path, synchronous: Synchronous) -> sqlite3.Connection:
     """Open the database (on the writer thread): private files, WAL, the schema up to date."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_dirs(path.parent, 0o700)  # every folder it makes 0700, whatever the umask
         if not path.exists():
             # Created 0600 before SQLite touches it: the -wal and -shm files inherit this mode.
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
