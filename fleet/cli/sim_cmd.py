@@ -19,7 +19,10 @@ from fleet.sim.serve import ServeOptions, run_server
 
 @click.group(name="sim")
 def sim_group() -> None:
-    """Run the ONTAP REST simulator: a whole estate of clusters in one process."""
+    """Run the ONTAP REST simulator: a whole estate of clusters in one process.
+
+    Example: fleet sim serve --clusters 20 --inventory-out sim/inventory.yml
+    """
 
 
 _FILE = click.Path(path_type=Path, dir_okay=False)
@@ -42,7 +45,10 @@ _DIR = click.Path(path_type=Path, file_okay=False)
 @click.option("--base-port", type=click.IntRange(min=1, max=65535), help="First port [default: ephemeral].")
 @click.option("--oldest", help="Oldest ONTAP release generated, 9.6 to 9.16 [default: 9.8].")
 def serve(**params: Any) -> None:
-    """Serve simulated clusters on 127.0.0.1 until SIGTERM/SIGINT, then save the state and exit 0."""
+    """Serve simulated clusters on 127.0.0.1 until SIGTERM/SIGINT, then save the state and exit 0.
+
+    Example: fleet sim serve --clusters 20 --mcc-pairs 2 --inventory-out inv.yml
+    """
     options = ServeOptions(**params)
     try:
         aio.run(run_server(options))
