@@ -10,6 +10,15 @@ Exceptions are formatted to text *before* scrubbing: a traceback quotes the argu
 that carried a passphrase. The second scrub catches values hidden inside objects that only the
 renderer turns into text. Standard-library loggers (aiohttp, asyncio) and uncaught exceptions go
 through the same scrubber.
+
+The console format is for a person: a line about one cluster starts with the cluster's name, and
+the per-cluster stream (``cluster_started``, and ``cluster_finished`` of a cluster that went well,
+both at info) is left out: the progress bar shows it, and a thousand clusters would bury the
+warnings. The JSON format keeps every event.
+
+Rendered lines go to the log stream, except while a live display (the progress bar) is drawn on
+that same stream: then ``print_logs_with`` hands each line to the display's console, which prints
+it above the bar instead of into it.
 """
 
 from __future__ import annotations
@@ -19,9 +28,11 @@ import sys
 import threading
 import traceback
 from types import TracebackType
-from typing import Any, Literal, TextIO
+from typing import Any, Literal, TextIO, cast
 
 import structlog
+from rich.console import Console
+from rich.text import Text
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 from fleet.secrets.scrub import SCRUBBER, Scrubber
@@ -29,6 +40,48 @@ from fleet.secrets.scrub import SCRUBBER, Scrubber
 LogFormat = Literal["json", "console", "auto"]
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 _HANDLER_NAME = "fleet"
+#: Events of the per-cluster stream that the console format leaves out at info level.
+CLUSTER_STREAM = frozenset({"cluster_started", "cluster_finished"})
+
+
+class LogSink:
+    """Where rendered lines go: ``stream``, or the console of a live display drawn on ``stream``.
+
+    A writer of a whole line (structlog's ``WriteLogger``, a ``logging.StreamHandler``) writes it in
+    one call, so each line is printed above the display in one piece. Not an ``io`` class on
+    purpose: one of those closes (and flushes) its stream when collected.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.above: Console | None = None
+
+    def write(self, text: str) -> int:
+        console = self.above
+        if console is None:
+            return self.stream.write(text)
+        console.print(Text.from_ansi(text.rstrip("\n")), soft_wrap=True)
+        return len(text)
+
+    def flush(self) -> None:
+        if self.above is None:
+            self.stream.flush()
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
+
+
+_sink: LogSink | None = None  # the configured chain's, once configure_logging ran
+
+
+def print_logs_with(console: Console | None) -> None:
+    """Print log lines with ``console`` (above its live display) from now on; None: to the stream again.
+
+    Only a console drawing on the log stream itself takes the lines over: logs sent elsewhere (a
+    file, a pipe) stay there.
+    """
+    if _sink is not None:
+        _sink.above = console if console is not None and console.file is _sink.stream else None
 
 
 def scrub_processor(scrubber: Scrubber = SCRUBBER) -> Processor:
@@ -63,26 +116,54 @@ def _pre_chain() -> list[Processor]:
     ]
 
 
+def quiet_cluster_stream(_logger: WrappedLogger, method: str, event: EventDict) -> EventDict:
+    """Console format: drop the per-cluster stream's info lines (the progress bar says as much)."""
+    if event.get("event") in CLUSTER_STREAM and method in ("debug", "info"):
+        raise structlog.DropEvent
+    return event
+
+
+def cluster_first(_logger: WrappedLogger, _method: str, event: EventDict) -> EventDict:
+    """Console format: a line about one cluster starts with the cluster's name."""
+    cluster = event.get("cluster")
+    if isinstance(cluster, str):
+        del event["cluster"]
+        event["event"] = f"{cluster}: {event.get('event', '')}"
+    return event
+
+
+def _json(fmt: LogFormat, stream: TextIO) -> bool:
+    return fmt == "json" or (fmt == "auto" and not (hasattr(stream, "isatty") and stream.isatty()))
+
+
 def _renderer(fmt: LogFormat, stream: TextIO) -> Processor:
-    is_tty = hasattr(stream, "isatty") and stream.isatty()
-    if fmt == "json" or (fmt == "auto" and not is_tty):
+    if _json(fmt, stream):
         return scrubbed_renderer(structlog.processors.JSONRenderer())
-    return scrubbed_renderer(structlog.dev.ConsoleRenderer(colors=is_tty))
+    console = structlog.dev.ConsoleRenderer(colors=hasattr(stream, "isatty") and stream.isatty())
+
+    def render(logger: WrappedLogger, method: str, event: EventDict) -> Any:
+        return console(logger, method, cluster_first(logger, method, event))
+
+    return scrubbed_renderer(render)
 
 
-def configure_logging(*, fmt: LogFormat = "auto", level: str = "info", stream: TextIO = sys.stderr) -> None:
-    """Route structlog, stdlib logging and uncaught exceptions through one scrubbed chain to ``stream``."""
+def configure_logging(*, fmt: LogFormat = "auto", level: str = "info", stream: TextIO | None = None) -> None:
+    """Route structlog, stdlib logging and uncaught exceptions through one scrubbed chain to ``stream``
+    (default: stderr)."""
+    global _sink
     if level.lower() not in _LEVELS:
         raise ValueError(f"unknown log level {level!r}; use one of {', '.join(_LEVELS)}")
     numeric = _LEVELS[level.lower()]
+    stream = stream if stream is not None else sys.stderr
     renderer = _renderer(fmt, stream)
+    _sink = LogSink(stream)
     structlog.configure(
-        processors=[*_pre_chain(), renderer],
+        processors=[*_pre_chain(), *([] if _json(fmt, stream) else [quiet_cluster_stream]), renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.WriteLoggerFactory(file=stream),
+        logger_factory=structlog.WriteLoggerFactory(file=cast(TextIO, _sink)),
         cache_logger_on_first_use=False,
     )
-    _bridge_stdlib(renderer, numeric, stream)
+    _bridge_stdlib(renderer, numeric, _sink)
     _install_excepthooks(stream)
 
 
@@ -91,7 +172,7 @@ def get_logger(name: str) -> Any:
     return structlog.get_logger(name).bind(logger=name)
 
 
-def _bridge_stdlib(renderer: Processor, level: int, stream: TextIO) -> None:
+def _bridge_stdlib(renderer: Processor, level: int, stream: LogSink) -> None:
     handler = logging.StreamHandler(stream)
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(
@@ -134,9 +215,14 @@ def _install_excepthooks(stream: TextIO) -> None:
 
 
 __all__ = [
+    "CLUSTER_STREAM",
     "LogFormat",
+    "LogSink",
+    "cluster_first",
     "configure_logging",
     "get_logger",
+    "print_logs_with",
+    "quiet_cluster_stream",
     "scrub_processor",
     "scrubbed_renderer",
     "scrubbed_traceback",

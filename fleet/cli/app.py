@@ -46,4 +46,7 @@ class LazyGroup(click.Group):
 )
 @click.version_option(__version__, prog_name="fleet")
 def main() -> None:
-    """Run ONTAP key-manager operations across a whole estate of clusters."""
+    """Run ONTAP key-manager operations across a whole estate of clusters.
+
+    Example: fleet rotate -i estate.yml --new generate --store /secure/okm-store
+    """

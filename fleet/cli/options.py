@@ -84,7 +84,12 @@ max_response_bytes = click.option(
     f"request.  [default: {size_text(DEFAULT_MAX_RESPONSE_BYTES).replace(' ', '')}]",
 )
 log_format = click.option(
-    "--log-format", type=click.Choice(["auto", "json", "console"]), default="auto", show_default=True
+    "--log-format",
+    type=click.Choice(["auto", "json", "console"]),
+    default="auto",
+    show_default=True,
+    help="Log lines on stderr: json (one object per line), console (for a person); auto: console on a "
+    "terminal, json otherwise.",
 )
 
 

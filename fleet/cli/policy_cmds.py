@@ -153,7 +153,10 @@ def print_plan(results: PolicyResults, console: Console, *, probe: bool) -> None
 @options.passphrase("Passphrase reference for --probe (default: the inventory's vars.okm_passphrase).")
 @options.report
 def plan_cmd(**given: Any) -> None:
-    """Show, per cluster, the findings and what `fleet apply` would change. Reads only (unless --probe)."""
+    """Show, per cluster, the findings and what `fleet apply` would change. Reads only (unless --probe).
+
+    Example: fleet plan -i estate.yml -p policy.yml
+    """
     build, work = _policy_work(RunKind.PLAN, given)
     run_and_exit(
         build,
@@ -176,7 +179,10 @@ def plan_cmd(**given: Any) -> None:
     "Passphrase for syncing nodes that miss keys (default: the inventory's vars.okm_passphrase)."
 )
 def apply_cmd(**given: Any) -> None:
-    """Change every selected cluster to the policy; MetroCluster sites are changed together or not at all."""
+    """Change every selected cluster to the policy; MetroCluster sites are changed together or not at all.
+
+    Example: fleet apply -i estate.yml -p policy.yml --waves 1,10%,100%
+    """
     build, work = _policy_work(RunKind.APPLY, given)
     run_and_exit(
         build,
@@ -219,7 +225,10 @@ def apply_cmd(**given: Any) -> None:
     "Lock file that keeps two sweeps from overlapping (default: <report-dir>/.fleet-sweep.lock).",
 )
 def sweep_cmd(**given: Any) -> None:
-    """Check every selected cluster against the policy, strictly read-only. Exit 0 compliant, 1 findings."""
+    """Check every selected cluster against the policy, strictly read-only. Exit 0 compliant, 1 findings.
+
+    Example: fleet sweep -i estate.yml -p policy.yml --html sweep.html --keep 30
+    """
     report_path: Path | None = given.pop("report_path")
     report_dir: Path = given.pop("report_dir")
     html_path: Path | None = given.pop("html_path")

@@ -9,11 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.console import Console
 
 from fleet import aio
 from fleet.cli import options
 from fleet.cli.app import main
+from fleet.cli.consoles import output_console
 from fleet.engine.lineage import change_of, lineage, newest_report
 from fleet.errors import InputError
 from fleet.journal import Journal, JournalError, default_journal_path
@@ -22,7 +22,10 @@ from fleet.report import Report, load_report, render_summary, report_json
 
 @click.group(name="report")
 def report_group() -> None:
-    """Read run reports written by rotate, sync, apply and sweep."""
+    """Read run reports written by rotate, sync, apply and sweep.
+
+    Example: fleet report show reports/20261130-221500-ab12cd.json
+    """
 
 
 @report_group.command(name="show")
@@ -56,7 +59,7 @@ def show(target: str, journal_path: Path | None, as_json: bool, max_names: int) 
     if as_json:
         click.echo(report_json(report), nl=False)
         return
-    render_summary(report, Console(highlight=False), path=path, max_names=max_names)
+    render_summary(report, output_console(highlight=False), path=path, max_names=max_names)
 
 
 async def _change_report(run_id: str, journal_path: Path) -> tuple[Report, Path]:

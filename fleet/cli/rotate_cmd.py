@@ -47,5 +47,8 @@ from fleet.outcomes import RunKind
     "--first-site", default=None, help="MetroCluster: rotate the site with this label first (key=value)."
 )
 def rotate(**given: Any) -> None:
-    """Rotate the OKM passphrase fleet-wide; MetroCluster pairs site A first, then the partner sync."""
+    """Rotate the OKM passphrase fleet-wide; MetroCluster pairs site A first, then the partner sync.
+
+    Example: fleet rotate -i estate.yml --new generate --store /secure/okm-store
+    """
     run_spec_and_exit(RunKind.ROTATE, given)

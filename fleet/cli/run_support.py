@@ -20,6 +20,7 @@ import click
 from rich.console import Console
 
 from fleet import aio
+from fleet.cli.consoles import output_console, terminal_console
 from fleet.cli.options import CLI_ONLY
 from fleet.cli.progress import ProgressObserver
 from fleet.engine.plans import RunPlan, build_plan
@@ -119,11 +120,12 @@ async def drive(
     *,
     journal_path: Path | None,
     report_to: ReportPlace,
-    console: Console,
+    terminal: Console,
 ) -> FinishedRun:
     """Open the journal, build the plan (input errors surface here), run it with signals handled.
 
-    ``work`` None: the plan's own kind decides (``fleet resume``).
+    ``work`` None: the plan's own kind decides (``fleet resume``). ``terminal`` is the console the
+    progress bar is drawn on (stderr: log lines are printed above the bar).
     """
     journal = await Journal.open(journal_path or default_journal_path())
     try:
@@ -131,7 +133,7 @@ async def drive(
         stop, abort = asyncio.Event(), asyncio.Event()
         with (
             stop_on_signals(stop, abort),
-            ProgressObserver(len(build_units(plan.clusters)), console) as progress,
+            ProgressObserver(len(build_units(plan.clusters)), terminal) as progress,
         ):
             unit_work = work if work is not None else work_for(plan.spec)
             return await execute(
@@ -163,13 +165,13 @@ def run_and_exit(
     Prometheus files and prunes old reports there).
     """
     configure_logging(fmt=log_format)
-    console = Console(stderr=False)
+    console = output_console()
     try:
         for output in outputs:
             if output is not None:
                 check_output(output)
         finished = aio.run(
-            drive(build, work, journal_path=journal_path, report_to=report_to, console=console)
+            drive(build, work, journal_path=journal_path, report_to=report_to, terminal=terminal_console())
         )
     except SETUP_ERRORS as exc:
         fail_input(exc)

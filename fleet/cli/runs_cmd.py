@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
+from rich.table import Column, Table
 
 from fleet import aio
 from fleet.cli import options
 from fleet.cli.app import main
+from fleet.cli.consoles import output_console
 from fleet.cli.run_support import confirm_on_terminal, default_report_to, fail_input, run_and_exit
 from fleet.engine.lineage import resumed_by
 from fleet.engine.plans import RunPlan
@@ -25,14 +26,24 @@ from fleet.errors import InputError
 from fleet.journal import Journal, JournalError, RunRow, default_journal_path
 from fleet.logs import LogFormat
 
+#: ``fleet runs`` when stdout is not a terminal: a header line, then one run per line, tab-separated.
+TSV_COLUMNS = (
+    "id", "kind", "started_at", "finished_at", "outcome", "exit_code", "resumed_from", "resumed_by", "report",
+)  # fmt: skip
+
 
 @main.command()
 @options.journal
 @click.option("--json", "as_json", is_flag=True, help="Print [{id, kind, started_at, outcome, ...}].")
-@click.option("--last", default=20, show_default=True, type=click.IntRange(1, 100000))
+@click.option(
+    "--last", default=20, show_default=True, type=click.IntRange(1, 100000), help="How many runs to list."
+)
 def runs(journal_path: Path | None, as_json: bool, last: int) -> None:
     """List runs, newest first, with their lineage: the run each one resumed and the run that
     resumed it (a run is resumed once; `fleet resume` names the latest of a change).
+
+    Run ids are printed whole. On a terminal this is a table; piped, a header line and one run per
+    line, tab-separated (empty fields are "-"); --json for everything the journal keeps.
 
     Example: fleet runs --last 5
     """
@@ -51,19 +62,56 @@ def runs(journal_path: Path | None, as_json: bool, last: int) -> None:
         ]
         click.echo(json.dumps(listed, indent=2))
         return
-    table = Table("run", "kind", "started", "finished", "outcome", "exit", "lineage", "report")
+    console = output_console(highlight=False)
+    if not console.is_terminal:
+        click.echo("\t".join(TSV_COLUMNS))
+        for row in rows:
+            click.echo("\t".join(_tsv_field(value) for value in _tsv_row(row, children.get(row.id))))
+        return
+    # The id stays whole (it is what `fleet resume` takes); other cells fold on a narrow terminal.
+    whole = Column("run", no_wrap=True, min_width=max((len(row.id) for row in rows), default=3))
+    folded = ("kind", "started (UTC)", "finished (UTC)", "outcome", "exit", "lineage", "report")
+    table = Table(whole, *(Column(header, overflow="fold") for header in folded))
     for row in rows:
         table.add_row(
-            row.id,
+            escape(row.id),
             row.kind,
-            row.started_at,
-            row.finished_at or "-",
+            _when(row.started_at),
+            _when(row.finished_at),
             row.outcome or "unfinished",
             str(row.exit_code) if row.exit_code is not None else "-",
-            _lineage(row, children.get(row.id)),
-            row.report_path or "-",
+            escape(_lineage(row, children.get(row.id))),
+            escape(row.report_path or "-"),
         )
-    Console().print(table)
+    console.print(table)
+
+
+def _when(stamp: str | None) -> str:
+    """The journal's ``2026-11-30T22:15:00.123Z`` as ``2026-11-30 22:15:00`` (the table says UTC)."""
+    if stamp is None:
+        return "-"
+    return stamp[:19].replace("T", " ") if stamp.endswith("Z") else stamp
+
+
+def _tsv_row(row: RunRow, resumed_by: str | None) -> list[str | int | None]:
+    resumed_from = row.options.get("resumed_from")
+    return [
+        row.id,
+        row.kind,
+        row.started_at,
+        row.finished_at,
+        row.outcome,
+        row.exit_code,
+        resumed_from if isinstance(resumed_from, str) else None,
+        resumed_by,
+        row.report_path,
+    ]
+
+
+def _tsv_field(value: str | int | None) -> str:
+    """One field: "-" when empty (``awk`` and ``cut`` keep their columns), never a tab or a newline."""
+    text = "-" if value is None or value == "" else str(value)
+    return " ".join(text.split("\t")).replace("\n", " ").replace("\r", " ")
 
 
 def _lineage(row: RunRow, resumed_by: str | None) -> str:
@@ -115,7 +163,7 @@ def resume(
     The change (inventory, selection, secrets, waves) is the recorded one; the night's options
     (window, budgets, concurrency, pauses) may be given again and then win over the recorded ones.
 
-    Example: fleet resume 20261130-221500-ab12cd --window-end 06:00 --max-failures 2
+    Example: fleet resume 20261130-221500-ab12cd --window-end 06:00
     """
     if window_end is not None:
         try:

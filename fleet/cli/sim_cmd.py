@@ -19,7 +19,10 @@ from fleet.sim.serve import ServeOptions, run_server
 
 @click.group(name="sim")
 def sim_group() -> None:
-    """Run the ONTAP REST simulator: a whole estate of clusters in one process."""
+    """Run the ONTAP REST simulator: a whole estate of clusters in one process.
+
+    Example: fleet sim serve --clusters 20 --inventory-out sim/inventory.yml
+    """
 
 
 _FILE = click.Path(path_type=Path, dir_okay=False)
@@ -49,7 +52,10 @@ _DIR = click.Path(path_type=Path, file_okay=False)
     help="Data SVMs per cluster (vs1…); about 60% get their own external (KMIP) key manager.",
 )
 def serve(**params: Any) -> None:
-    """Serve simulated clusters on 127.0.0.1 until SIGTERM/SIGINT, then save the state and exit 0."""
+    """Serve simulated clusters on 127.0.0.1 until SIGTERM/SIGINT, then save the state and exit 0.
+
+    Example: fleet sim serve --clusters 20 --mcc-pairs 2 --inventory-out inv.yml
+    """
     options = ServeOptions(**params)
     try:
         aio.run(run_server(options))

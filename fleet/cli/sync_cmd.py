@@ -18,5 +18,8 @@ from fleet.outcomes import RunKind
 @options.backup_dir
 @options.dry_run
 def sync(**given: Any) -> None:
-    """Sync onboard keys to nodes that miss them (PATCH), or create OKM on a MetroCluster partner (POST)."""
+    """Sync onboard keys to nodes that miss them (PATCH), or create OKM on a MetroCluster partner (POST).
+
+    Example: fleet sync -i estate.yml --passphrase file:/secure/okm --limit cl-02
+    """
     run_spec_and_exit(RunKind.SYNC, given)

@@ -22,6 +22,7 @@ from pathlib import Path
 import structlog
 
 from fleet import __version__
+from fleet.engine.cluster_log import ClusterLog
 from fleet.engine.leases import CHANGING, busy_reason, give_back, renewing, take_unit
 from fleet.engine.lineage import change_of
 from fleet.engine.plans import RunPlan
@@ -125,6 +126,7 @@ async def _run(
         state = RunState(
             wave_of={name: wave_of[unit.id] for unit in units if unit.id in wave_of for name in unit.names}
         )
+        observers = [*observers, ClusterLog(state)]
         if events is not None:
             events.run_started(run_id, spec.kind, group_by_wave(units, wave_of))
         leasing = spec.kind in CHANGING and not spec.dry_run  # a dry run never makes a real run busy
@@ -143,6 +145,11 @@ async def _run(
             )
 
             async def run_one(unit: Unit) -> UnitOutcome:
+                # What the unit's work logs names the unit (and its cluster, unless it is a pair).
+                with structlog.contextvars.bound_contextvars(**_log_context(unit)):
+                    return await unit_steps(unit)
+
+            async def unit_steps(unit: Unit) -> UnitOutcome:
                 await plan.journal.set_unit(run_id, unit.id, status="running")
                 holders = await take_unit(plan.journal, run_id, unit) if leasing else {}
                 if holders:
@@ -258,6 +265,10 @@ async def _run(
             events.run_finished(report)
     log.info("run finished", outcome=outcome, seconds=round(time.perf_counter() - started, 3))
     return report, run_id
+
+
+def _log_context(unit: Unit) -> dict[str, str]:
+    return {"unit": unit.id, "cluster": unit.names[0]} if len(unit.names) == 1 else {"unit": unit.id}
 
 
 async def _grace_then_cancel(runner: asyncio.Task[RolloutResult], abort: asyncio.Event) -> None:

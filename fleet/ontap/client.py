@@ -249,6 +249,7 @@ class OntapClient:
             sleep=self._pool.sleep,
             rng=self._pool.rng,
             what=f"{method} {path}",
+            cluster=self.name,
         )
 
     def _decode(self, raw: RawReply, method: str, path: str) -> dict[str, Any]:

@@ -101,13 +101,17 @@ async def send_with_retries(
     sleep: Sleep,
     rng: random.Random,
     what: str = "",
+    cluster: str | None = None,
 ) -> RawReply:
     """Send until a non-transient reply or the retries are used up; the last reply is returned as is.
+
+    Each retry is logged (``ontap_retry``, at info) with ``what`` was sent and to which ``cluster``.
 
     Raises the transport error when it is not retryable: TLS trust failures, a reply refused for
     its size (the cluster would send it again), anything after the request was sent when not
     ``idempotent``, and the last error once retries run out.
     """
+    named = {"cluster": cluster} if cluster else {}  # else the log context's cluster, if any
     attempt = 0
     while True:
         try:
@@ -118,11 +122,25 @@ async def send_with_retries(
             if attempt >= policy.retries or (exc.sent and not idempotent):
                 raise
             delay = policy.backoff.delay(attempt, rng)
-            log.info("ontap_retry", request=what, reason=type(exc).__name__, attempt=attempt + 1, delay=delay)
+            log.info(
+                "ontap_retry",
+                **named,
+                request=what,
+                reason=type(exc).__name__,
+                attempt=attempt + 1,
+                delay=round(delay, 3),
+            )
         else:
             if attempt >= policy.retries or not policy.should_resend(reply, idempotent=idempotent):
                 return reply
             delay = policy.wait(reply, attempt, rng)
-            log.info("ontap_retry", request=what, http_status=reply.status, attempt=attempt + 1, delay=delay)
+            log.info(
+                "ontap_retry",
+                **named,
+                request=what,
+                http_status=reply.status,
+                attempt=attempt + 1,
+                delay=round(delay, 3),
+            )
         await sleep(delay)
         attempt += 1

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from enginekit import NEW_PASSPHRASE
 from test_cli_rotate import run_fleet
+from test_cli_terminal import on_terminal
 
 from fleet.report import load_report
 
@@ -98,4 +99,10 @@ async def test_fleet_runs_shows_the_lineage(sim_fleet, tmp_path):
     assert listed[runs[1]]["resumed_from"] == runs[0] and listed[runs[1]]["resumed_by"] == runs[2]
     assert listed[runs[2]]["resumed_by"] is None
     code, out, _ = await run_fleet("runs", "--journal", str(tmp_path / "j.db"), cwd=tmp_path)
-    assert f"resumed by {runs[1]}" in out and f"resumes {runs[0]}" in out
+    header, *lines = out.splitlines()  # piped: tab-separated, "-" for an empty field
+    columns = header.split("\t")
+    rows = {line.split("\t")[0]: dict(zip(columns, line.split("\t"), strict=True)) for line in lines}
+    assert (rows[runs[0]]["resumed_from"], rows[runs[0]]["resumed_by"]) == ("-", runs[1])
+    assert (rows[runs[1]]["resumed_from"], rows[runs[1]]["resumed_by"]) == (runs[0], runs[2])
+    code, drawn = await on_terminal(["runs", "--journal", str(tmp_path / "j.db")], tmp_path)
+    assert code == 0 and f"resumed by {runs[1]}" in drawn and f"resumes {runs[0]}" in drawn
