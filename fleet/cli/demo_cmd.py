@@ -21,18 +21,19 @@ from rich.markup import escape
 from fleet import aio
 from fleet.cli.app import main
 from fleet.cli.consoles import output_console, terminal_console
-from fleet.cli.run_support import default_report_to, drive
+from fleet.cli.run_support import default_report_to, drive, fail_input
 from fleet.engine.plans import RunPlan, build_plan
 from fleet.engine.run import FinishedRun
 from fleet.engine.spec import GENERATE, RunSpec
 from fleet.engine.work import rotate_work, work_for
+from fleet.errors import InputError
 from fleet.journal import Journal
 from fleet.logs import configure_logging
 from fleet.outcomes import RunKind
 from fleet.policy import load_policy
 from fleet.report import render_summary
 from fleet.report.html import write_html
-from fleet.report.prom import write_prom
+from fleet.report.prom import SweepContext, write_prom
 from fleet.sim.serve import SimulatorProcess
 
 DEMO_FAULTS = (
@@ -74,6 +75,13 @@ def demo(
 
     Example: fleet demo --clusters 50 --workdir /tmp/fleet-demo
     """
+    if 2 * mcc_pairs > clusters:
+        fail_input(
+            InputError(
+                f"{mcc_pairs} MetroCluster pairs need {2 * mcc_pairs} clusters, not {clusters}",
+                field="--mcc-pairs",
+            )
+        )
     configure_logging(fmt="json" if not sys.stderr.isatty() else "console", level="warning")
     console, terminal = output_console(), terminal_console()
     with tempfile.TemporaryDirectory(prefix="fleet-demo-") as tmp:
@@ -128,7 +136,8 @@ async def _sweep(inventory: Path, base: Path, report_dir: Path, console: Console
     policy = base / "policy.yml"
     policy.write_text(DEMO_POLICY)
     spec = RunSpec.create(kind=RunKind.SWEEP, inventory=inventory, policy=policy)
-    work = work_for(spec, policy=load_policy(policy))
+    loaded = load_policy(policy)
+    work = work_for(spec, policy=loaded)
     built: list[RunPlan] = []
 
     async def build(journal: Journal) -> RunPlan:
@@ -142,10 +151,15 @@ async def _sweep(inventory: Path, base: Path, report_dir: Path, console: Console
         report_to=lambda report: report_dir / f"{report.run.id}.json",
         terminal=terminal,
     )
-    sites = {c.name: c.labels.get("site", "") for c in built[0].clusters} if built else {}
+    clusters = built[0].clusters if built else []
+    sites = {c.name: c.labels.get("site", "") for c in clusters}
+    context = SweepContext(
+        labels={c.name: c.labels for c in clusters},
+        passphrase_max_age_days=loaded.onboard.passphrase_max_age_days,
+    )
     for kind, path in (
         ("html", write_html(finished.report, report_dir / "fleet-demo-sweep.html", sites)),
-        ("prom", write_prom(finished.report, report_dir / "fleet-demo-sweep.prom", sites)),
+        ("prom", write_prom(finished.report, report_dir / "fleet-demo-sweep.prom", context)),
     ):
         console.print(f"{kind}     {escape(str(path))}", soft_wrap=True, highlight=False)
     render_summary(finished.report, console, path=finished.path)
