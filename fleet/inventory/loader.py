@@ -19,7 +19,7 @@ from fleet.inventory.ansible import ansible_parts, ini_hint, looks_like_ansible,
 from fleet.inventory.build import ClusterEntry, Layer, Parts, build_inventory
 from fleet.inventory.document import FileDoc, parse_document
 from fleet.inventory.harvest import harvest_parts, looks_like_harvest
-from fleet.inventory.jsonfile import looks_like_json, read_json
+from fleet.inventory.jsonfile import NotJson, looks_like_json, read_json
 from fleet.inventory.model import Inventory
 from fleet.inventory.overlay import apply_overlay, read_overlay
 from fleet.inventory.yamlfile import read_yaml
@@ -80,12 +80,16 @@ def source_parts(path: Path, *, password: str | None = None) -> Parts:
     if path.is_dir():
         return _native_only(native_parts(path), password)
     if looks_like_json(path):  # ``ansible-inventory --list``: read as JSON, once
-        raw = read_json(path)
-        if looks_like_harvest(raw):
-            return harvest_parts(path, password=password)
-        if looks_like_ansible(raw):
-            return ansible_parts(path, password=password, raw=raw)
-        return _native_only(file_parts(path, raw), password)
+        try:
+            raw = read_json(path)
+        except NotJson:
+            pass  # YAML in flow style, or broken: the YAML loader says where
+        else:
+            if looks_like_harvest(raw):
+                return harvest_parts(path, password=password)
+            if looks_like_ansible(raw):
+                return ansible_parts(path, password=password, raw=raw)
+            return _native_only(file_parts(path, raw), password)
     try:
         raw = read_yaml(path)
     except InputError:

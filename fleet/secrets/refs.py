@@ -35,7 +35,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
-import yaml
 
 from fleet.errors import InputError
 from fleet.secrets.scrub import SCRUBBER, Scrubber
@@ -357,6 +356,8 @@ def credentials_from_output(text: str) -> tuple[str | None, str]:
     Only scalar values are read, from the composed nodes: aliases are never expanded (composing
     builds no objects, so no YAML construct beyond a node per token can cost anything).
     """
+    import yaml  # here, not at the top: only ``script:`` needs it (the secrets package stays small)
+
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError:

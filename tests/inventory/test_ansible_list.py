@@ -157,4 +157,7 @@ def test_list_json_is_read_as_json_a_repeated_key_or_a_syntax_error_names_the_fi
     broken = write(tmp_path / "broken.json", '{\n  "all": {"hosts": ["h1"],,}\n}')
     with pytest.raises(InputError) as caught:
         load_any(broken)
-    assert caught.value.file == str(broken) and "JSON error at line 2" in str(caught.value)
+    assert caught.value.file == str(broken) and "line 2" in str(caught.value)
+    text = "{clusters: [{name: n1, address: h, username: u, password: 'env:P'}]}"
+    flow = write(tmp_path / "flow.yml", text)
+    assert list(load_any(flow).clusters) == ["n1"]  # YAML may start with "{" too
