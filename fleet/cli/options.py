@@ -32,6 +32,22 @@ def _path(**kwargs: Any) -> click.Path:
 inventory = click.option(
     "-i", "--inventory", "inventory", required=True, type=_path(), help="Inventory file or directory."
 )
+overlay = click.option(
+    "--overlay",
+    "overlay",
+    default=None,
+    type=_path(dir_okay=False),
+    help="YAML merged on top of the inventory, per cluster: metrocluster_partner, labels, groups, "
+    "ontap_name, username (pairs for Harvest and Ansible estates).",
+)
+import_password = click.option(
+    "--import-password",
+    "import_password",
+    default=None,
+    metavar="REF",
+    help="Secret reference (env:, file:, cmd:) for Harvest/Ansible clusters whose source has a literal, "
+    "vault-encrypted or no password.",
+)
 limit = click.option(
     "--limit", default=None, help="Select clusters: globs, group:NAME, key=value, !negation."
 )
@@ -199,6 +215,8 @@ dry_run = click.option(
 #: What every changing run command (rotate, sync, apply) takes, as DESIGN.md lists them.
 run: list[Decorator] = [
     inventory,
+    overlay,
+    import_password,
     limit,
     concurrency,
     per_cluster,
@@ -216,6 +234,8 @@ run: list[Decorator] = [
 #: What a read-only policy command (plan, sweep) takes: no waves, budgets or window.
 read: list[Decorator] = [
     inventory,
+    overlay,
+    import_password,
     policy,
     limit,
     concurrency,

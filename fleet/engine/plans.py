@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -83,7 +83,7 @@ async def build_plan(
                 "--new generate needs --store DIR|cmd:... to keep the generated passphrases", field="--store"
             )
         store = open_store(spec.store) if spec.store else None
-    inventory = load_any(spec.inventory)
+    inventory = load_any(spec.inventory, password=spec.import_password, overlay=spec.overlay)
     clusters = narrow(inventory.select(spec.limit), only)
     plain = check_cleartext(clusters, allow_http=spec.allow_http)
     names = [cluster.name for cluster in clusters]
@@ -122,6 +122,7 @@ async def build_plan(
     else:  # plan, sweep: passwords only
         passwords = await resolve_passwords(clusters, resolver)
         secrets = {c.name: ClusterSecrets(password=p) for c, p in zip(clusters, passwords, strict=True)}
+    secrets = with_usernames(clusters, secrets, resolver)
     warn_cleartext(plain)  # once every other input is known good: a refused run does not warn
     return RunPlan(
         spec=spec,
@@ -194,6 +195,26 @@ def _passphrase_request(cluster: Cluster, cli_ref: str | None, option: str, work
 
 async def resolve_passwords(clusters: Sequence[Cluster], resolver: SecretResolver) -> list[Secret]:
     return await resolver.resolve_many(_password_request(cluster) for cluster in clusters)
+
+
+def with_usernames(
+    clusters: Sequence[Cluster], secrets: dict[str, ClusterSecrets], resolver: SecretResolver
+) -> dict[str, ClusterSecrets]:
+    """Each cluster's login name: the one its ``script:`` password printed (Harvest's credentials
+    script), else the inventory's; a cluster left with none is an ``InputError``."""
+    for cluster in clusters:
+        printed = resolver.username(_password_request(cluster))
+        if printed:
+            secrets[cluster.name] = replace(secrets[cluster.name], username=printed)
+        elif not cluster.username:
+            raise InputError(
+                f"cluster {cluster.name}: no username: the inventory names none and its credentials "
+                "script printed only a password (set username in the source or an --overlay, or have "
+                "the script print `username: …` and `password: …`)",
+                file=str(cluster.source),
+                field=f"{cluster.where}.username" if cluster.where else "username",
+            )
+    return secrets
 
 
 def has_passphrase_source(cluster: Cluster, cli_ref: str | None) -> bool:

@@ -25,6 +25,7 @@ from fleet.errors import InputError
 from fleet.ontap import HttpSettings
 from fleet.ontap.limits import DEFAULT_MAX_RESPONSE_BYTES, MIN_RESPONSE_BYTES, parse_size
 from fleet.outcomes import RunKind
+from fleet.secrets.refs import is_reference
 
 GENERATE = "generate"
 #: Options that belong to a night, not to the change: ``fleet resume`` may give them again.
@@ -50,6 +51,8 @@ class RunSpec(BaseModel):
     kind: RunKind
     workdir: Path = Field(description="Where the run was started; relative command-line paths meant this.")
     inventory: Path
+    overlay: Path | None = None  # merged on top of the inventory (fleet.inventory.overlay)
+    import_password: str | None = None  # reference for imported clusters without a usable one
     limit: str | None = None
     concurrency: int = Field(DEFAULT_CONCURRENCY, ge=1, le=4096)
     per_cluster: int = Field(DEFAULT_PER_CLUSTER, ge=1, le=16)
@@ -100,9 +103,18 @@ class RunSpec(BaseModel):
         """
         base = (workdir or Path.cwd()).absolute()
         values: dict[str, Any] = {key: value for key, value in given.items() if value is not None}
-        for key in ("inventory", "backup_dir", "policy", "events"):
+        for key in ("inventory", "overlay", "backup_dir", "policy", "events"):
             if key in values:
                 values[key] = absolute(Path(values[key]), base)
+        if "import_password" in values:
+            if not is_reference(values["import_password"]):
+                raise InputError(
+                    "takes a secret reference (env:NAME, file:PATH, cmd:COMMAND), not a password",
+                    field="--import-password",
+                )
+            values["import_password"] = absolute_command(
+                absolute_reference(values["import_password"], base), base
+            )
         for key in ("current", "new", "passphrase"):
             if key in values:
                 values[key] = absolute_reference(values[key], base)
@@ -208,6 +220,22 @@ def absolute_reference(ref: str, base: Path) -> str:
     scheme, sep, rest = ref.partition(":")
     if sep and scheme == "file" and rest.strip():
         return f"file:{absolute(Path(rest), base)}"
+    return ref
+
+
+def absolute_command(ref: str, base: Path) -> str:
+    """A ``cmd:``/``script:`` reference whose program is a relative path (``cmd:./get-pass``) made
+    absolute: the inventory's references run in the inventory's folder, this one meant ``base``."""
+    scheme, sep, command = ref.partition(":")
+    if not sep or scheme not in ("cmd", "script"):
+        return ref
+    try:
+        argv = shlex.split(command)
+    except ValueError:
+        return ref  # resolving it names the mistake
+    if argv and "/" in argv[0] and not Path(argv[0]).expanduser().is_absolute():
+        argv[0] = str(base / argv[0])
+        return f"{scheme}:" + shlex.join(argv)
     return ref
 
 

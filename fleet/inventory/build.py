@@ -8,6 +8,9 @@ Inheritance: defaults → the cluster's groups in the order it lists them (a lat
 the cluster itself. ``vars``, ``labels`` and ``tls`` merge key by key in that order; ``username``
 and ``password`` are replaced.
 
+A cluster needs a ``username`` unless its password is a ``script:`` reference (a credentials script
+in NetApp Harvest's form, which may print the user name with the password).
+
 A ``password``, and any ``vars`` entry whose name contains "password", "passphrase" or "secret",
 must be a secret reference (``env:``, ``file:``, ``cmd:``): literals are refused wherever they are
 set.
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -24,7 +28,7 @@ from urllib.parse import urlsplit
 from fleet.errors import InputError
 from fleet.inventory.document import ClusterDoc, SettingsDoc
 from fleet.inventory.model import Cluster, Inventory, TlsSettings
-from fleet.secrets.refs import is_reference, real_file
+from fleet.secrets.refs import is_credentials_script, is_reference, real_file
 
 SECRET_VAR_WORDS = ("password", "passphrase", "secret")
 _DEFAULT_PORTS = {"https": 443, "http": 80}
@@ -41,9 +45,13 @@ class Layer:
 
 @dataclass(frozen=True, slots=True)
 class ClusterEntry:
+    """One cluster as a source file defines it; ``origins`` names another file and place for fields
+    set elsewhere (an overlay's ``metrocluster_partner``), so errors point where to fix them."""
+
     where: str
     file: Path
     doc: ClusterDoc
+    origins: Mapping[str, tuple[Path, str]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -114,7 +122,9 @@ def build_inventory(parts: Parts) -> Inventory:
 
 
 def _error(entry: ClusterEntry, key: str, message: str) -> InputError:
-    return InputError(message, file=str(entry.file), field=f"{entry.where}.{key}")
+    root = key.split("[", 1)[0].split(".", 1)[0]
+    file, where = entry.origins.get(root, (entry.file, entry.where))
+    return InputError(message, file=str(file), field=f"{where}.{key}")
 
 
 def _check_secret_refs(layer: Layer) -> None:
@@ -176,17 +186,24 @@ def _resolve(entry: ClusterEntry, base_url: str, parts: Parts) -> Cluster:
                 ca_file = real_file(layer.file.parent, settings.tls.ca_file)
         variables.update(settings.vars or {})
         labels.update(settings.labels or {})
-    if not username:
-        raise _error(entry, "username", "no username: set it on the cluster, one of its groups or defaults")
+    if not username and not is_credentials_script(password):
+        raise _error(
+            entry,
+            "username",
+            "no username: set it on the cluster, one of its groups or defaults (or in an --overlay)",
+        )
     if not password:
         raise _error(
-            entry, "password", "no password reference: set it on the cluster, one of its groups or defaults"
+            entry,
+            "password",
+            "no password reference: set it on the cluster, one of its groups or defaults "
+            "(an imported Harvest or Ansible inventory: --import-password REF)",
         )
     return Cluster(
         name=entry.doc.name,
         address=entry.doc.address,
         base_url=base_url,
-        username=username,
+        username=username or None,
         password=password,
         tls=TlsSettings(verify=verify, ca_file=ca_file),
         vars=variables,

@@ -24,7 +24,7 @@ class Cluster(_Frozen):
     name: str
     address: str
     base_url: str  # "https://host:port", always with an explicit port
-    username: str
+    username: str | None  # None only with a ``script:`` password, whose output names the user
     password: str
     tls: TlsSettings = TlsSettings()
     vars: dict[str, str] = {}

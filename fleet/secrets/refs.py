@@ -13,6 +13,10 @@ secret it was asked for).
   stripped of surrounding whitespace, is the value. Its stderr is discarded. A non-zero exit or a
   timeout is an error that names the program and its exit status, never its output
   (``fleet.secrets.helper``).
+- ``script:COMMAND``: run as ``cmd:`` is, read as NetApp Harvest reads a ``credentials_script``:
+  YAML with a ``password`` (and optionally a ``username``) is that password, and that user name
+  replaces the inventory's when the reference is a cluster's password (``username``); any other
+  output, stripped, is the value. An ``authToken`` is refused: fleet logs in with basic auth.
 
 A resolved value is cached per expanded reference, so 2,000 clusters sharing ``env:ONTAP_PASSWORD``
 read it once, and ``cmd:`` lookups run at most ``max_concurrent_cmds`` at a time.
@@ -37,7 +41,8 @@ from fleet.errors import InputError
 from fleet.secrets.helper import command_name, exit_message
 from fleet.secrets.secret import Secret
 
-SCHEMES = ("env", "file", "cmd")
+SCHEMES = ("env", "file", "cmd", "script")
+COMMAND_SCHEMES = frozenset({"cmd", "script"})
 CLUSTER_PLACEHOLDER = "{cluster}"
 DEFAULT_CMD_TIMEOUT = 30.0
 
@@ -48,6 +53,11 @@ def is_reference(text: str) -> bool:
     """True when ``text`` names a known scheme and something after it (``env:X``, not ``hunter2``)."""
     scheme, sep, rest = text.partition(":")
     return bool(sep) and scheme in SCHEMES and bool(rest.strip())
+
+
+def is_credentials_script(ref: str | None) -> bool:
+    """A ``script:`` reference: its output may name the user name too (Harvest's credentials script)."""
+    return ref is not None and is_reference(ref) and ref.startswith("script:")
 
 
 def expand(ref: str, cluster: str) -> str:
@@ -78,7 +88,7 @@ class _Lookup:
 
     @property
     def key(self) -> tuple[str, str, str]:
-        return (self.scheme, self.target, str(self.cwd) if self.scheme == "cmd" else "")
+        return (self.scheme, self.target, str(self.cwd) if self.scheme in COMMAND_SCHEMES else "")
 
 
 class SecretResolver:
@@ -97,6 +107,7 @@ class SecretResolver:
         self._cmd_timeout = cmd_timeout
         self._max_concurrent_cmds = max_concurrent_cmds
         self._cache: dict[tuple[str, str, str], Secret] = {}
+        self._usernames: dict[tuple[str, str, str], str] = {}  # what ``script:`` references printed
 
     def resolve(
         self,
@@ -114,7 +125,7 @@ class SecretResolver:
             cached = self._cache.get(lookup.key)
             if cached is not None:
                 return cached
-            if lookup.scheme == "cmd":
+            if lookup.scheme in COMMAND_SCHEMES:
                 value = _read_cmd_output(_run_command(lookup.target, lookup.cwd, self._cmd_timeout))
             else:
                 value = _read_local(lookup, cluster)
@@ -138,7 +149,7 @@ class SecretResolver:
                 cached = self._cache.get(lookup.key)
                 if cached is not None:
                     results[index] = cached
-                elif lookup.scheme == "cmd":
+                elif lookup.scheme in COMMAND_SCHEMES:
                     commands.setdefault(lookup.key, (lookup, []))[1].append(index)
                 else:
                     results[index] = self._remember(lookup, _read_local(lookup, request.cluster), request)
@@ -169,6 +180,16 @@ class SecretResolver:
             raise _input_error(requests[first], problems[first] + suffix)
         return [secret for secret in results if secret is not None]
 
+    def username(self, request: SecretRequest) -> str | None:
+        """The user name a ``script:`` reference printed with its password (``request`` resolved
+        already), or None: then the inventory's user name applies."""
+        if not is_credentials_script(request.ref):
+            return None
+        try:
+            return self._usernames.get(self._lookup(request).key)
+        except _Unresolvable:
+            return None
+
     def _lookup(self, request: SecretRequest) -> _Lookup:
         if not is_reference(request.ref):
             raise _Unresolvable(
@@ -181,10 +202,15 @@ class SecretResolver:
         return _Lookup(scheme, target.strip() if scheme == "env" else target, base_dir)
 
     def _remember(self, lookup: _Lookup, value: str, request: SecretRequest) -> Secret:
+        username = None
+        if lookup.scheme == "script":
+            username, value = credentials_from_output(value)
         if not value:
             raise _Unresolvable("resolves to an empty value")
         secret = Secret(value)
         self._cache[lookup.key] = secret
+        if username:
+            self._usernames[lookup.key] = username
         return secret
 
 
@@ -319,3 +345,31 @@ def _read_cmd_output(outcome: _CmdOutcome) -> str:
         return outcome.stdout.decode("utf-8").strip()
     except UnicodeDecodeError:
         raise _Unresolvable(f"command {name}: its output is not UTF-8") from None
+
+
+def credentials_from_output(text: str) -> tuple[str | None, str]:
+    """``(username or None, password)`` from a credentials script's stdout, as NetApp Harvest reads it.
+
+    A YAML mapping with a non-empty ``password`` gives that password and its ``username`` if any;
+    anything else (plain text, YAML without a password) is the password as printed, stripped.
+    Only scalar values are read, from the composed nodes: aliases are never expanded (composing
+    builds no objects, so no YAML construct beyond a node per token can cost anything).
+    """
+    import yaml  # here, not at the top: only ``script:`` needs it (the secrets package stays small)
+
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        node = None
+    fields: dict[str, str] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and isinstance(value_node, yaml.ScalarNode):
+                fields[str(key_node.value)] = str(value_node.value)
+    if fields.get("authToken") and not fields.get("password"):
+        raise _Unresolvable(
+            "the credentials script printed an authToken; fleet logs in with a user name and password"
+        )
+    if fields.get("password"):
+        return fields.get("username") or None, fields["password"]
+    return None, text.strip()

@@ -89,7 +89,7 @@ async def test_an_ansible_vault_password_gets_the_documented_refusal(tmp_path):
     assert code == 2
     assert err.strip() == (
         f"fleet: error: {hosts}, field all.vars.password: a literal or vault-encrypted password is refused; "
-        "use a secret reference (env:, file:, cmd:) or pass one to the importer"
+        "use a secret reference (env:, file:, cmd:) or give one with --import-password REF"
     )
 
 

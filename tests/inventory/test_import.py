@@ -48,7 +48,7 @@ def test_harvest_pollers_become_clusters(tmp_path: Path) -> None:
     assert list(inv.clusters) == ["cl-east-1", "cl-lab"]  # Unix and StorageGrid pollers skipped
     east, lab = inv.clusters["cl-east-1"], inv.clusters["cl-lab"]
     assert east.base_url == "https://10.0.0.1:443" and east.username == "harvest"
-    assert east.password == "cmd:./get-pass.sh 10.0.0.1 harvest"
+    assert east.password == "script:./get-pass.sh 10.0.0.1 harvest"
     assert east.labels == {"org": "storage", "datacenter": "dc-east", "site": "east"}
     assert east.tls.verify is True and east.tls.ca_file == (tmp_path / "certs/ca.pem").resolve()
     assert (lab.username, lab.password, lab.tls.verify) == ("labuser", "env:LAB_PASSWORD", False)
@@ -119,3 +119,82 @@ def test_load_any_picks_the_format_by_content(tmp_path: Path) -> None:
     assert list(load_any(native).clusters) == ["n1"]
     assert list(load_any(write(tmp_path / "harvest.yml", HARVEST)).clusters) == ["cl-east-1", "cl-lab"]
     assert "cl-solo" in load_any(write(tmp_path / "hosts.yml", ANSIBLE)).clusters
+
+
+# --- Harvest: NetApp's own files (tests/fixtures/harvest/SOURCES.md) --------------------------------
+
+HARVEST_FILES = Path(__file__).parent.parent / "fixtures" / "harvest"
+
+
+def test_harvest_docs_credentials_script_example_imports_without_a_username() -> None:
+    """Harvest has no default user name: the script is called with the address alone, as Harvest
+    calls it, and may name the user itself."""
+    inv = load_any(HARVEST_FILES / "harvest_docs_credentials_script_example.yml")
+    ontap1 = inv.clusters["ontap1"]
+    assert (ontap1.base_url, ontap1.username) == ("https://10.1.1.1:443", None)
+    assert ontap1.password == "script:./get_pass 10.1.1.1"
+    assert ontap1.labels == {"site": "rtp", "datacenter": "rtp"}
+    assert ontap1.tls.verify is True
+
+
+def test_harvests_own_harvest_yml_has_no_ontap_poller_and_says_which_it_skipped() -> None:
+    """The file NetApp ships holds only the local Unix poller (its ONTAP examples are comments)."""
+    with pytest.raises(InputError) as caught:
+        load_any(HARVEST_FILES / "harvest_harvest.yml")
+    assert caught.value.file == str(HARVEST_FILES / "harvest_harvest.yml")
+    assert caught.value.field == "Pollers" and "unix (no ONTAP collector)" in str(caught.value)
+
+
+def test_harvest_datacenter_is_the_site_label_unless_labels_name_a_site(tmp_path: Path) -> None:
+    text = """
+    Defaults: {username: u, password: 'env:P', datacenter: dc-default}
+    Pollers:
+      a: {addr: 10.0.0.1, datacenter: dc-a}
+      b: {addr: 10.0.0.2}
+      c: {addr: 10.0.0.3, datacenter: dc-c, labels: [{site: c-site}]}
+    """
+    inv = load_any(write(tmp_path / "harvest.yml", text))
+    assert {name: c.labels.get("site") for name, c in inv.clusters.items()} == {
+        "a": "dc-a",
+        "b": "dc-default",
+        "c": "c-site",
+    }
+    assert [c.name for c in inv.select("site=dc-a")] == ["a"]
+
+
+def test_harvest_script_gets_the_user_name_when_there_is_one_and_import_password_leaves_it(
+    tmp_path: Path,
+) -> None:
+    text = """
+    Defaults: {username: harvest, credentials_script: {path: ./get_pass}}
+    Pollers:
+      a: {addr: 10.0.0.1}
+      b: {addr: 10.0.0.2, password: literal-b-secret}
+      c: {addr: 10.0.0.3, credentials_file: creds.yml, credentials_script: null}
+    """
+    path = write(tmp_path / "harvest.yml", text)
+    with pytest.raises(InputError) as caught:
+        load_any(path)
+    assert caught.value.field == "Pollers.b.password" and "--import-password" in str(caught.value)
+    assert "literal-b-secret" not in str(caught.value)
+    inv = load_any(path, password="env:ONTAP_PASSWORD")
+    assert inv.clusters["a"].password == "script:./get_pass 10.0.0.1 harvest"  # the script stays
+    assert inv.clusters["b"].password == inv.clusters["c"].password == "env:ONTAP_PASSWORD"
+    assert "literal-b-secret" not in inv.model_dump_json()
+
+
+def test_a_fleet_inventory_refuses_an_import_password(tmp_path: Path) -> None:
+    native = write(
+        tmp_path / "inv.yml", "clusters: [{name: n1, address: h, username: u, password: 'env:P'}]\n"
+    )
+    with pytest.raises(InputError) as caught:
+        load_any(native, password="env:OTHER")
+    assert caught.value.field == "--import-password"
+
+
+def test_harvest_poller_files_are_refused_rather_than_left_out(tmp_path: Path) -> None:
+    text = "Poller_files: [configs/*.yml]\nPollers:\n  u2: {addr: 10.0.0.1}\n"
+    path = write(tmp_path / "harvest.yml", text)
+    with pytest.raises(InputError) as caught:
+        load_any(path)
+    assert caught.value.field == "Poller_files" and "-i" in str(caught.value)

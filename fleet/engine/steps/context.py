@@ -22,6 +22,10 @@ NO_PASSPHRASE = (
     "no passphrase reference for this cluster (no --current, no vars.okm_passphrase in the inventory); "
     "not contacted"
 )
+DECLARE_PAIR = (
+    "Declare the pair: metrocluster_partner on both sites (for a Harvest or Ansible inventory, in an "
+    "--overlay file)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +43,7 @@ class ClusterSecrets:
     password: Secret
     current: Secret | None = None
     new: Secret | None = None
+    username: str | None = None  # printed by a ``script:`` password reference; replaces the inventory's
 
 
 @dataclass(slots=True)
@@ -86,7 +91,7 @@ class RunContext:
                 self.pool,
                 name=cluster.name,
                 base_url=cluster.base_url,
-                username=cluster.username,
+                username=self.secrets[cluster.name].username or cluster.username or "",
                 password=self.secrets[cluster.name].password,
                 ca_file=cluster.tls.ca_file,
                 verify=cluster.tls.verify,

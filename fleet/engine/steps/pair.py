@@ -278,7 +278,9 @@ def heal_command(spec: RunSpec, a: str, b: str) -> str:
             reference = f"{spec.store} get {a} current"
         else:
             reference = f"file:{Path(spec.store.removeprefix('file:')) / a / 'current'}"
-    return (
-        f"fleet sync -i {shlex.quote(str(spec.inventory))} --passphrase {shlex.quote(reference)} "
-        f"--limit {shlex.quote(f'{a},{b}')}"
-    )
+    source = f"-i {shlex.quote(str(spec.inventory))}"
+    if spec.overlay is not None:
+        source += f" --overlay {shlex.quote(str(spec.overlay))}"
+    if spec.import_password is not None:
+        source += f" --import-password {shlex.quote(spec.import_password)}"
+    return f"fleet sync {source} --passphrase {shlex.quote(reference)} --limit {shlex.quote(f'{a},{b}')}"

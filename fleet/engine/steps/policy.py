@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from fleet.engine.rollout.units import Unit
-from fleet.engine.steps.context import RunContext, RunState
+from fleet.engine.steps.context import DECLARE_PAIR, RunContext, RunState
 from fleet.engine.steps.journaled import journaled
 from fleet.engine.steps.ledger import refuse_to_send, refused
 from fleet.engine.steps.observe import NotThatCluster, read_facts
@@ -307,7 +307,7 @@ class ApplyWork:
         if facts is not None and facts.partner is not None:
             return (
                 f"ONTAP reports a MetroCluster partner ({facts.partner}) the inventory does not name; "
-                "one site alone is never changed"
+                f"one site alone is never changed. {DECLARE_PAIR}"
             )
         return None
 

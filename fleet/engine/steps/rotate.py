@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from fleet.engine.steps.checks import verify_and_backup
-from fleet.engine.steps.context import NO_PASSPHRASE, Outcome, RunContext
+from fleet.engine.steps.context import DECLARE_PAIR, NO_PASSPHRASE, Outcome, RunContext
 from fleet.engine.steps.journaled import journaled, mark_verified, outcome_unknown
 from fleet.engine.steps.ledger import refuse_to_send, refused
 from fleet.engine.steps.observe import NotThatCluster, Observed, missing_keys_by_node, observe, read_status
@@ -346,7 +346,7 @@ def precheck_single(cluster: Cluster, observed: Observed) -> Outcome | None:
         return Outcome(
             ClusterOutcome.FAILED,
             f"ONTAP reports a MetroCluster partner ({mcc.remote_name or 'unknown'}) that the inventory "
-            "does not name; refused so the two sites are never rotated independently",
+            f"does not name; refused so the two sites are never rotated independently. {DECLARE_PAIR}",
         )
     if not observed.healthy:
         return Outcome(
