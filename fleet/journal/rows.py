@@ -25,6 +25,11 @@ class RunRow:
     inventory_digest: str | None
     report_path: str | None
     stop_reason: str | None
+    # the audit record (schema v3); None on runs recorded before it
+    operator: str | None = None
+    host: str | None = None
+    change_id: str | None = None
+    fleet_version: str | None = None
 
     @classmethod
     def from_sql(cls, row: sqlite3.Row) -> RunRow:
