@@ -6,12 +6,16 @@
     │   └── AlreadyResumed      fleet.journal: another `fleet resume` of the same run got there first
     ├── SecretStoreError        fleet.secrets.store: a store could not read, write or keep a passphrase
     ├── ActionRefused           fleet.engine.steps.policy: an action apply will not send (no passphrase)
+    ├── NotThatCluster          fleet.engine.steps.observe: the address answers as another cluster
     └── OntapError              ONTAP answered with an error body (http_status, code, message, target)
         └── OntapTransportError     no usable answer: connect error, reset, bad JSON
             ├── OntapTimeout            no answer in time (also a TimeoutError)
             ├── OntapTlsError           fleet.ontap.http: the certificate was refused; nothing was sent
             ├── ReplyRefused            fleet.ontap.limits: the answer broke a response limit (size, paging)
             └── JobGone                 fleet.ontap.jobs: ONTAP forgot a job before it was seen to end
+
+``FleetError.refusal`` names the safety rule of an error that is fleet refusing on purpose (the report's
+``refused`` kind and failures key, with its own next step), so it is never taken for a fleet bug.
 
 Outside the tree, on purpose: ``SweepLocked`` (the CLI's "another sweep holds the lock", exit 5)
 and the simulator's ``Refused`` (ONTAP's refusal inside the simulator, never seen by fleet).
@@ -28,6 +32,9 @@ from typing import Any
 
 class FleetError(Exception):
     """Base of every error fleet raises on purpose."""
+
+    #: The safety rule this error is, when it is an expected refusal (e.g. ``"not_that_cluster"``).
+    refusal: str | None = None
 
 
 class InputError(FleetError):

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from fleet.engine.audit import CHANGE_ID_MAX
 from fleet.engine.rollout.window import DEFAULT_FLOOR_SECONDS
 from fleet.engine.spec import DEFAULT_CONCURRENCY, DEFAULT_PER_CLUSTER, DEFAULT_TIMEOUT
 from fleet.ontap.limits import DEFAULT_MAX_RESPONSE_BYTES, size_text
@@ -168,6 +169,14 @@ allow_attempt = click.option(
     is_flag=True,
     help="Allow a passphrase attempt on a cluster that refused one within 24 h (lockout risk: loud).",
 )
+change_id = click.option(
+    "--change-id",
+    "change_id",
+    default=None,
+    metavar="TICKET",
+    help=f"The change ticket this run belongs to, recorded in the journal, report and events "
+    f"(printable, at most {CHANGE_ID_MAX} characters).",
+)
 events = click.option(
     "--events",
     "events",
@@ -228,6 +237,7 @@ run: list[Decorator] = [
     allow_http,
     max_response_bytes,
     log_format,
+    change_id,
     *rollout,
 ]
 

@@ -199,6 +199,7 @@ def apply_cmd(**given: Any) -> None:
 
 @main.command("sweep")
 @options.apply_options(options.read)
+@options.change_id
 @options.file_option("--report", "report_path", "Report file (default: <report-dir>/<run-id>.json).")
 @options.sweep_report_dir
 @options.file_option("--html", "html_path", "Also write a single-file HTML report here.")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import structlog
 
-from fleet import __version__
+from fleet.engine.audit import this_run
 from fleet.engine.cluster_log import ClusterLog
 from fleet.engine.leases import CHANGING, busy_reason, give_back, renewing, take_unit
 from fleet.engine.lineage import change_of
@@ -31,12 +31,12 @@ from fleet.engine.rollout.runner import RolloutResult, RunObserver, Stop, WaveRe
 from fleet.engine.rollout.units import Unit, build_units
 from fleet.engine.rollout.waves import assign_waves, group_by_wave
 from fleet.engine.steps.context import Concludes, RunContext, RunState, UnitWork
-from fleet.engine.steps.recorder import ClusterRecorder
+from fleet.engine.steps.recorder import ClusterRecorder, error_info
 from fleet.errors import FleetError
 from fleet.inventory import Cluster
 from fleet.journal import JournalError
 from fleet.ontap import open_http
-from fleet.outcomes import FAILURE, HALTED, ClusterOutcome, ExitCode, RunOutcome, UnitOutcome
+from fleet.outcomes import FAILURE, HALTED, ClusterOutcome, ExitCode, RunOutcome, StepStatus, UnitOutcome
 from fleet.report import ClusterRecord, Report, RunInfo, WaveRecord, build_report, write_report
 from fleet.secrets import SCRUBBER
 from fleet.secrets.store import SecretStoreError
@@ -113,11 +113,13 @@ async def _run(
         if rollout.events_path is not None:  # opened first: a path that cannot be written touches nothing
             events = resources.enter_context(EventsObserver(rollout.events_path, clock=rollout.clock))
             observers = [*observers, events]
+        audit = this_run(spec.change_id)
         run_id = await plan.journal.create_run(
             kind=spec.kind,
             options=spec.options(),
             inventory_path=";".join(str(path) for path in plan.inventory.sources),
             inventory_digest=plan.inventory.digest,
+            **audit.fields(),
         )
         await plan.journal.add_units(
             run_id, [(unit.id, list(unit.names), wave_of.get(unit.id)) for unit in units]
@@ -128,7 +130,7 @@ async def _run(
         )
         observers = [*observers, ClusterLog(state)]
         if events is not None:
-            events.run_started(run_id, spec.kind, group_by_wave(units, wave_of))
+            events.run_started(run_id, spec.kind, group_by_wave(units, wave_of), audit=audit.fields())
         leasing = spec.kind in CHANGING and not spec.dry_run  # a dry run never makes a real run busy
         holding = renewing(plan.journal, run_id) if leasing else contextlib.nullcontext()
         async with open_http(plan.http) as pool, holding:
@@ -194,10 +196,13 @@ async def _run(
                 else:
                     log.error("unit crashed", unit=unit.id, error=f"{type(exc).__name__}: {exc}")
                     reason = f"internal error: {type(exc).__name__}"
+                error = error_info(exc)  # deadline, store, journal: their own keys; anything else is a bug
                 for cluster in unit.clusters:
                     if cluster.name in state.records:
                         continue
                     rec = state.recorders.get(cluster.name) or state.recorder(cluster)
+                    if not any(step.error for step in rec.steps):  # the step it broke in recorded it
+                        rec.note("unit", StepStatus.FAILED, reason, error=error)
                     state.records[cluster.name] = rec.finish(outcome, reason)
                 return outcome
 
@@ -254,10 +259,13 @@ async def _run(
             finished_at=finished_at,
             outcome=outcome,
             exit_code=exit_code,
-            fleet_version=__version__,
+            fleet_version=audit.fleet_version,
             inventory=";".join(str(path) for path in plan.inventory.sources),
             options=spec.options(),
             stop_reason="interrupted by signal" if interrupted else (halt.message if halt else None),
+            operator=audit.operator,
+            host=audit.host,
+            change_id=audit.change_id,
         )
         waves = [wave_record(wave) for wave in result.waves] if result is not None else []
         report = build_report(run, records, list(state.pairs.values()), waves)

@@ -16,8 +16,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from fleet.engine.audit import check_change_id
 from fleet.engine.rollout.budgets import parse_threshold
 from fleet.engine.rollout.settings import ConfirmWave, Rollout, parse_rollout
 from fleet.engine.rollout.window import DEFAULT_FLOOR_SECONDS, Clock, utc_now, window_end_ahead
@@ -87,9 +88,16 @@ class RunSpec(BaseModel):
     pause_between_waves: bool = False
     events: Path | None = None
     dry_run: bool = False  # read and decide, send no mutation (rotate, sync)
+    # the audit record: the change ticket this run belongs to (kept by `fleet resume`)
+    change_id: str | None = None
     # fleet resume
     resumed_from: str | None = None
     retry_failed: bool = False
+
+    @field_validator("change_id")
+    @classmethod
+    def _printable_change_id(cls, value: str | None) -> str | None:
+        return None if value is None else check_change_id(value)
 
     @classmethod
     def create(
@@ -256,4 +264,4 @@ def input_error(exc: ValidationError) -> InputError:
     """The first validation problem as an ``InputError`` naming the option (``--per-cluster``)."""
     first = exc.errors()[0]
     name = "--" + "-".join(str(part) for part in first["loc"]).replace("_", "-")
-    return InputError(first["msg"], field=name)
+    return InputError(first["msg"].removeprefix("Value error, "), field=name)

@@ -139,9 +139,20 @@ class Journal:
     # --- runs and units --------------------------------------------------------------------------
 
     async def create_run(
-        self, *, kind: str, options: dict[str, Any], inventory_path: str, inventory_digest: str
+        self,
+        *,
+        kind: str,
+        options: dict[str, Any],
+        inventory_path: str,
+        inventory_digest: str,
+        operator: str | None = None,
+        host: str | None = None,
+        change_id: str | None = None,
+        fleet_version: str | None = None,
     ) -> str:
         """Record a new run; return its id (``20261129-051500-3fa2``: UTC start, then random hex).
+
+        ``operator`` (user@host), ``host``, ``change_id`` and ``fleet_version`` are its audit record.
 
         A run that resumes another (``options["resumed_from"]``) is recorded only if no run resumed
         that one yet, checked in the same transaction: two ``fleet resume`` of one run started
@@ -166,9 +177,20 @@ class Journal:
                 if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
                     break
             conn.execute(
-                "INSERT INTO runs (id, kind, started_at, options, inventory_path, inventory_digest)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (run_id, kind, _iso(started), options_json, inventory_path, inventory_digest),
+                "INSERT INTO runs (id, kind, started_at, options, inventory_path, inventory_digest,"
+                " operator, host, change_id, fleet_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    kind,
+                    _iso(started),
+                    options_json,
+                    inventory_path,
+                    inventory_digest,
+                    operator,
+                    host,
+                    _scrub(change_id),
+                    fleet_version,
+                ),
             )
             return run_id
 

@@ -29,6 +29,10 @@ class RunRow:
     pid: int | None = None
     host: str | None = None
     alive_until: str | None = None
+    # the audit record (schema v4; ``host`` is v3's); None on runs recorded before it
+    operator: str | None = None
+    change_id: str | None = None
+    fleet_version: str | None = None
 
     @classmethod
     def from_sql(cls, row: sqlite3.Row) -> RunRow:

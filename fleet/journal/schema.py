@@ -126,7 +126,19 @@ ALTER TABLE cluster_state ADD COLUMN verified_by TEXT;
 UPDATE cluster_state SET verified_by = run_id WHERE verified_at IS NOT NULL;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+# v4: the audit record of a run. Columns, not only keys of ``options``: ``options`` is what the run was
+# asked to do (and ``fleet resume`` reloads it), while who ran it, where and with which fleet belong
+# to each run of a change (a resume may be run by someone else, elsewhere); and an auditor's
+# "every run of CHG-1234" is one indexed query. Runs recorded before v4 keep NULL;
+# ``host`` came with v3 (the host of a run under way) and is the same value.
+_V4 = """
+ALTER TABLE runs ADD COLUMN operator TEXT;       -- user@host, the effective OS user
+ALTER TABLE runs ADD COLUMN change_id TEXT;      -- --change-id, also in options
+ALTER TABLE runs ADD COLUMN fleet_version TEXT;
+CREATE INDEX runs_by_change ON runs(change_id) WHERE change_id IS NOT NULL;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -1,8 +1,15 @@
 """Turn per-cluster records into the fleet-wide view: counts, and failures by code, node and cluster.
 
 An auditor asks "what failed where, and what do I do now?". So every failing step and every node
-error is counted, also when fleet remediated it afterwards (the cluster is then listed under
-``remediated_clusters`` too): hiding a repaired failure would hide that the estate needed repair.
+error is counted, in one of two places, by how its cluster ended: under ``failures`` (with the next
+step) when the cluster did not end well, under ``recovered`` when fleet retried, reconciled or
+remediated it and the cluster ended ``succeeded`` or ``already_current``. Hiding a repaired error
+would hide that the estate needed repair; listing it as a failure would send someone to fix what
+is fixed.
+
+``internal`` means a fleet bug, and nothing else: an unexpected exception, or a cluster that did
+not end well without any recorded error. Every expected refusal carries its own key (``refused``
+kind, ``REFUSALS``) and a next step.
 """
 
 from __future__ import annotations
@@ -12,12 +19,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from fleet.ontap.codes import CodeClass, classify, code_info
+from fleet.outcomes import ClusterOutcome
 from fleet.report.model import (
     CLUSTER_OUTCOMES,
     PAIR_OUTCOMES,
     ClusterRecord,
     Drift,
     ErrorInfo,
+    ErrorKind,
     FailureGroup,
     Failures,
     Finding,
@@ -25,6 +34,8 @@ from fleet.report.model import (
     NodeRecord,
     NodeRef,
     PairRecord,
+    Recovered,
+    RecoveredGroup,
     Report,
     RunInfo,
     Summary,
@@ -32,6 +43,83 @@ from fleet.report.model import (
 )
 
 KEYS_MISSING = "keys_missing"
+#: A cluster that ended like this ended well: its errors were recovered from, not failures.
+ENDED_WELL = frozenset({ClusterOutcome.SUCCEEDED, ClusterOutcome.ALREADY_CURRENT})
+#: Outcomes that need a recorded error; one without any is a fleet bug (``internal``).
+NEEDS_AN_ERROR = frozenset({ClusterOutcome.FAILED, ClusterOutcome.REFUSED})
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """An expected refusal (or a failure on fleet's own side): what it is, and what to do about it."""
+
+    message: str  # the group's message; each step's error keeps its cluster's own details
+    next_step: str
+
+
+#: Every key that is not a fleet bug although it has no ONTAP code. Never "internal".
+REFUSALS: dict[str, Rule] = {
+    "not_that_cluster": Rule(
+        "The address answers as another cluster than the inventory names; nothing was changed.",
+        "Correct the entry's address, or set `ontap_name:` to the name the cluster reports when it is the "
+        "same cluster under another name; then rerun on it.",
+    ),
+    "mcc_partner_unlisted": Rule(
+        "ONTAP reports a MetroCluster partner that the inventory does not name; nothing was changed.",
+        "Add the partner site to the inventory if it is missing, give both entries `metrocluster_partner:` "
+        "naming each other, then rerun with `--limit` naming both sites (a pair is rotated as one unit).",
+    ),
+    "mcc_partner_mismatch": Rule(
+        "The inventory's MetroCluster pairing disagrees with ONTAP's; nothing was changed.",
+        "Correct `metrocluster_partner:` on both entries to the partner ONTAP reports (GET "
+        "/api/cluster/metrocluster), then rerun with `--limit` naming both sites.",
+    ),
+    "km_unhealthy": Rule(
+        "The key manager is not healthy; nothing was changed.",
+        "Fix the key manager's status first (each cluster's reason gives it; nodes missing keys are healed "
+        "by `fleet sync` with the current passphrase), then rerun on these clusters.",
+    ),
+    "refused_before": Rule(
+        "The cluster already refused this passphrase; it is never sent again.",
+        "Give the reference to the passphrase the cluster has (with a store: its `current` slot), then rerun "
+        "on these clusters.",
+    ),
+    "stale_reference": Rule(
+        "The reference is not the passphrase the journal last verified on the cluster; not sent.",
+        "Use the reference that gives the journal's fingerprint (each cluster's reason names both; with a "
+        "store: its `current` slot), then rerun on these clusters.",
+    ),
+    "attempt_24h": Rule(
+        "A wrong passphrase was already tried on the cluster within 24 hours; not sent (lockout risk).",
+        "Correct the reference, then rerun once the 24 hours are over, or now with `--allow-attempt` when "
+        "you are sure of it.",
+    ),
+    "store_pending": Rule(
+        "The store's pending slot holds another value than the cluster proved; every slot was left as is.",
+        "Another run's candidate is pending: find it with `fleet runs`, let it finish or `fleet resume` it, "
+        "then rerun on these clusters.",
+    ),
+    "no_passphrase": Rule(
+        "An action needs a passphrase and no reference gives one; not sent.",
+        "Give a passphrase reference (`--passphrase`, or the inventory's `vars.okm_passphrase`), then rerun "
+        "on these clusters.",
+    ),
+    "deadline": Rule(
+        "The cluster deadline (--cluster-deadline) passed before the cluster's work ended.",
+        "`fleet resume` the run: it reconciles any change in flight; give a longer --cluster-deadline if "
+        "these clusters are slow.",
+    ),
+    "secret_store": Rule(
+        "The secret store failed; nothing more was sent to the cluster.",
+        "Fix the store (the steps' messages say how: its folder, its permissions, the `cmd:` tool), then "
+        "`fleet resume` the run.",
+    ),
+    "journal": Rule(
+        "The journal failed; nothing more was sent to the cluster.",
+        "Fix the journal (disk full, permissions, a lock), then `fleet resume` the run.",
+    ),
+}
+REFUSAL_KEYS: tuple[str, ...] = tuple(REFUSALS)
 
 # What to do next when the failure has no ONTAP code (or one the code table gives no advice for).
 _DEFAULT_NEXT_STEPS: dict[str, str] = {
@@ -46,6 +134,8 @@ _DEFAULT_NEXT_STEPS: dict[str, str] = {
     "transport": "Check reachability and TLS (the inventory's CA file) for these clusters, then rerun.",
     "auth": "Check the inventory's credentials for these clusters, then rerun on them.",
     "input": "Fix the input named in the message; no cluster was changed by it.",
+    "refused": "fleet refused on purpose (a safety rule; the message says which): correct that, then rerun.",
+    "local": "fleet's own journal or secret store failed: fix it, then `fleet resume` the run.",
     "internal": "An unexpected fleet error: file an issue with this report and the run's log attached.",
     KEYS_MISSING: (
         "Some nodes lack keys: run `fleet sync` with the current passphrase on these clusters, then check "
@@ -58,6 +148,8 @@ def failure_key(error: ErrorInfo) -> str:
     """The by_code key: ONTAP's code as a string, else a stable key from the error kind and HTTP status."""
     if error.code is not None:
         return str(error.code)
+    if error.key:
+        return error.key
     if error.kind == "timeout":
         return "timeout"
     if error.http_status is not None:
@@ -70,6 +162,8 @@ def next_step_for(key: str) -> str:
     info = code_info(int(key)) if key.isdigit() else None
     if info is not None and info.next_step:
         return info.next_step
+    if key in REFUSALS:
+        return REFUSALS[key].next_step
     if key in _DEFAULT_NEXT_STEPS:
         return _DEFAULT_NEXT_STEPS[key]
     if key.startswith("http_5"):
@@ -84,6 +178,7 @@ class _Group:
     """A failure group while it is being collected (mutable; frozen into a FailureGroup at the end)."""
 
     messages: Counter[str] = field(default_factory=Counter)
+    kinds: Counter[ErrorKind] = field(default_factory=Counter)
     count: int = 0
     clusters: set[str] = field(default_factory=set)
     nodes: set[tuple[str, str]] = field(default_factory=set)
@@ -96,9 +191,18 @@ class _Collector:
         self.by_cluster: defaultdict[str, set[str]] = defaultdict(set)
         self.by_node: dict[tuple[str, str], tuple[set[str], int | None]] = {}
 
-    def add(self, cluster: ClusterRecord, key: str, message: str, node: NodeRecord | None = None) -> None:
+    def add(
+        self,
+        cluster: ClusterRecord,
+        key: str,
+        message: str,
+        node: NodeRecord | None = None,
+        kind: ErrorKind | None = None,
+    ) -> None:
         group = self.groups[key]
         group.messages[message] += 1
+        if kind is not None:
+            group.kinds[kind] += 1
         group.count += 1
         group.clusters.add(cluster.name)
         if cluster.remediated:
@@ -115,48 +219,77 @@ class _Collector:
             NodeFailure(cluster=cluster, node=node, codes=sorted(codes), keys_missing=missing)
             for (cluster, node), (codes, missing) in sorted(self.by_node.items())
         ]
-        by_cluster = {name: sorted(keys) for name, keys in sorted(self.by_cluster.items())}
-        return Failures(by_code=by_code, by_node=by_node, by_cluster=by_cluster)
+        return Failures(by_code=by_code, by_node=by_node, by_cluster=self._by_cluster())
+
+    def recovered(self) -> Recovered:
+        by_code = {
+            key: RecoveredGroup(
+                code=key,
+                message=_message(key, group),
+                count=group.count,
+                clusters=sorted(group.clusters),
+                nodes=[NodeRef(cluster=c, node=n) for c, n in sorted(group.nodes)],
+                remediated_clusters=sorted(group.remediated),
+            )
+            for key, group in sorted(self.groups.items())
+        }
+        return Recovered(by_code=by_code, by_cluster=self._by_cluster())
+
+    def _by_cluster(self) -> dict[str, list[str]]:
+        return {name: sorted(keys) for name, keys in sorted(self.by_cluster.items())}
+
+
+def _message(key: str, group: _Group) -> str:
+    info = code_info(int(key)) if key.isdigit() else None
+    if info is not None:
+        return info.message
+    if key in REFUSALS:
+        return REFUSALS[key].message
+    # the most frequent message; ties broken alphabetically so the report is reproducible
+    return min(group.messages.items(), key=lambda item: (-item[1], item[0]))[0]
 
 
 def _freeze(key: str, group: _Group) -> FailureGroup:
-    info = code_info(int(key)) if key.isdigit() else None
-    if info is not None:
-        message = info.message
-    else:  # the most frequent message; ties broken alphabetically so the report is reproducible
-        message = min(group.messages.items(), key=lambda item: (-item[1], item[0]))[0]
+    kind = min(group.kinds.items(), key=lambda item: (-item[1], item[0]))[0] if group.kinds else None
     return FailureGroup(
         code=key,
-        message=message,
+        message=_message(key, group),
         count=group.count,
         clusters=sorted(group.clusters),
         nodes=[NodeRef(cluster=c, node=n) for c, n in sorted(group.nodes)],
         remediated_clusters=sorted(group.remediated),
         next_step=next_step_for(key),
+        kind=kind,
     )
 
 
 def _collect_cluster(collector: _Collector, cluster: ClusterRecord) -> None:
+    ended_well = cluster.outcome in ENDED_WELL
     step_keys: list[str] = []
     for step in cluster.steps:
-        if step.error is not None and step.status in ("failed", "unknown"):
-            key = failure_key(step.error)
-            collector.add(cluster, key, step.error.message)
-            step_keys.append(key)
-        elif step.status == "failed":
-            collector.add(cluster, "internal", step.detail or f"step {step.name} failed without an error")
-            step_keys.append("internal")
+        error = step.error
+        if error is None:
+            continue  # a failed note without an error is explained by the cluster's other errors, or below
+        if ended_well and error.kind == "refused":
+            continue  # a safety rule that skipped one step of a cluster that ended well: nothing to recover
+        key = failure_key(error)
+        collector.add(cluster, key, error.message, kind=error.kind)
+        step_keys.append(key)
     # Nodes with missing keys but no error of their own belong to the partial failure that left them
     # behind (65536407 does not name its nodes; fleet found them by asking each node).
     partial_keys = sorted({k for k in step_keys if k.isdigit() and classify(int(k)) is CodeClass.PARTIAL})
     for node in cluster.nodes:
         if node.error is not None:
-            collector.add(cluster, failure_key(node.error), node.error.message, node)
+            collector.add(cluster, failure_key(node.error), node.error.message, node, kind=node.error.kind)
         elif node.keys_missing:
             for key in partial_keys or [KEYS_MISSING]:
                 collector.add(cluster, key, f"{node.keys_missing} keys missing on the node", node)
-    if cluster.outcome == "failed" and cluster.name not in collector.by_cluster:
-        collector.add(cluster, "internal", cluster.reason or "failed without a recorded error")
+    if cluster.outcome in NEEDS_AN_ERROR and cluster.name not in collector.by_cluster:
+        # Every expected way to fail records its error: one that did not is a fleet bug.
+        failed = next((step for step in cluster.steps if step.status == "failed"), None)
+        detail = failed.detail if failed is not None else None
+        message = detail or cluster.reason or "failed without a recorded error"
+        collector.add(cluster, "internal", message, kind="internal")
 
 
 def _summary(run: RunInfo, clusters: list[ClusterRecord], pairs: list[PairRecord]) -> Summary:
@@ -184,13 +317,14 @@ def build_report(
     """Build the report, computing ``summary`` and ``failures``; every list is sorted for stable diffs."""
     cluster_list = sorted(clusters, key=lambda c: c.name)
     pair_list = sorted(pairs, key=lambda p: p.name)
-    collector = _Collector()
+    failed, recovered = _Collector(), _Collector()
     for cluster in cluster_list:
-        _collect_cluster(collector, cluster)
+        _collect_cluster(recovered if cluster.outcome in ENDED_WELL else failed, cluster)
     return Report(
         run=run,
         summary=_summary(run, cluster_list, pair_list),
-        failures=collector.failures(),
+        failures=failed.failures(),
+        recovered=recovered.recovered(),
         clusters=cluster_list,
         pairs=pair_list,
         waves=sorted(waves, key=lambda w: w.index),

@@ -25,7 +25,10 @@ from fleet.outcomes import (
 
 SCHEMA_ID = "fleet.report/v1"
 
-ErrorKind = Literal["ontap", "transport", "timeout", "auth", "input", "internal"]
+ErrorKind = Literal["ontap", "transport", "timeout", "auth", "input", "refused", "local", "internal"]
+"""``refused``: fleet would not act, on purpose (a safety rule; ``key`` says which); ``local``: fleet's
+own journal or secret store failed; ``internal``: a fleet bug. The rest: what went wrong on the cluster's
+side."""
 Severity = Literal["critical", "warning", "info"]
 
 CLUSTER_OUTCOMES: tuple[str, ...] = tuple(outcome.value for outcome in ClusterOutcome)
@@ -46,6 +49,11 @@ class ErrorInfo(_Record):
     target: str | None = None
     http_status: int | None = None
     kind: ErrorKind = "ontap"
+    key: str | None = Field(
+        default=None,
+        description="A stable name for an error without an ONTAP code, e.g. the safety rule of a refusal "
+        '("mcc_partner_unlisted"); the failures key.',
+    )
 
 
 class StepRecord(_Record):
@@ -72,13 +80,25 @@ class ClusterRecord(_Record):
     address: str
     outcome: ClusterOutcome
     reason: str | None = None
+    uuid: str | None = Field(
+        default=None,
+        description="The uuid the cluster at this address reported (GET /api/cluster): the journal's "
+        "identity key.",
+    )
     ontap_version: str | None = None
     partner: str | None = None
     steps: list[StepRecord] = Field(default_factory=list)
     nodes: list[NodeRecord] = Field(default_factory=list)
     key_backup_sha256: str | None = None
     passphrase_fingerprint: str | None = Field(
-        default=None, description="Keyed fingerprint from the journal; never a plain hash of the passphrase."
+        default=None,
+        description="The passphrase the cluster proved it holds (after a rotation: the new one), as the "
+        "journal's keyed fingerprint; never a plain hash of the passphrase.",
+    )
+    previous_passphrase_fingerprint: str | None = Field(
+        default=None,
+        description="The passphrase the cluster held before this change replaced it (the journal's from_fp), "
+        "keyed like passphrase_fingerprint; None when the run changed no passphrase on the cluster.",
     )
     remediated: bool = False
     requests: int = Field(default=0, ge=0)
@@ -108,6 +128,12 @@ class RunInfo(_Record):
     inventory: str
     options: dict[str, Any] = Field(default_factory=dict)
     stop_reason: str | None = None
+    operator: str | None = Field(
+        default=None,
+        description="Who ran it: user@host, the effective OS user and the host (never from the environment).",
+    )
+    host: str | None = Field(default=None, description="The host the run ran on.")
+    change_id: str | None = Field(default=None, description="The change ticket given with --change-id.")
 
 
 class Summary(_Record):
@@ -129,11 +155,18 @@ class FailureGroup(_Record):
 
     code: str = Field(description='ONTAP code as a string, or a stable key such as "http_401" or "timeout".')
     message: str
-    count: int = Field(description="Occurrences: every failing step and every node error, remediated or not.")
+    count: int = Field(
+        description="Occurrences on clusters that did not end well: every failing step and every node error."
+    )
     clusters: list[str]
     nodes: list[NodeRef]
-    remediated_clusters: list[str]
+    remediated_clusters: list[str] = Field(
+        description="Clusters fleet tried to remediate (a sync) that still did not end well."
+    )
     next_step: str
+    kind: ErrorKind | None = Field(
+        default=None, description="The errors' kind: refused = a safety rule fleet keeps on purpose."
+    )
 
 
 class NodeFailure(_Record):
@@ -144,8 +177,33 @@ class NodeFailure(_Record):
 
 
 class Failures(_Record):
+    """Errors that left a cluster not succeeded: what still needs doing."""
+
     by_code: dict[str, FailureGroup] = Field(default_factory=dict)
     by_node: list[NodeFailure] = Field(default_factory=list)
+    by_cluster: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class RecoveredGroup(_Record):
+    """All occurrences of one code on clusters that still ended well: nothing is left to do for them."""
+
+    code: str
+    message: str
+    count: int = Field(description="Occurrences: every failed step and every node error on those clusters.")
+    clusters: list[str]
+    nodes: list[NodeRef] = Field(default_factory=list)
+    remediated_clusters: list[str] = Field(
+        default_factory=list, description="Clusters where fleet's own sync repaired what the error left."
+    )
+
+
+class Recovered(_Record):
+    """Errors fleet retried, reconciled or remediated within the run, on clusters that ended well.
+
+    Kept apart from ``failures`` (nothing to do) but never dropped: they show the estate needed repair.
+    """
+
+    by_code: dict[str, RecoveredGroup] = Field(default_factory=dict)
     by_cluster: dict[str, list[str]] = Field(default_factory=dict)
 
 
@@ -273,6 +331,7 @@ class Report(_Record):
     run: RunInfo
     summary: Summary
     failures: Failures
+    recovered: Recovered = Field(default_factory=Recovered)
     clusters: list[ClusterRecord]
     pairs: list[PairRecord] = Field(default_factory=list)
     waves: list[WaveRecord] = Field(default_factory=list)

@@ -16,7 +16,15 @@ from rich.markup import escape
 from rich.table import Table
 
 from fleet.outcomes import FINISHED
-from fleet.report.model import CLUSTER_OUTCOMES, PAIR_OUTCOMES, Change, FailureGroup, PairRecord, Report
+from fleet.report.model import (
+    CLUSTER_OUTCOMES,
+    PAIR_OUTCOMES,
+    Change,
+    FailureGroup,
+    PairRecord,
+    RecoveredGroup,
+    Report,
+)
 
 DEFAULT_MAX_NAMES = 5
 _SEVERITIES = ("critical", "warning", "info")
@@ -63,16 +71,32 @@ def _split_row(pair: PairRecord) -> str:
 
 
 def _failure_rows(group: FailureGroup, limit: int) -> list[tuple[str, str]]:
-    remediated = f", {len(group.remediated_clusters)} remediated" if group.remediated_clusters else ""
-    where = f"{len(group.clusters)} cluster(s){remediated}: {_names(group.clusters, limit)}"
+    """What still needs doing: where, and the next step (only clusters that did not end well are here)."""
+    refused = "[yellow]refused:[/] " if group.kind == "refused" else ""
+    where = f"{len(group.clusters)} cluster(s): {_names(group.clusters, limit)}"
     rows = [
-        (f"[red]{escape(group.code)}[/]", escape(group.message)),
+        (f"[red]{escape(group.code)}[/]", f"{refused}{escape(group.message)}"),
         ("", f"{group.count} occurrence(s) on {where}"),
     ]
     if group.nodes:
         nodes = [f"{ref.cluster}/{ref.node}" for ref in group.nodes]
         rows.append(("", f"nodes: {_names(nodes, limit)}"))
+    if group.remediated_clusters:
+        tried = _names(group.remediated_clusters, limit)
+        rows.append(("", f"fleet's sync ran but did not finish the job on: {tried}"))
     rows.append(("", f"[bold]next:[/] {escape(group.next_step)}"))
+    return rows
+
+
+def _recovered_rows(group: RecoveredGroup, limit: int) -> list[tuple[str, str]]:
+    """Done: errors fleet retried, reconciled or remediated on clusters that ended well (no next step)."""
+    where = f"{len(group.clusters)} cluster(s), all ended well: {_names(group.clusters, limit)}"
+    rows = [
+        (f"[green]{escape(group.code)}[/]", escape(group.message)),
+        ("", f"{group.count} occurrence(s) on {where}"),
+    ]
+    if group.remediated_clusters:
+        rows.append(("", f"remediated by fleet: {len(group.remediated_clusters)} cluster(s), done"))
     return rows
 
 
@@ -112,6 +136,13 @@ def _grid(report: Report, path: str | os.PathLike[str] | None, limit: int) -> Ta
         grid.add_row("failures", f"{len(groups)} code(s) on {len(report.failures.by_cluster)} cluster(s)")
         for group in groups:
             for label, value in _failure_rows(group, limit):
+                grid.add_row(label, value)
+    recovered = sorted(report.recovered.by_code.values(), key=lambda g: (-g.count, g.code))
+    if recovered:
+        clusters = len(report.recovered.by_cluster)
+        grid.add_row("recovered", f"{len(recovered)} code(s) on {clusters} cluster(s); nothing left to do")
+        for done in recovered:
+            for label, value in _recovered_rows(done, limit):
                 grid.add_row(label, value)
     return grid
 

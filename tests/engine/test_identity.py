@@ -49,4 +49,7 @@ async def test_a_cluster_answering_with_another_name_is_refused_before_any_chang
     report = await runner.rotate(sim.inventory, limit=name)
     row = by_name(report)[name]
     assert row.outcome == "refused" and "answers as cluster 'prod-ams-07'" in row.reason
+    assert list(report.failures.by_code) == ["not_that_cluster"]
+    assert report.failures.by_code["not_that_cluster"].kind == "refused"
+    assert "ontap_name" in report.failures.by_code["not_that_cluster"].next_step
     assert sim.cluster(name).counters.mutations == 0

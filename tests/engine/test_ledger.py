@@ -73,6 +73,8 @@ async def test_a_stale_current_reference_is_refused_without_a_request(sim_fleet,
     report = await runner.rotate(sim.inventory, limit=name)  # the inventory still names the old value
     row = by_name(report)[name]
     assert row.outcome == "failed" and row.reason.startswith("stale reference")
+    assert list(report.failures.by_code) == ["stale_reference"]  # a safety rule, not a fleet bug
+    assert report.failures.by_code["stale_reference"].kind == "refused"
     assert sim.cluster(name).counters.mutations == before and sim.cluster(name).wrong_passphrase_total == 0
 
 

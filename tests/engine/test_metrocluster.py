@@ -7,6 +7,7 @@ import asyncio
 from aiohttp import web
 from enginekit import NEW_PASSPHRASE, by_name
 
+from fleet.secrets import Secret
 from fleet.sim.http import CLUSTER
 
 
@@ -35,6 +36,8 @@ def pair_mutation_watch(partner_of: dict[str, str], overlaps: list[tuple[str, st
 
 async def test_healthy_pair_rotates_site_a_then_syncs_site_b(sim_fleet, runner):
     sim = await sim_fleet(clusters=4, mcc_pairs=1, seed=11)
+    old = sim.passphrase("sim-0001")
+    assert old == sim.passphrase("sim-0002")
     report = await runner.rotate(sim.inventory)
     [pair] = report.pairs
     assert pair.outcome == "rotated" and pair.first == "sim-0001"
@@ -49,6 +52,11 @@ async def test_healthy_pair_rotates_site_a_then_syncs_site_b(sim_fleet, runner):
     assert sim.cluster("sim-0002").counters.rotations == 0
     assert sim.cluster("sim-0002").counters.syncs == 1
     assert pair.fingerprints["sim-0001"] == pair.fingerprints["sim-0002"]
+    # both sites went from the pair's old passphrase to the new one, as the journal recorded it
+    previous = {rows[site].previous_passphrase_fingerprint for site in ("sim-0001", "sim-0002")}
+    assert len(previous) == 1 and None not in previous
+    assert previous != {pair.fingerprints["sim-0001"]}
+    assert previous == {runner.journal.fingerprint(Secret(old))}
 
 
 async def test_site_a_failure_leaves_site_b_untouched(sim_fleet, runner):
@@ -139,8 +147,13 @@ async def test_inventory_pairing_that_ontap_contradicts_is_refused(sim_fleet, ru
         {"sim-0001": "sim-0003", "sim-0003": "sim-0001", "sim-0002": "sim-0004", "sim-0004": "sim-0002"},
     )
     report = await runner.rotate(sim.inventory)
-    assert {pair.outcome for pair in report.pairs} == {"failed"}
+    assert {pair.outcome for pair in report.pairs} == {"refused"}
     assert all("pairing mismatch" in pair.reason for pair in report.pairs)
+    assert {record.outcome for record in report.clusters} == {"refused"}
+    assert list(report.failures.by_code) == ["mcc_partner_mismatch"]
+    group = report.failures.by_code["mcc_partner_mismatch"]
+    assert group.kind == "refused" and group.clusters == ["sim-0001", "sim-0002", "sim-0003", "sim-0004"]
+    assert "metrocluster_partner" in group.next_step and "file an issue" not in group.next_step
     assert sim.mutations() == 0
 
 
@@ -150,8 +163,51 @@ async def test_cluster_in_a_metrocluster_the_inventory_does_not_pair_is_refused(
     report = await runner.rotate(sim.inventory)
     rows = by_name(report)
     for site in ("sim-0001", "sim-0002"):
-        assert rows[site].outcome == "failed" and "MetroCluster" in rows[site].reason
+        assert rows[site].outcome == "refused" and "MetroCluster" in rows[site].reason
+    assert list(report.failures.by_code) == ["mcc_partner_unlisted"]
+    assert report.failures.by_code["mcc_partner_unlisted"].kind == "refused"
     assert sim.cluster("sim-0001").counters.mutations == 0 and sim.cluster("sim-0002").counters.mutations == 0
+
+
+async def test_a_site_whose_partner_is_missing_from_the_inventory_is_refused_with_a_next_step(
+    sim_fleet, tmp_path
+):
+    """An expected safety refusal is no fleet bug: its own kind and a next step, never "internal"."""
+    import json
+
+    import yaml
+    from test_cli_rotate import run_fleet
+
+    sim = await sim_fleet(clusters=3, mcc_pairs=1, seed=13)
+    document = yaml.safe_load(sim.inventory.read_text())
+    document["clusters"] = [entry for entry in document["clusters"] if entry["name"] != "sim-0002"]
+    for entry in document["clusters"]:
+        entry.pop("metrocluster_partner", None)
+    sim.inventory.write_text(yaml.safe_dump(document, sort_keys=False))
+    new = tmp_path / "new.okm"
+    new.write_text(NEW_PASSPHRASE)
+    report_path = tmp_path / "r.json"
+    code, out, err = await run_fleet(
+        "rotate", "-i", str(sim.inventory), "--new", f"file:{new}", "--report", str(report_path),
+        "--journal", str(tmp_path / "j.db"), cwd=tmp_path,
+    )  # fmt: skip
+    assert code == 1, out + err
+    report = json.loads(report_path.read_text())
+    rows = {row["name"]: row for row in report["clusters"]}
+    assert rows["sim-0001"]["outcome"] == "refused"
+    assert "sim-0002" in rows["sim-0001"]["reason"]  # the partner ONTAP names
+    assert "metrocluster_partner: sim-0002" in rows["sim-0001"]["reason"]
+    assert rows["sim-0003"]["outcome"] == "succeeded"
+    [key] = report["failures"]["by_code"]
+    group = report["failures"]["by_code"][key]
+    assert key == "mcc_partner_unlisted" and group["kind"] == "refused"
+    assert group["clusters"] == ["sim-0001"]
+    assert "metrocluster_partner" in group["next_step"] and "--limit" in group["next_step"]
+    [step] = [s for s in rows["sim-0001"]["steps"] if s["status"] == "failed"]
+    assert step["error"]["kind"] == "refused" and step["error"]["key"] == key
+    assert "internal" not in out and "file an issue" not in out
+    assert "mcc_partner_unlisted" in out and "metrocluster_partner" in out
+    assert sim.cluster("sim-0001").counters.mutations == 0
 
 
 async def test_fifty_pairs_at_concurrency_64_never_mutate_both_sites_at_once(sim_fleet, runner):

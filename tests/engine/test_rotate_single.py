@@ -25,7 +25,7 @@ async def test_rotation_moves_every_onboard_cluster_to_the_new_passphrase(sim_fl
     assert max(c.counters.max_inflight for c in sim.fleet.clusters.values()) <= 2
 
 
-async def test_partial_node_failure_is_grouped_by_code_with_node_names_and_remediated(sim_fleet, runner):
+async def test_a_remediated_partial_failure_is_recovered_by_code_with_node_names(sim_fleet, runner):
     sim = await sim_fleet(clusters=20, seed=5, faults="partial=0.2")
     partial = {
         n for n, c in sim.fleet.clusters.items() if c.faults.partial_nodes and n in sim.onboard_names()
@@ -36,7 +36,8 @@ async def test_partial_node_failure_is_grouped_by_code_with_node_names_and_remed
     assert per_node
     expected_nodes = {(n, node) for n in per_node for node in sim.cluster(n).faults.partial_nodes}
     report = await runner.rotate(sim.inventory)
-    group = report.failures.by_code["65536407"]
+    assert "65536407" not in report.failures.by_code  # remediated and verified: nothing left to do
+    group = report.recovered.by_code["65536407"]
     assert set(group.clusters) == partial
     assert {(ref.cluster, ref.node) for ref in group.nodes} == expected_nodes
     assert set(group.remediated_clusters) == partial
@@ -168,6 +169,8 @@ async def test_cluster_deadline_fails_a_slow_cluster_and_spares_the_rest(sim_fle
     report = await runner.rotate(sim.inventory, http=runner_http, cluster_deadline=0.5)
     rows = by_name(report)
     assert rows[slow].outcome == "failed" and "deadline" in rows[slow].reason
+    assert list(report.failures.by_code) == ["deadline"]  # not an "internal" fleet bug
+    assert report.failures.by_code["deadline"].kind == "timeout"
     assert all(rows[n].outcome == "succeeded" for n in sim.onboard_names() if n != slow)
 
 

@@ -96,3 +96,51 @@ async def test_a_migrated_journal_opens_again_unchanged(journal_path: Path) -> N
         assert _user_version(journal_path) == SCHEMA_VERSION
         state = await journal.cluster_state("cl-1")
         assert state is not None and state.current_fp == FP_A
+
+
+def _write_v2_journal(path: Path) -> None:
+    """A version-2 journal (before the audit columns) with one finished run."""
+    path.parent.mkdir(parents=True, mode=0o700)
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("BEGIN")
+        for script in MIGRATIONS[:2]:
+            for statement in _statements(script):
+                conn.execute(statement)
+        conn.execute("PRAGMA user_version = 2")
+        conn.execute(
+            "INSERT INTO runs (id, kind, started_at, finished_at, outcome, exit_code, options) VALUES"
+            " (?, 'sweep', '2026-11-01T00:00:00.000Z', '2026-11-01T00:01:00.000Z', 'compliant', 0, '{}')",
+            (RUN,),
+        )
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
+async def test_a_v2_journal_gains_the_audit_columns_and_keeps_its_runs(journal_path: Path) -> None:
+    _write_v2_journal(journal_path)
+    async with await Journal.open(journal_path) as journal:
+        assert _user_version(journal_path) == SCHEMA_VERSION
+        old = await journal.run(RUN)
+        assert old is not None and (old.outcome, old.exit_code) == ("compliant", 0)
+        assert (old.operator, old.host, old.change_id, old.fleet_version) == (None, None, None, None)
+        new = await journal.create_run(
+            kind="rotate",
+            options={"change_id": "CHG-1"},
+            inventory_path="i",
+            inventory_digest="d",
+            operator="ops@bastion",
+            host="bastion",
+            change_id="CHG-1",
+            fleet_version="0.1.0",
+        )
+        row = await journal.run(new)
+        assert row is not None
+        assert (row.operator, row.host, row.change_id, row.fleet_version) == (
+            "ops@bastion",
+            "bastion",
+            "CHG-1",
+            "0.1.0",
+        )

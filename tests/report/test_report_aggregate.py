@@ -7,6 +7,7 @@ from report_builders import cluster, make_run, ontap_error, partial_cluster, ste
 
 from fleet.ontap.codes import PASSPHRASE_FAILED_SOME_NODES, code_info
 from fleet.report import ErrorInfo, NodeRecord, PairRecord, build_report, failure_key, next_step_for
+from fleet.report.aggregate import REFUSAL_KEYS
 
 
 def test_partial_rotation_lists_stale_nodes_under_65536407() -> None:
@@ -86,7 +87,7 @@ def test_mixed_failures_are_grouped_by_code_and_by_cluster() -> None:
     assert "Common Criteria" in failures.by_code["65536139"].next_step
 
 
-def test_remediated_failures_still_count_and_name_the_remediated_cluster() -> None:
+def test_a_remediated_failure_is_recovered_and_only_what_is_left_is_a_failure() -> None:
     report = build_report(
         make_run(),
         [
@@ -95,11 +96,63 @@ def test_remediated_failures_still_count_and_name_the_remediated_cluster() -> No
         ],
     )
 
-    group = report.failures.by_code["65536407"]
-    assert group.clusters == ["cl-fixed", "cl-left"]
-    assert group.remediated_clusters == ["cl-fixed"]
+    failed = report.failures.by_code["65536407"]
+    assert (failed.clusters, failed.count, failed.remediated_clusters) == (["cl-left"], 2, [])
+    assert report.failures.by_cluster == {"cl-left": ["65536407"]}
+    assert [n.cluster for n in report.failures.by_node] == ["cl-left"]
+    recovered = report.recovered.by_code["65536407"]
+    assert (recovered.clusters, recovered.count) == (["cl-fixed"], 2)
+    assert recovered.remediated_clusters == ["cl-fixed"]
+    assert [(ref.cluster, ref.node) for ref in recovered.nodes] == [("cl-fixed", "cl-fixed-02")]
+    assert report.recovered.by_cluster == {"cl-fixed": ["65536407"]}
     assert report.summary.by_outcome["succeeded"] == 1
     assert report.summary.by_outcome["partial"] == 1
+
+
+def test_an_error_retried_on_a_cluster_that_ended_fine_is_recovered_not_a_failure() -> None:
+    lost = ErrorInfo(code=None, message="HTTP 504 without an ONTAP error body", http_status=504)
+    steps = [step("change_passphrase", "failed", lost), step("probe_new_passphrase"), step("verify")]
+    record = cluster("cl-a", steps=steps)
+    already = cluster("cl-b", "already_current", steps=[step("rotate", "unknown", lost), step("probe")])
+
+    report = build_report(make_run(outcome="succeeded", exit_code=0), [record, already])
+
+    assert report.failures.by_code == {} and report.failures.by_cluster == {}
+    group = report.recovered.by_code["http_504"]
+    assert (group.clusters, group.count, group.message) == (["cl-a", "cl-b"], 2, lost.message)
+
+
+def test_an_expected_refusal_has_its_key_kind_and_next_step_never_internal() -> None:
+    key = "mcc_partner_unlisted"
+    refusal = ErrorInfo(code=None, message="ONTAP reports a MetroCluster partner", kind="refused", key=key)
+    record = cluster("cl-a", "refused", steps=[step("read_cluster"), step("precheck", "failed", refusal)])
+
+    failures = build_report(make_run(), [record]).failures
+
+    assert list(failures.by_code) == ["mcc_partner_unlisted"]
+    group = failures.by_code["mcc_partner_unlisted"]
+    assert group.kind == "refused" and "metrocluster_partner" in group.next_step
+    assert "file an issue" not in group.next_step
+
+
+def test_a_refusal_on_a_cluster_that_ended_fine_is_neither_failure_nor_recovered() -> None:
+    """A plan's probe the ledger did not allow: the step says so; nothing failed, nothing recovered."""
+    refusal = ErrorInfo(code=None, message="stale reference", kind="refused", key="stale_reference")
+    record = cluster("cl-a", steps=[step("read_cluster"), step("ledger", "skipped", refusal)])
+
+    report = build_report(make_run(), [record])
+
+    assert report.failures.by_code == {} and report.recovered.by_code == {}
+
+
+def test_a_failed_note_without_an_error_beside_a_recorded_error_is_not_internal() -> None:
+    record = cluster(
+        "cl-a",
+        "failed",
+        steps=[step("read_cluster", "failed", ontap_error(6691623)), step("precheck", "failed", detail="no")],
+    )
+
+    assert list(build_report(make_run(), [record]).failures.by_code) == ["6691623"]
 
 
 @pytest.mark.parametrize(
@@ -112,6 +165,8 @@ def test_remediated_failures_still_count_and_name_the_remediated_cluster() -> No
         (ErrorInfo(code=None, message="x", http_status=504, kind="timeout"), "timeout"),
         (ErrorInfo(code=None, message="connection reset", kind="transport"), "transport"),
         (ErrorInfo(code=None, message="boom", kind="internal"), "internal"),
+        (ErrorInfo(code=None, message="x", kind="refused", key="mcc_mismatch"), "mcc_mismatch"),
+        (ErrorInfo(code=None, message="x", kind="local", key="secret_store"), "secret_store"),
     ],
 )
 def test_failures_without_an_ontap_code_get_stable_keys(error: ErrorInfo, key: str) -> None:
@@ -130,6 +185,8 @@ def test_every_key_gets_a_next_step() -> None:
         "99999999",
     ):
         assert next_step_for(key)
+    for key in REFUSAL_KEYS:
+        assert "file an issue" not in next_step_for(key) and next_step_for(key) != next_step_for("refused")
     assert "99999999" in next_step_for("99999999")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -96,3 +97,25 @@ def test_report_show_of_a_non_report_exits_2(tmp_path: Path) -> None:
 
     assert result.exit_code == 2
     assert "not a fleet report" in result.output
+
+
+def test_summary_puts_recovered_errors_apart_from_failures_with_no_next_step() -> None:
+    clusters = [partial_cluster(f"cl-f{i}", {f"cl-f{i}-02": 2}, remediated=True) for i in range(8)]
+    clusters.append(partial_cluster("cl-left", {"cl-left-02": 1}))
+    text = summary_text(build_report(make_run(), clusters))
+
+    failures, recovered = text.split("\nrecovered")
+    assert "65536407" in failures and "cl-left" in failures and "next:" in failures
+    assert "cl-f0" not in failures and "remediated" not in failures
+    assert "2 occurrence(s) on 1 cluster(s): cl-left" in failures
+    assert "16 occurrence(s) on 8 cluster(s)" in recovered
+    assert "remediated by fleet: 8 cluster(s)" in recovered
+    assert "next:" not in recovered
+
+
+def test_summary_of_a_run_that_recovered_everything_says_no_failures() -> None:
+    clusters = [partial_cluster("cl-f", {"cl-f-02": 2}, remediated=True)]
+    text = summary_text(build_report(make_run(outcome="succeeded", exit_code=0), clusters))
+
+    assert re.search(r"^failures +none$", text, re.MULTILINE)
+    assert re.search(r"^recovered +1 code\(s\) on 1 cluster\(s\)", text, re.MULTILINE)

@@ -2,7 +2,8 @@
 
 Every line has ``ts`` (ISO 8601 UTC, from the run's clock) and ``type``, one of:
 
-    run_started     run_id, kind, units, waves [{index, size}]
+    run_started     run_id, kind, units, waves [{index, size}], operator (user@host), host, change_id,
+                    fleet_version
     wave_started    wave, size, units [unit ids]
     unit_started    unit, wave, clusters [names]
     unit_ended      unit, wave, outcome, duration_s
@@ -21,7 +22,7 @@ path is refused before the run starts, never appended to.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -62,10 +63,18 @@ class EventsObserver:
 
     # --- run level (called by ``execute``) -------------------------------------------------------
 
-    def run_started(self, run_id: str, kind: str, waves: Sequence[tuple[int, Sequence[Unit]]]) -> None:
+    def run_started(
+        self,
+        run_id: str,
+        kind: str,
+        waves: Sequence[tuple[int, Sequence[Unit]]],
+        *,
+        audit: Mapping[str, str | None] | None = None,
+    ) -> None:
+        """``audit``: the run's audit record (operator, host, change_id, fleet_version), as journaled."""
         units = sum(len(members) for _, members in waves)
         sizes = [{"index": index, "size": len(members)} for index, members in waves]
-        self._emit("run_started", run_id=run_id, kind=kind, units=units, waves=sizes)
+        self._emit("run_started", run_id=run_id, kind=kind, units=units, waves=sizes, **(audit or {}))
 
     def run_finished(self, report: Report) -> None:
         run = report.run

@@ -14,7 +14,7 @@ from fleet.inventory import Cluster
 from fleet.journal import Journal
 from fleet.ontap import HttpPool, OntapClient
 from fleet.outcomes import ClusterOutcome
-from fleet.report import ClusterRecord, PairRecord, Report
+from fleet.report import ClusterRecord, ErrorInfo, PairRecord, Report
 from fleet.secrets import Secret
 from fleet.secrets.store import SecretStore
 
@@ -34,6 +34,7 @@ class Outcome:
 
     outcome: ClusterOutcome
     reason: str | None = None
+    error: ErrorInfo | None = None  # an expected refusal's key and kind, for the report's failures
 
 
 @dataclass(frozen=True, slots=True)

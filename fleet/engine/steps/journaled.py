@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fleet.engine.steps.context import RunContext
-from fleet.engine.steps.recorder import ClusterRecorder, StepHandle
+from fleet.engine.steps.recorder import ClusterRecorder, StepHandle, refusal
 from fleet.errors import FleetError, OntapError, OntapTransportError
 from fleet.ontap import WouldSend
 from fleet.outcomes import StepStatus
@@ -97,8 +97,14 @@ async def mark_verified(ctx: RunContext, rec: ClusterRecorder, proven: Secret) -
         return
     promotion = await ctx.store.promote(rec.cluster.name, proven)
     if not promotion.stored:
-        rec.note("store_promote", StepStatus.FAILED, f"store left unchanged: {promotion}")
-        raise SecretStoreError(
+        message = (
             f"{rec.cluster.name}: the cluster proved {fingerprint}, but the store's pending slot holds "
             f"another value ({promotion}); every slot was left as it is"
         )
+        rec.note(
+            "store_promote",
+            StepStatus.FAILED,
+            f"store left unchanged: {promotion}",
+            error=refusal("store_pending", message),
+        )
+        raise SecretStoreError(message)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import structlog
 
 from fleet.engine.steps.context import RunContext
-from fleet.engine.steps.recorder import ClusterRecorder
+from fleet.engine.steps.recorder import ClusterRecorder, refusal
 from fleet.journal import ClusterFp
 from fleet.outcomes import StepStatus
 from fleet.secrets import Secret
@@ -50,10 +50,12 @@ async def refuse_to_send(
     if known is not None and known.current_fp == fingerprint:
         return None  # proven on this cluster: it cannot be a wrong attempt
     history = name in ctx.in_ledger  # most clusters have no ledger row: no query for them
-    reason = None
+    reason = rule = None
     if history and await journal.was_refused(name, fingerprint, uuid=uuid):
+        rule = "refused_before"
         reason = f"the cluster already refused this {role} passphrase ({fingerprint}); it is never sent again"
     elif known is not None and known.current_fp is not None and role != "new":
+        rule = "stale_reference"
         reason = (
             f"stale reference: the journal verified {known.current_fp} on this cluster, "
             f"the {role} reference gives {fingerprint}; not sent"
@@ -64,12 +66,13 @@ async def refuse_to_send(
                 "a second wrong-passphrase risk within 24 h, allowed by --allow-attempt", cluster=name
             )
             return None
+        rule = "attempt_24h"
         reason = (
             "a wrong passphrase was already tried on this cluster within 24 hours: at most one attempt per "
             "day (Common Criteria lockout); `--allow-attempt` overrides"
         )
-    if reason is not None:
-        rec.note("ledger", StepStatus.SKIPPED, reason)
+    if reason is not None and rule is not None:
+        rec.note("ledger", StepStatus.SKIPPED, reason, error=refusal(rule, reason))
     return reason
 
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from fleet.engine.steps.context import RunContext
-from fleet.engine.steps.recorder import ClusterRecorder
+from fleet.engine.steps.recorder import ClusterRecorder, error_info
 from fleet.errors import FleetError
 from fleet.inventory import Cluster
 from fleet.ontap import OntapClient
@@ -133,6 +133,8 @@ def status_of(record: dict[str, Any]) -> tuple[int | None, str | None]:
 class NotThatCluster(FleetError):
     """The address answers as another cluster than the inventory names: refused before any change."""
 
+    refusal = "not_that_cluster"
+
     def __init__(self, cluster: Cluster, identity: Identity) -> None:
         self.identity = identity
         super().__init__(
@@ -154,8 +156,14 @@ async def read_identity(client: OntapClient, rec: ClusterRecorder) -> Identity:
     rec.ontap_version = identity.version_text
     rec.uuid = identity.uuid or None
     if identity.name != rec.cluster.expected_name:
-        rec.note("identity", StepStatus.FAILED, "the cluster reports another name than the inventory's")
-        raise NotThatCluster(rec.cluster, identity)
+        refusal = NotThatCluster(rec.cluster, identity)
+        rec.note(
+            "identity",
+            StepStatus.FAILED,
+            "the cluster reports another name than the inventory's",
+            error=error_info(refusal),
+        )
+        raise refusal
     return identity
 
 

@@ -35,13 +35,24 @@ async def synchronize_site(
     step: str,
     marks_pending: bool = False,
     detail: str | None = None,
+    from_fp: str | None = None,
 ) -> Reply:
-    """PATCH synchronize with ``passphrase``; on the documented "use POST" refusal, the POST form once."""
+    """PATCH synchronize with ``passphrase``; on the documented "use POST" refusal, the POST form once.
+
+    ``from_fp``: the passphrase this sync replaces on the site, when it replaces one (a MetroCluster
+    partner taking its site A's new passphrase); journaled beside ``to_fp``."""
     client = ctx.client(rec.cluster)
     fingerprint = ctx.journal.fingerprint(passphrase)
     try:
         async with journaled(
-            ctx, rec, unit_id, step, to_fp=fingerprint, marks_pending=marks_pending, detail=detail
+            ctx,
+            rec,
+            unit_id,
+            step,
+            from_fp=from_fp,
+            to_fp=fingerprint,
+            marks_pending=marks_pending,
+            detail=detail,
         ) as handle:
             reply = await client.synchronize(km, passphrase=passphrase)
             handle.http_status = reply.status
@@ -54,6 +65,7 @@ async def synchronize_site(
         rec,
         unit_id,
         f"{step}_post",
+        from_fp=from_fp,
         to_fp=fingerprint,
         marks_pending=marks_pending,
         detail="the site asked for the POST form of the sync",

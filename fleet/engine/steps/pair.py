@@ -20,14 +20,15 @@ from fleet.engine.steps.journaled import mark_verified, outcome_unknown
 from fleet.engine.steps.ledger import refuse_to_send, refused
 from fleet.engine.steps.observe import NotThatCluster, Observed, observe
 from fleet.engine.steps.onboard_sync import synchronize_site
-from fleet.engine.steps.recorder import ClusterRecorder, failure_reason
+from fleet.engine.steps.recorder import ClusterRecorder, error_info, failure_reason, refusal
 from fleet.engine.steps.remediate import remediate_stale_nodes
 from fleet.engine.steps.rotate import ClusterRotation
 from fleet.errors import OntapError
 from fleet.inventory import Cluster
 from fleet.ontap import codes as C
 from fleet.outcomes import ClusterOutcome, PairOutcome, StepStatus
-from fleet.report import PairRecord
+from fleet.report import ErrorInfo, PairRecord
+from fleet.secrets import Secret
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,12 +106,17 @@ class PairRotation:
             seen_a = await observe(self.ctx.client(a), self.rec_a)
             seen_b = await observe(self.ctx.client(b), self.rec_b)
         except NotThatCluster as exc:
-            return self._refused(ClusterOutcome.REFUSED, f"{exc}; neither site was touched")
+            return self._refused(ClusterOutcome.REFUSED, f"{exc}; neither site was touched", error_info(exc))
         except OntapError as exc:
-            return self._refused(ClusterOutcome.FAILED, f"could not read both sites: {failure_reason(exc)}")
+            reason = f"could not read both sites: {failure_reason(exc)}"
+            return self._refused(ClusterOutcome.FAILED, reason, error_info(exc))
         problem = pairing_problem(a, seen_a, b, seen_b)
         if problem is not None:
-            return self._refused(ClusterOutcome.FAILED, f"pairing mismatch: {problem}; nothing was changed")
+            reason = (
+                f"pairing mismatch: {problem}; nothing was changed. Next: correct `metrocluster_partner:` "
+                "in the inventory to the partner ONTAP reports, on both entries"
+            )
+            return self._refused(ClusterOutcome.REFUSED, reason, refusal("mcc_partner_mismatch", reason))
         resuming = await self._half_done_by_us()
         problem = precheck_problem(a, seen_a, resuming) or precheck_problem(b, seen_b, resuming)
         if problem is not None:
@@ -185,6 +191,7 @@ class PairRotation:
         if self.ctx.store is not None:
             await self.ctx.store.put_pending(b.name, new)
         detail = f"sync with the new passphrase set on {self.a.name}"
+        replaced = await self._replaced_on_b(new)
         for attempt in (1, 2):
             try:
                 await synchronize_site(
@@ -196,6 +203,7 @@ class PairRotation:
                     step="partner_sync",
                     marks_pending=True,
                     detail=detail,
+                    from_fp=replaced,
                 )
             except OntapError as exc:
                 if outcome_unknown(exc):
@@ -204,6 +212,7 @@ class PairRotation:
                     return Outcome(ClusterOutcome.FAILED, f"partner sync got no answer twice: {exc.message}")
                 if exc.code in C.PASSPHRASE_CHANGED_SOME_NODES_STALE:
                     # B accepted the new passphrase but some of its nodes kept stale keys.
+                    self.rec_b.previous_passphrase_fingerprint = replaced
                     await mark_verified(self.ctx, self.rec_b, new)
                     stopped = await remediate_stale_nodes(self.ctx, self.rec_b, km, seen_b, exc, new)
                     return stopped or await self._verify_site(seen_b, self.rec_b)
@@ -211,8 +220,22 @@ class PairRotation:
                     await refused(self.ctx, self.rec_b, new, code=exc.code)
                 return Outcome(ClusterOutcome.FAILED, f"partner sync refused: {failure_reason(exc)}")
             break
+        self.rec_b.previous_passphrase_fingerprint = replaced
         await mark_verified(self.ctx, self.rec_b, new)
         return await self._verify_site(seen_b, self.rec_b)
+
+    async def _replaced_on_b(self, new: Secret) -> str | None:
+        """The fingerprint of the passphrase B's sync replaces: its current reference's, unless the
+        journal already knows B on the new one (then the sync replaces nothing)."""
+        current = self.ctx.secrets[self.b.name].current
+        if current is None:
+            return None
+        journal = self.ctx.journal
+        known = await journal.cluster_state(self.b.name, uuid=self.rec_b.uuid)
+        new_fp, current_fp = journal.fingerprint(new), journal.fingerprint(current)
+        if current_fp == new_fp or (known is not None and known.current_fp == new_fp):
+            return None
+        return current_fp
 
     async def _verify_site(self, seen: Observed, rec: ClusterRecorder) -> Outcome:
         assert seen.km_uuid is not None
@@ -225,12 +248,15 @@ class PairRotation:
         )
 
     # -- results -----------------------------------------------------------------------------
-    def _refused(self, outcome: ClusterOutcome, reason: str) -> PairResult:
+    def _refused(self, outcome: ClusterOutcome, reason: str, error: ErrorInfo | None = None) -> PairResult:
+        """Neither site is touched; ``error`` (what stopped the pair) goes on each site's row that has
+        no error of its own yet (the site that failed to read, or was not who it should be, has one)."""
         for rec in (self.rec_a, self.rec_b):
             rec.note(
                 "precheck",
                 StepStatus.SKIPPED if outcome == ClusterOutcome.SKIPPED else StepStatus.FAILED,
                 reason,
+                error=None if any(step.error for step in rec.steps) else error,
             )
         both = Outcome(outcome, reason)
         return self._result(PairOutcome(outcome.value), reason, both, both)

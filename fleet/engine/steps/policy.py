@@ -203,6 +203,8 @@ NOT_READY = "MetroCluster pair not ready (both sites configured, normal mode, pa
 class ActionRefused(FleetError):
     """An action fleet will not send (e.g. a sync without a passphrase reference)."""
 
+    refusal = "no_passphrase"
+
 
 async def send_action(ctx: RunContext, cluster: Cluster, km: str, action: Action) -> Reply:
     """The one request (or two: add, then timeouts) an action is; secrets only in the body."""

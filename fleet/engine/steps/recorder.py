@@ -8,16 +8,24 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from fleet.errors import OntapError, OntapTimeout, OntapTransportError
+from fleet.errors import FleetError, InputError, OntapError, OntapTimeout, OntapTransportError
 from fleet.inventory import Cluster
+from fleet.journal import JournalError
 from fleet.ontap import ReplyRefused, WouldSend
 from fleet.outcomes import ClusterOutcome, StepStatus
 from fleet.report import ClusterRecord, ErrorInfo, NodeRecord, StepRecord
 from fleet.report.model import ErrorKind
+from fleet.secrets.store import SecretStoreError
+
+
+def refusal(key: str, message: str) -> ErrorInfo:
+    """An expected safety refusal: fleet would not act, on purpose (the report's ``refused`` kind)."""
+    return ErrorInfo(code=None, message=message, kind="refused", key=key)
 
 
 def error_info(exc: BaseException) -> ErrorInfo:
-    """The report's view of an error: ONTAP's code and message, or what went wrong on the wire."""
+    """The report's view of an error: ONTAP's code and message, what went wrong on the wire, a safety
+    rule fleet keeps (``refused``), fleet's own journal or store (``local``); ``internal`` is a bug."""
     if isinstance(exc, OntapTimeout):
         return ErrorInfo(code=None, message=str(exc), kind="timeout")
     if isinstance(exc, OntapTransportError):
@@ -27,6 +35,16 @@ def error_info(exc: BaseException) -> ErrorInfo:
         return ErrorInfo(
             code=exc.code, message=exc.message, target=exc.target, http_status=exc.http_status, kind=kind
         )
+    if isinstance(exc, FleetError) and exc.refusal:
+        return refusal(exc.refusal, str(exc))
+    if isinstance(exc, SecretStoreError):
+        return ErrorInfo(code=None, message=str(exc), kind="local", key="secret_store")
+    if isinstance(exc, JournalError):
+        return ErrorInfo(code=None, message=str(exc), kind="local", key="journal")
+    if isinstance(exc, InputError):
+        return ErrorInfo(code=None, message=str(exc), kind="input")
+    if isinstance(exc, TimeoutError):  # the cluster deadline (asyncio.timeout) cancelled the work
+        return ErrorInfo(code=None, message="the cluster deadline passed", kind="timeout", key="deadline")
     return ErrorInfo(code=None, message=f"{type(exc).__name__}: {exc}", kind="internal")
 
 
@@ -58,6 +76,7 @@ class ClusterRecorder:
     ontap_version: str | None = None
     key_backup_sha256: str | None = None
     passphrase_fingerprint: str | None = None
+    previous_passphrase_fingerprint: str | None = None  # set only when this change replaced it
     remediated: bool = False
     wave: int | None = None
     uuid: str | None = None  # what the cluster said it is (the journal's identity key)
@@ -121,12 +140,14 @@ class ClusterRecorder:
             address=self.cluster.address,
             outcome=outcome,
             reason=reason,
+            uuid=self.uuid,
             ontap_version=self.ontap_version,
             partner=partner if partner is not None else self.cluster.metrocluster_partner,
             steps=self.steps,
             nodes=self.nodes,
             key_backup_sha256=self.key_backup_sha256,
             passphrase_fingerprint=self.passphrase_fingerprint,
+            previous_passphrase_fingerprint=self.previous_passphrase_fingerprint,
             remediated=self.remediated,
             requests=requests,
             wave=self.wave,

@@ -18,7 +18,7 @@ from fleet.engine.steps.context import DECLARE_PAIR, NO_PASSPHRASE, Outcome, Run
 from fleet.engine.steps.journaled import journaled, mark_verified, outcome_unknown
 from fleet.engine.steps.ledger import refuse_to_send, refused
 from fleet.engine.steps.observe import NotThatCluster, Observed, missing_keys_by_node, observe, read_status
-from fleet.engine.steps.recorder import ClusterRecorder, failure_reason
+from fleet.engine.steps.recorder import ClusterRecorder, failure_reason, refusal
 from fleet.engine.steps.remediate import record_nodes, remediate_stale_nodes, stale
 from fleet.errors import OntapError, OntapTransportError
 from fleet.inventory import Cluster
@@ -56,6 +56,8 @@ class ClusterRotation:
         self.verify = verify
         self.version: Version = (9, 0, 0)  # set from the observed cluster when the run starts
         self.sent_change = False  # a change PATCH left (its outcome may be unknown)
+        # the proven new passphrase replaced current (this run's change, or the lineage's pending one)
+        self.replaced_current = False
         self.behind_before: list[str] = []  # nodes missing keys before the rotation, left so (--no-remediate)
 
     # -- the whole machine -------------------------------------------------------------------
@@ -74,7 +76,10 @@ class ClusterRotation:
         if known is not None and known.pending_fp == self.new_fp:
             # A change to this passphrase was sent and never confirmed (a killed run): probe first.
             outcome = await self._probe_already_rotated(
-                km, observed, why="a change to the new passphrase was sent but never confirmed"
+                km,
+                observed,
+                why="a change to the new passphrase was sent but never confirmed",
+                replaced_current=True,
             )
             if outcome.reason != _NOT_ROTATED:
                 return outcome
@@ -93,6 +98,7 @@ class ClusterRotation:
             if outcome_unknown(exc):
                 return await self._reconcile_unknown(km, observed)
             return await self._on_change_error(exc, km, observed, known_pending=known)
+        self.replaced_current = True
         return await self._verify_and_finish(km, observed)
 
     async def _rotated_by_an_overlapping_run(self, known: ClusterFp) -> str | None:
@@ -189,7 +195,10 @@ class ClusterRotation:
             )
             if sent_before:
                 return await self._probe_already_rotated(
-                    km, observed, why="the journal records a change to the new passphrase as sent"
+                    km,
+                    observed,
+                    why="the journal records a change to the new passphrase as sent",
+                    replaced_current=True,
                 )
             # A definite refusal: nothing changed, so the new passphrase is pending nowhere.
             await self.ctx.journal.clear_pending(self.cluster.name, self.new_fp, uuid=self.rec.uuid)
@@ -216,7 +225,11 @@ class ClusterRotation:
                 "the re-read: `fleet resume` settles it with one probe",
             )
         outcome = await self._probe_already_rotated(
-            km, observed, why="the change's answer was lost", proven=ClusterOutcome.SUCCEEDED
+            km,
+            observed,
+            why="the change's answer was lost",
+            proven=ClusterOutcome.SUCCEEDED,
+            replaced_current=True,
         )
         if outcome.outcome != ClusterOutcome.FAILED or outcome.reason != _NOT_ROTATED:
             return outcome
@@ -233,6 +246,7 @@ class ClusterRotation:
             if exc.code in C.PASSPHRASE_CHANGED_SOME_NODES_STALE:
                 return await self._partial(km, observed, exc)
             return Outcome(ClusterOutcome.FAILED, f"passphrase change refused on retry: {exc.message}")
+        self.replaced_current = True
         return await self._verify_and_finish(km, observed)
 
     async def _probe_already_rotated(
@@ -242,8 +256,13 @@ class ClusterRotation:
         *,
         why: str,
         proven: ClusterOutcome = ClusterOutcome.ALREADY_CURRENT,
+        replaced_current: bool = False,
     ) -> Outcome:
-        """One synchronize with the new passphrase: success proves the cluster already has it."""
+        """One synchronize with the new passphrase: success proves the cluster already has it.
+
+        ``replaced_current``: a change from the current passphrase was sent (by this run or the run it
+        resumes), so once proven, the new passphrase is what replaced it (the audit's previous one).
+        """
         if self.probed:
             return Outcome(
                 ClusterOutcome.FAILED, "a second passphrase probe was not attempted (lockout risk)"
@@ -265,6 +284,7 @@ class ClusterRotation:
                         # The 9.6 probe: "the new passphrase is the same as the current one" proves it.
                         step.http_status = exc.http_status
                         step.detail = f"{why}; ONTAP says the new passphrase is current (65536150)"
+                        self.replaced_current = replaced_current
                         await self._verified()
                         return await self._verify_and_finish(km, observed, outcome=proven)
                     if exc.code != C.PASSPHRASE_INCORRECT:
@@ -279,12 +299,13 @@ class ClusterRotation:
                 step.http_status = reply.status
         except OntapError as exc:
             if exc.code in C.PASSPHRASE_CHANGED_SOME_NODES_STALE:
-                return await self._partial(km, observed, exc)
+                return await self._partial(km, observed, exc, replaced_current=replaced_current)
             return Outcome(
                 ClusterOutcome.UNCONFIRMED,
                 f"the probe with the new passphrase ({self.new_fp}) got no usable answer ({exc.message}): "
                 "whether the cluster has it is unknown; `fleet resume` settles it",
             )
+        self.replaced_current = replaced_current
         await self._verified()
         return await self._verify_and_finish(km, observed, outcome=proven)
 
@@ -295,8 +316,14 @@ class ClusterRotation:
             return await self.client.synchronize(km, passphrase=self.new)
         return await self.client.change_passphrase(km, existing=self.new, new=self.new)
 
-    async def _partial(self, km: str, observed: Observed, exc: OntapError) -> Outcome:
-        """ONTAP confirmed the new passphrase but some nodes kept stale keys: remediate, then verify."""
+    async def _partial(
+        self, km: str, observed: Observed, exc: OntapError, *, replaced_current: bool = True
+    ) -> Outcome:
+        """ONTAP confirmed the new passphrase but some nodes kept stale keys: remediate, then verify.
+
+        ``replaced_current``: the answer came to a change from the current passphrase (not to a probe
+        of a passphrase the journal already knew as current)."""
+        self.replaced_current = self.replaced_current or replaced_current
         await self._verified()
         stopped = await remediate_stale_nodes(self.ctx, self.rec, km, observed, exc, self.new)
         return stopped if stopped is not None else await self._verify_and_finish(km, observed)
@@ -323,9 +350,12 @@ class ClusterRotation:
         return Outcome(outcome)
 
     async def _verified(self) -> None:
-        """The cluster is proven to have the new passphrase (once per run)."""
+        """The cluster is proven to have the new passphrase (once per run); the audit record gets the
+        passphrase it replaced when the change from current is what put it there."""
         if not self.verified:
             self.verified = True
+            if self.replaced_current:
+                self.rec.previous_passphrase_fingerprint = self.current_fp
             await mark_verified(self.ctx, self.rec, self.new)
 
 
@@ -343,17 +373,21 @@ def precheck_single(cluster: Cluster, observed: Observed) -> Outcome | None:
         )
     mcc = observed.metrocluster
     if mcc is not None and mcc.configured:
-        return Outcome(
-            ClusterOutcome.FAILED,
+        partner = mcc.remote_name or "<partner>"
+        reason = (
             f"ONTAP reports a MetroCluster partner ({mcc.remote_name or 'unknown'}) that the inventory "
-            f"does not name; refused so the two sites are never rotated independently. {DECLARE_PAIR}",
+            "does not name; refused so the two sites are never rotated independently. Next: give "
+            f"{cluster.name}'s entry `metrocluster_partner: {partner}` (and add {partner} to the inventory "
+            f"if it is missing, naming {cluster.name}), then rerun with --limit {cluster.name},{partner}. "
+            f"{DECLARE_PAIR}"
         )
+        return Outcome(ClusterOutcome.REFUSED, reason, refusal("mcc_partner_unlisted", reason))
     if not observed.healthy:
-        return Outcome(
-            ClusterOutcome.FAILED,
+        reason = (
             f"the key manager is not healthy (status {observed.status_code}: {observed.status_message}); "
-            "nothing was changed",
+            "nothing was changed"
         )
+        return Outcome(ClusterOutcome.FAILED, reason, refusal("km_unhealthy", reason))
     return None
 
 
@@ -375,9 +409,9 @@ async def _rotate_single(ctx: RunContext, cluster: Cluster, unit_id: str, rec: C
         rec.note("precheck", StepStatus.SKIPPED, NO_PASSPHRASE)
         return Outcome(ClusterOutcome.SKIPPED, NO_PASSPHRASE)
     observed = await observe(ctx.client(cluster), rec)
-    refusal = precheck_single(cluster, observed)
-    if refusal is not None:
-        status = StepStatus.SKIPPED if refusal.outcome == ClusterOutcome.SKIPPED else StepStatus.FAILED
-        rec.note("precheck", status, refusal.reason)
-        return refusal
+    stop = precheck_single(cluster, observed)
+    if stop is not None:
+        status = StepStatus.SKIPPED if stop.outcome == ClusterOutcome.SKIPPED else StepStatus.FAILED
+        rec.note("precheck", status, stop.reason, error=stop.error)
+        return stop
     return await ClusterRotation(ctx, cluster, rec, unit_id).run(observed)
