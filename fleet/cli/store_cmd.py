@@ -36,7 +36,10 @@ GROUPS_PER_LINE = 8
 
 @click.group(name="store")
 def store_group() -> None:
-    """Read the secret store of generated passphrases (--new generate --store ...)."""
+    """Read the secret store of generated passphrases (--new generate --store ...).
+
+    Example: fleet store show cl-0042 --store /secure/okm-store
+    """
 
 
 @store_group.command(name="show")
