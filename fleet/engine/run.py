@@ -34,6 +34,7 @@ from fleet.engine.steps.recorder import ClusterRecorder
 from fleet.errors import FleetError
 from fleet.inventory import Cluster
 from fleet.journal import JournalError
+from fleet.journal.leases import here, operator
 from fleet.ontap import open_http
 from fleet.outcomes import FAILURE, HALTED, ClusterOutcome, ExitCode, RunOutcome, UnitOutcome
 from fleet.report import ClusterRecord, Report, RunInfo, WaveRecord, build_report, write_report
@@ -117,6 +118,8 @@ async def _run(
             options=spec.options(),
             inventory_path=";".join(str(path) for path in plan.inventory.sources),
             inventory_digest=plan.inventory.digest,
+            operator=operator(),
+            host=here()[1],
         )
         await plan.journal.add_units(
             run_id, [(unit.id, list(unit.names), wave_of.get(unit.id)) for unit in units]

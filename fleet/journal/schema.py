@@ -113,7 +113,14 @@ CREATE INDEX ledger_by_name ON ledger(cluster, at);
 CREATE INDEX ledger_by_uuid ON ledger(uuid, at) WHERE uuid IS NOT NULL;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+# v3 (issue 19, a journal for a team): who ran each run, and where. Kept to these two columns so the
+# audit record's migration (operator, host, change id, fleet version) can absorb it when they meet.
+_V3 = """
+ALTER TABLE runs ADD COLUMN operator TEXT;       -- user@host: the effective OS user
+ALTER TABLE runs ADD COLUMN host TEXT;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
