@@ -16,13 +16,19 @@ from rich.table import Table
 from fleet import aio
 from fleet.cli import options
 from fleet.cli.app import main
-from fleet.cli.run_support import confirm_on_terminal, default_report_to, fail_input, run_and_exit
+from fleet.cli.run_support import (
+    confirm_on_terminal,
+    default_report_to,
+    fail_input,
+    open_journal,
+    run_and_exit,
+)
 from fleet.engine.lineage import resumed_by
 from fleet.engine.plans import RunPlan
 from fleet.engine.resume import ResumeRequest, resume_plan
 from fleet.engine.rollout.window import utc_now, window_end_ahead
 from fleet.errors import InputError
-from fleet.journal import Journal, JournalError, RunRow, default_journal_path
+from fleet.journal import Journal, JournalError, RunRow, journal_location
 from fleet.logs import LogFormat
 
 
@@ -30,15 +36,16 @@ from fleet.logs import LogFormat
 @options.journal
 @click.option("--json", "as_json", is_flag=True, help="Print [{id, kind, started_at, outcome, ...}].")
 @click.option("--last", default=20, show_default=True, type=click.IntRange(1, 100000))
-def runs(journal_path: Path | None, as_json: bool, last: int) -> None:
-    """List runs, newest first, with their lineage: the run each one resumed and the run that
-    resumed it (a run is resumed once; `fleet resume` names the latest of a change).
+def runs(journal_path: str | None, journal_key: str | None, as_json: bool, last: int) -> None:
+    """List runs, newest first, with their lineage (the run each one resumed and the run that
+    resumed it: a run is resumed once; `fleet resume` names the latest of a change) and who ran
+    each one where: a team's runners share a PostgreSQL journal, and list each other's runs.
 
     Example: fleet runs --last 5
     """
     try:
-        rows, children = aio.run(_runs(journal_path, last))
-    except JournalError as exc:
+        rows, children = aio.run(_runs(journal_path, journal_key, last))
+    except (JournalError, InputError) as exc:
         fail_input(exc)
     if as_json:
         listed = [
@@ -51,11 +58,12 @@ def runs(journal_path: Path | None, as_json: bool, last: int) -> None:
         ]
         click.echo(json.dumps(listed, indent=2))
         return
-    table = Table("run", "kind", "started", "finished", "outcome", "exit", "lineage", "report")
+    table = Table("run", "kind", "operator", "started", "finished", "outcome", "exit", "lineage", "report")
     for row in rows:
         table.add_row(
             row.id,
             row.kind,
+            row.operator or row.host or "-",
             row.started_at,
             row.finished_at or "-",
             row.outcome or "unfinished",
@@ -75,11 +83,13 @@ def _lineage(row: RunRow, resumed_by: str | None) -> str:
     return "; ".join(parts) or "-"
 
 
-async def _runs(journal_path: Path | None, last: int) -> tuple[list[RunRow], dict[str, str]]:
-    path = journal_path or default_journal_path()
-    if not await asyncio.to_thread(Path(path).exists):
+async def _runs(
+    journal_path: str | None, journal_key: str | None, last: int
+) -> tuple[list[RunRow], dict[str, str]]:
+    where = journal_location(journal_path)
+    if isinstance(where, Path) and not await asyncio.to_thread(where.exists):
         return [], {}
-    async with await Journal.open(path) as journal:
+    async with await open_journal(where, journal_key) as journal:
         return await journal.runs(limit=last), await resumed_by(journal)
 
 
@@ -101,7 +111,8 @@ async def _runs(journal_path: Path | None, last: int) -> tuple[list[RunRow], dic
 @options.log_format
 def resume(
     run_id: str,
-    journal_path: Path | None,
+    journal_path: str | None,
+    journal_key: str | None,
     retry_failed: bool,
     report_path: Path | None,
     window_end: str | None,
@@ -130,9 +141,12 @@ def resume(
     request = ResumeRequest(
         run_id=run_id, retry_failed=retry_failed, window_end=window_end, no_window=no_window, night=night
     )
-    path = journal_path or default_journal_path()
-    if not Path(path).exists():
-        fail_input(InputError(f"no journal at {path}", field="--journal"))
+    try:
+        where = journal_location(journal_path)
+    except InputError as exc:
+        fail_input(exc)
+    if isinstance(where, Path) and not where.exists():
+        fail_input(InputError(f"no journal at {where}", field="--journal"))
 
     async def build(journal: Journal) -> RunPlan:
         return await resume_plan(journal, request, confirm_next_wave=confirm_on_terminal if ask else None)
@@ -140,7 +154,8 @@ def resume(
     run_and_exit(
         build,
         None,  # the resumed run's own kind decides its unit work
-        journal_path=path,
+        journal_path=where,
+        journal_key=journal_key,
         log_format=log_format,
         report_to=default_report_to(report_path),
         outputs=(report_path,),

@@ -67,6 +67,7 @@ _SERVER_SETTINGS = {"application_name": "fleet", "synchronous_commit": "on"}
 _CONNECTION_LOST = (asyncpg.InterfaceError, asyncpg.exceptions.ConnectionDoesNotExistError, OSError)
 
 log = structlog.get_logger("fleet.journal")
+wall_clock = time.time  # this host's clock, compared with the database's at open (tests move it)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -323,9 +324,9 @@ def _translated(url: PostgresUrl, doing: str) -> Iterator[None]:
 
 async def _check_server(url: PostgresUrl, conn: Any) -> None:
     """Refuse a runner whose clock is far from the database's; warn when commits are not durable."""
-    before = time.time()
+    before = wall_clock()
     server = float(await conn.fetchval("SELECT extract(epoch FROM clock_timestamp())"))
-    after = time.time()
+    after = wall_clock()
     skew = (before + after) / 2 - server
     if abs(skew) > MAX_CLOCK_SKEW:
         raise JournalError(
