@@ -47,25 +47,25 @@ def _this_row(cluster: str, uuid: str | None) -> tuple[str, tuple[str, ...]]:
 async def write_state(conn: Connection, cluster: str, uuid: str | None, now: str, **fields: Any) -> None:
     """Set ``fields`` on the cluster's row (created if it has none); name and uuid follow the caller.
 
+    One statement when the row exists (an UPDATE of the row the lookup picks), two when it does not.
     Runs inside the storage's write transaction. On SQLite that makes the lookup and the write one
     atomic step for every other process; on PostgreSQL two runs never write one cluster's row at
     once because only the run holding the cluster's lease changes it.
     """
-    row_id = await state_row_id(conn, cluster, uuid)
     names = list(fields)
-    if row_id is None:
+    where, args = _this_row(cluster, uuid)
+    assignments = "".join(f", {name} = ?" for name in names)
+    changed = await conn.execute(
+        f"UPDATE cluster_state SET cluster = ?, uuid = COALESCE(?, uuid), updated_at = ?{assignments}"
+        f" WHERE id = (SELECT id FROM cluster_state WHERE {where})",
+        (cluster, uuid, now, *fields.values(), *args),
+    )
+    if changed == 0:
         await conn.execute(
             f"INSERT INTO cluster_state (cluster, uuid, updated_at, {', '.join(names)})"
             f" VALUES (?, ?, ?{', ?' * len(names)})",
             (cluster, uuid, now, *fields.values()),
         )
-        return
-    assignments = "".join(f", {name} = ?" for name in names)
-    await conn.execute(
-        f"UPDATE cluster_state SET cluster = ?, uuid = COALESCE(?, uuid), updated_at = ?{assignments}"
-        " WHERE id = ?",
-        (cluster, uuid, now, *fields.values(), row_id),
-    )
 
 
 async def clear_pending(conn: Connection, cluster: str, uuid: str | None, fp: str, now: str) -> bool:

@@ -262,7 +262,7 @@ class Journal:
             if changed == 0:
                 raise JournalError(f"run {run_id} has no unit {unit_id!r}")
 
-        await self._write(update)
+        await self._write(update, alone=True)
 
     async def finish_run(
         self,
@@ -285,7 +285,7 @@ class Journal:
             if changed == 0:
                 raise JournalError(f"no run {run_id!r} in the journal")
 
-        await self._write(update)
+        await self._write(update, alone=True)
 
     # --- steps -----------------------------------------------------------------------------------
 
@@ -346,7 +346,7 @@ class Journal:
                     f"step {step_id} already has an outcome" if exists else f"no step {step_id}"
                 )
 
-        await self._write(update)
+        await self._write(update, alone=True)
 
     # --- what fleet knows about each cluster's passphrase ---------------------------------------
 
@@ -355,7 +355,8 @@ class Journal:
         _check_fingerprint(to_fp)
         now = _iso(self._clock())
         await self._write(
-            lambda conn: identity.write_state(conn, cluster, uuid, now, pending_fp=to_fp, run_id=run_id)
+            lambda conn: identity.write_state(conn, cluster, uuid, now, pending_fp=to_fp, run_id=run_id),
+            alone=True,
         )
 
     async def mark_verified(self, cluster: str, fp: str, run_id: str, *, uuid: str | None = None) -> None:
@@ -365,7 +366,8 @@ class Journal:
         await self._write(
             lambda conn: identity.write_state(
                 conn, cluster, uuid, now, current_fp=fp, verified_at=now, run_id=run_id, pending_fp=None
-            )
+            ),
+            alone=True,
         )
 
     async def clear_pending(self, cluster: str, fp: str, *, uuid: str | None = None) -> bool:
@@ -376,7 +378,9 @@ class Journal:
         """
         _check_fingerprint(fp)
         now = _iso(self._clock())
-        return await self._write(lambda conn: identity.clear_pending(conn, cluster, uuid, fp, now))
+        return await self._write(
+            lambda conn: identity.clear_pending(conn, cluster, uuid, fp, now), alone=True
+        )
 
     async def cluster_state(self, cluster: str, *, uuid: str | None = None) -> ClusterFp | None:
         """What fleet knows about this cluster's passphrase, or None.
@@ -408,7 +412,7 @@ class Journal:
         A cluster missing from the answer was taken over (its lease had expired): stop working on it.
         """
         _, expires_at = self._lease_times(ttl)
-        return await self._write(lambda conn: leases.renew(conn, run_id, expires_at))
+        return await self._write(lambda conn: leases.renew(conn, run_id, expires_at), alone=True)
 
     async def release_lease(self, cluster: str, run_id: str) -> bool:
         """Give ``cluster`` back, if ``run_id`` holds it; someone else's lease is left alone."""
@@ -467,7 +471,9 @@ class Journal:
     ) -> None:
         _check_fingerprint(fp)
         now = _iso(self._clock())
-        await self._write(lambda conn: ledger.record(conn, cluster, uuid, fp, event, code, run_id, now))
+        await self._write(
+            lambda conn: ledger.record(conn, cluster, uuid, fp, event, code, run_id, now), alone=True
+        )
 
     # --- reading back ----------------------------------------------------------------------------
 
@@ -511,7 +517,7 @@ class Journal:
     # --- plumbing --------------------------------------------------------------------------------
 
     async def _write(self, operation: Operation[T], *, alone: bool = False) -> T:
-        """``alone``: a lease statement, kept out of the group commit on PostgreSQL (``storage``)."""
+        """``alone``: no transaction needed around the operation's statements (``JournalStorage.write``)."""
         self._check_open()
         return await self._storage.write(operation, alone=alone)
 

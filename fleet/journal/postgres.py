@@ -6,14 +6,15 @@ protocol itself, in Cython, on the event loop the run already has: measured on t
 benchmark machine it spends about half the CPU per statement of psycopg 3's async connection. It
 brings its own small pool.
 
-Group commit, as on SQLite (``writer``): callers queue operations; a writer task, which owns one
+Group commit, as on SQLite (``writer``): callers queue operations; the writer task, which owns one
 connection of the pool, runs everything queued since it last looked as ONE transaction and resolves
-each caller's future only after COMMIT returned. There are ``WRITERS`` such tasks: an operation
-costs a network round trip per statement, so one connection would cap a run at about one operation
-per round trip; with two, one batch is being sent while the other commits. Two batches never wait
-for each other's row locks: each run's rows are its own (its units, steps, and the cluster state of
-clusters it holds the lease of), and the rows runs share (leases) are written one statement at a
-time, outside the batches (below). PostgreSQL's COMMIT returns once the WAL
+each caller's future only after COMMIT returned. That is where an intent goes (a step and its
+pending mark together) and everything else that needs a transaction. Operations that do not
+(``write(alone=True)``: one statement, or a cluster row the run's lease already makes its own) run
+on the pool in autocommit instead: each statement is a network round trip and costs the runner
+CPU, and a batch's BEGIN and COMMIT are two more, which at the batch sizes a run makes cost more
+than the statements they would share. PostgreSQL itself shares WAL flushes among concurrent
+commits, so durability costs the server little either way. PostgreSQL's COMMIT returns once the WAL
 is flushed on the server (``synchronous_commit=on``, set for fleet's sessions whatever the server's
 default), so ``await`` still means "durable" and a killed runner never leaves a request in flight
 without its intent. While a batch is in the database, the next one queues up behind it.
@@ -23,11 +24,11 @@ the transaction is rolled back and the batch runs again with a savepoint around 
 one bad call fails alone as it does on SQLite. Operations are functions of the database only, so
 running one again is running it once.
 
-Reads do not queue behind writes: each takes a connection of the pool and runs in autocommit (every
-read operation is one statement, so each sees one committed state). So does taking a lease
-(``write(alone=True)``): its statement locks a row that another runner's statement may lock too,
-and two batches each holding some of those locks until their COMMIT would deadlock (they did, in
-the two-process race test, before leases left the batch).
+Reads do not queue behind writes either: each takes a connection of the pool and runs in autocommit
+(every read operation is one statement, so each sees one committed state). Lease statements must
+not be in batches at all: a lease row another runner's statement may lock too, held locked until
+a batch's COMMIT, deadlocks two runners taking leases in different orders (it did, in the
+two-process race test, before leases left the batch).
 
 At open, the runner's clock is compared with the database's: leases and the ledger compare times
 written by different hosts, so a runner whose clock is off by more than ``MAX_CLOCK_SKEW`` seconds
@@ -57,8 +58,8 @@ from fleet.secrets.scrub import SCRUBBER
 
 T = TypeVar("T")
 
-WRITERS = 2  # group-committing connections
-POOL_SIZE = WRITERS + 2  # and two for reads and lease statements
+WRITERS = 1  # group-committing connections (intents); the rest is on the pool
+POOL_SIZE = WRITERS + 4  # and four for reads and autocommit writes
 CONNECT_TIMEOUT = 10.0  # seconds
 STATEMENT_TIMEOUT = 60.0  # seconds: a journal statement is small; longer means the database is stuck
 MAX_BATCH = 1000
@@ -146,6 +147,7 @@ class PostgresStorage:
                 timeout=CONNECT_TIMEOUT,
                 command_timeout=STATEMENT_TIMEOUT,
                 server_settings=_SERVER_SETTINGS,
+                reset=_keep_session,
             )
         try:
             with _translated(url, "cannot be used"):
@@ -180,12 +182,34 @@ class PostgresStorage:
         return await self._on_pool(operation, "cannot be read")
 
     async def _on_pool(self, operation: Operation[T], doing: str) -> T:
-        """Run ``operation`` on a connection of the pool, in autocommit: each statement on its own."""
+        """Run ``operation`` on a connection of the pool, in autocommit: each statement on its own.
+
+        A lost connection closes the storage, as the writer's does: a run stops on its journal's
+        first failure, and a journal half of whose connections work would only hide it.
+        """
         if self._closing:
             raise JournalError("the journal is closed")
-        with _translated(self._url, doing):
+        try:
             async with self._pool.acquire() as conn:
                 return await operation(PostgresConnection(conn))
+        except (*_CONNECTION_LOST, TimeoutError) as exc:
+            self._lose()
+            raise JournalError(
+                SCRUBBER.scrub(
+                    f"{self._url}: the journal {doing}: the connection to the database was lost: {exc}"
+                )
+            ) from None
+        except asyncpg.PostgresError as exc:
+            raise JournalError(SCRUBBER.scrub(f"{self._url}: the journal {doing}: {exc}")) from None
+
+    def _lose(self) -> None:
+        """The database is gone: refuse everything from now on, and let the writers stop."""
+        if self._closing:
+            return
+        self._closing = True
+        self._fail_queued()
+        for _ in self._tasks:
+            self._queue.put_nowait(_STOP)
 
     async def close(self) -> None:
         """Commit what is queued, then close every connection. Idempotent."""
@@ -224,11 +248,7 @@ class PostgresStorage:
                     break
                 batch.append(item)  # type: ignore[arg-type]
             if not await self._commit(conn, batch):
-                if not self._closing:
-                    self._closing = True
-                    self._fail_queued()
-                    for _ in self._tasks[1:]:  # this one is done; every other writer gets its stop
-                        self._queue.put_nowait(_STOP)
+                self._lose()
                 return
             if stop_after:
                 return
@@ -340,6 +360,12 @@ async def _check_server(url: PostgresUrl, conn: Any) -> None:
             "not the database server losing power",
             journal=str(url),
         )
+
+
+async def _keep_session(conn: Any) -> None:
+    """What a connection needs before it goes back to the pool: nothing. fleet's operations set no
+    session state (no SET, cursors, LISTEN or session locks; asyncpg rolls back an open transaction
+    itself), and asyncpg's default reset is one more round trip per read or lease statement."""
 
 
 async def _close_pool(pool: Any) -> None:

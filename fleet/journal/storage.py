@@ -96,11 +96,13 @@ class JournalStorage(Protocol):
     async def write(self, operation: Operation[T], *, alone: bool = False) -> T:
         """Run ``operation`` in a write transaction; return once it is durable.
 
-        ``alone``: the operation is one statement that decides by itself (or a retry loop of such),
-        and locks a row other processes lock too (a lease). PostgreSQL then runs it outside the
-        group commit, each statement committed on its own: held until a whole batch committed,
-        such row locks taken by two runners in different orders would deadlock. SQLite, one writer
-        at a time, batches it as any other write.
+        ``alone``: the operation needs no transaction around its statements (each one, committed by
+        itself, leaves the journal right: one statement, a lease's retry loop, or a write to a
+        cluster's row that the cluster's lease already makes this run's alone). PostgreSQL then runs
+        it outside the group commit, on a pooled connection in autocommit: one round trip instead of
+        a share of a batch's BEGIN and COMMIT, and a lease row is never held locked until a whole
+        batch commits (two runners' batches taking lease rows in different orders deadlocked).
+        SQLite, one writer at a time, batches it as any other write.
         """
         ...
 

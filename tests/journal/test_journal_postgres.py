@@ -101,16 +101,19 @@ def test_a_postgresql_url_names_a_postgresql_journal_whichever_way_it_is_given()
 async def test_a_lost_connection_fails_the_write_and_closes_the_journal(
     pg_url: str, pg_server: PgServer
 ) -> None:
-    """The database restarting under a run: the write in flight fails, naming the journal, and every
-    later one is refused; the run stops on it (``fleet resume`` reconciles)."""
+    """The database restarting under a run: the next intent fails, naming the journal (password
+    hidden), and every later call is refused; the run stops on it and ``fleet resume`` reconciles.
+    (Pooled connections found dead while idle are replaced: nothing was in flight on them.)"""
     async with await Journal.open(pg_url, key=PG_KEY) as journal:
         run = await journal.create_run(kind="rotate", options={}, inventory_path="i", inventory_digest="d")
+        await journal.add_units(run, [("u1", ["cl-1"], None)])
         pg_server.psql(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
             f" WHERE datname = '{pg_url.rsplit('/', 1)[1]}' AND pid <> pg_backend_pid()"
         )
         with pytest.raises(JournalError) as lost:
-            await journal.finish_run(run, outcome="succeeded", exit_code=0, report_path=None)
+            await journal.begin_step(run, "u1", "cl-1", "rotate")
+        assert "connection to the database was lost" in str(lost.value)
         assert "fleet:***@" in str(lost.value) and pg_server.password not in str(lost.value)
-        with pytest.raises(JournalError):
+        with pytest.raises(JournalError, match="closed"):
             await journal.finish_run(run, outcome="succeeded", exit_code=0, report_path=None)
