@@ -144,7 +144,19 @@ async def test_a_runner_killed_mid_run_is_resumed_from_elsewhere_and_nothing_is_
     code, resumed = await _finish(resume)
     assert code == 0, resumed[-3000:]
     await _check_every_passphrase_known(sim, store, onboard)
-    for text in (output, listed, resumed):
+
+    # The change as one record, from a third folder: the killed run left no report, the resume's is
+    # read where it was written; every cluster's outcome comes from one of the two runs.
+    third = tmp_path / "third"
+    third.mkdir()
+    code, shown = await _finish(await _fleet("report", "show", killed["id"], "--json", cwd=third, env=env))
+    assert code == 0, shown
+    change = json.loads(shown[shown.index("{") :])["change"]
+    assert change["runs"][0] == killed["id"] and len(change["runs"]) == 2 and change["complete"] is False
+    final = {c["name"]: c["outcome"] for c in change["clusters"]}
+    # a cluster whose change was in flight at the kill is proven by the resume: already_current
+    assert {name for name, outcome in final.items() if outcome in ("succeeded", "already_current")} == onboard
+    for text in (output, listed, resumed, shown):
         assert pg_server.password not in text and TEAM_KEY not in text
     print(f"\nkilled after {len(rotated_before)} of {len(onboard)} rotations; resumed to all, none twice")
 
