@@ -79,7 +79,7 @@ def numbered(sql: str) -> str:
 
 
 class PostgresConnection:
-    """The ``storage.Connection`` an operation gets: an asyncpg connection, inside the batch's transaction."""
+    """The ``storage.Connection`` an operation gets: asyncpg, in a batch's transaction or autocommit."""
 
     __slots__ = ("raw",)
     dialect: Literal["postgresql"] = "postgresql"
