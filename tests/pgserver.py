@@ -16,12 +16,27 @@ import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 PACKAGE_HINT = "apt-get install postgresql"
+# Stops the server and removes its folder once the process that started it is gone, however it went
+# (a test run killed by a timeout runs no teardown; a server left in /dev/shm holds memory).
+_WATCHDOG = """
+import os, shutil, subprocess, sys, time
+parent, ctl, folder, user = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4] or None
+while True:
+    try:
+        os.kill(parent, 0)
+    except ProcessLookupError:
+        break
+    time.sleep(1)
+subprocess.run([ctl, "-D", folder + "/data", "-m", "immediate", "stop"], user=user, capture_output=True)
+shutil.rmtree(folder, ignore_errors=True)
+"""
 
 
 def server_binaries() -> Path | None:
@@ -55,6 +70,7 @@ class PgServer:
     password: str
     bin: Path
     user: str | None  # the OS user it runs as (None: this one)
+    watchdog: subprocess.Popen[bytes] | None = None
 
     def url(self, database: str = "postgres", *, host: str = "127.0.0.1") -> str:
         return f"postgresql://fleet:{self.password}@{host}:{self.port}/{database}"
@@ -77,6 +93,9 @@ class PgServer:
     def stop(self) -> None:
         self._ctl("stop", "-m", "immediate")
         shutil.rmtree(self.folder, ignore_errors=True)
+        if self.watchdog is not None:
+            self.watchdog.kill()
+            self.watchdog.wait()
 
     def _ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -120,6 +139,12 @@ def start_server(*, fsync: bool = True, shm: bool = True) -> PgServer:
             "-o", f"-p {port} " + " ".join(settings), "-l", str(folder / "log"), "-w", "start"
         )
         if started.returncode == 0:
+            server.watchdog = subprocess.Popen(
+                [sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(folder_bin / "pg_ctl"), str(folder),
+                 user or ""],
+                start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )  # fmt: skip
             return server
         time.sleep(0.2)
     log = (folder / "log").read_text() if (folder / "log").exists() else started.stderr
