@@ -24,11 +24,17 @@ CONCURRENCY = 64
 
 
 def fleet_command(
-    command: str, workdir: Path, inventory: Path, new_file: Path, concurrency: int = CONCURRENCY
+    command: str,
+    workdir: Path,
+    inventory: Path,
+    new_file: Path,
+    concurrency: int = CONCURRENCY,
+    journal: str | None = None,
 ) -> list[str]:
+    """``journal``: a PostgreSQL URL (``fleet-rotate-pg``); by default a SQLite file in the work folder."""
     common = [
-        "-i", str(inventory), "--journal", str(workdir / "journal.db"), "--concurrency", str(concurrency),
-        "--log-format", "json", "--report", str(workdir / "report.json"),
+        "-i", str(inventory), "--journal", journal or str(workdir / "journal.db"),
+        "--concurrency", str(concurrency), "--log-format", "json", "--report", str(workdir / "report.json"),
     ]  # fmt: skip
     if command in ("sweep", "sweep-svms"):
         policy = workdir / "policy.yml"

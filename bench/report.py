@@ -17,11 +17,11 @@ from typing import Any
 
 import psutil
 
-PACKAGES = ("fleet", "aiohttp", "netapp-ontap", "ansible-core", "ansible", "requests")
+PACKAGES = ("fleet", "aiohttp", "asyncpg", "netapp-ontap", "ansible-core", "ansible", "requests")
 MEDIAN_KEYS = (
     "wall_s", "cpu_s", "cpu_ms_per_cluster", "peak_rss_mb", "peak_tree_rss_mb", "requests_per_cluster",
     "clusters_per_s", "verified_rotated", "expected_rotated", "accounted", "sim_cpu_s", "mutations",
-    "wrong_passphrase_attempts", "exit_code",
+    "wrong_passphrase_attempts", "exit_code", "journal_server_cpu_s",
 )  # fmt: skip
 
 

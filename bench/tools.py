@@ -23,7 +23,7 @@ from bench.measure import measure
 from bench.simproc import SimOptions, SimProcess, Truth
 
 Kind = Literal["fleet", "netapp", "ansible"]
-_NAME = re.compile(r"^(?:fleet-(rotate|sweep-svms|sweep)|(netapp|ansible)-(\d+))$")
+_NAME = re.compile(r"^(?:fleet-(rotate|sweep-svms|sweep)(-pg)?|(netapp|ansible)-(\d+))$")
 SVMS_PER_CLUSTER = 3  # fleet-sweep-svms: data SVMs per simulated cluster (issue 20)
 
 
@@ -33,6 +33,7 @@ class Tool:
     kind: Kind
     command: str = "rotate"  # fleet: rotate | sweep | sweep-svms; peers always rotate
     parallelism: int = 0  # netapp: thread-pool workers; ansible: forks
+    postgresql: bool = False  # fleet: the journal in PostgreSQL (bench.pgjournal), not a SQLite file
 
     @property
     def rotates(self) -> bool:
@@ -43,12 +44,12 @@ def parse_tool(name: str) -> Tool:
     match = _NAME.match(name)
     if match is None:
         raise ValueError(
-            f"unknown tool {name!r}: fleet-rotate, fleet-sweep, fleet-sweep-svms, netapp-<workers>, "
-            "ansible-<forks>"
+            f"unknown tool {name!r}: fleet-rotate[-pg], fleet-sweep[-pg], fleet-sweep-svms[-pg], "
+            "netapp-<workers>, ansible-<forks>"
         )
-    fleet_command, peer, number = match.groups()
+    fleet_command, pg, peer, number = match.groups()
     if fleet_command:
-        return Tool(name, "fleet", command=fleet_command)
+        return Tool(name, "fleet", command=fleet_command, postgresql=bool(pg))
     return Tool(name, peer, parallelism=int(number))  # type: ignore[arg-type]
 
 
@@ -65,6 +66,13 @@ def new_passphrase_file(workdir: Path) -> tuple[str, Path]:
 def _command(
     tool: Tool, workdir: Path, sim: SimProcess, new_file: Path
 ) -> tuple[list[str], dict[str, str], Any]:
+    if tool.kind == "fleet" and tool.postgresql:
+        from bench import pgjournal  # the server starts with the first run that needs it
+
+        command = fleet_runs.fleet_command(
+            tool.command, workdir, sim.inventory, new_file, journal=pgjournal.fresh_database()
+        )
+        return command, {**os.environ, **pgjournal.env()}, None
     if tool.kind == "fleet":
         return (
             fleet_runs.fleet_command(tool.command, workdir, sim.inventory, new_file),
@@ -110,12 +118,27 @@ def run_once(
                 filter(None, [str(Path(__file__).parent.parent), env.get("PYTHONPATH")])
             )
             output_path = workdir / "tool.out"
+            server_cpu = _journal_server_cpu(tool)
             with output_path.open("wb") as out:
                 measured = measure(command, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=timeout_s)
             sim_cpu = sim.cpu_seconds()
+            if server_cpu is not None:
+                measured = measured.as_dict() | {
+                    "journal_server_cpu_s": _journal_server_cpu(tool) - server_cpu
+                }
+            else:
+                measured = measured.as_dict()
             truth = sim.truth(new if tool.rotates else None)
         own = _own_account(tool, workdir, output_path.read_text(errors="replace"), project)
-    return record(tool, clusters, measured.as_dict(), truth, own, sim_cpu)
+    return record(tool, clusters, measured, truth, own, sim_cpu)
+
+
+def _journal_server_cpu(tool: Tool) -> float | None:
+    if not tool.postgresql:
+        return None
+    from bench import pgjournal
+
+    return pgjournal.server_cpu_seconds()
 
 
 def record(

@@ -23,7 +23,7 @@ Command = Callable[..., Any]
 Decorator = Callable[[Command], Command]
 
 #: Options the CLI itself consumes; everything else a run command takes goes into the RunSpec.
-CLI_ONLY = ("report_path", "journal_path", "log_format", "yes")
+CLI_ONLY = ("report_path", "journal_path", "journal_key", "log_format", "yes")
 
 
 def _path(**kwargs: Any) -> click.Path:
@@ -77,14 +77,30 @@ cluster_deadline = click.option(
     type=click.FloatRange(min=0, min_open=True),
     help="Seconds for all of one cluster's work.",
 )
-journal = click.option(
+_journal_where = click.option(
     "--journal",
     "journal_path",
     default=None,
     envvar="FLEET_JOURNAL",
-    type=_path(),
-    help="Journal database (env FLEET_JOURNAL).",
+    metavar="PATH|URL",
+    help="Journal: a SQLite file, or postgresql://… for a team's shared one (env FLEET_JOURNAL).",
 )
+_journal_key = click.option(
+    "--journal-key",
+    "journal_key",
+    default=None,
+    envvar="FLEET_JOURNAL_KEY",
+    metavar="REF",
+    help="Secret reference (env:, file:, cmd:) to the fingerprint key every runner of a PostgreSQL journal "
+    "shares: 64 hex digits (env FLEET_JOURNAL_KEY).",
+)
+
+
+def journal(command: Command) -> Command:
+    """``--journal`` and ``--journal-key``: where the journal is, and its shared key if it has one."""
+    return _journal_where(_journal_key(command))
+
+
 insecure = click.option(
     "--insecure", is_flag=True, help="Do NOT verify TLS certificates (loud; for labs only)."
 )

@@ -14,9 +14,10 @@ from fleet import aio
 from fleet.cli import options
 from fleet.cli.app import main
 from fleet.cli.consoles import output_console
+from fleet.cli.run_support import open_journal
 from fleet.engine.lineage import change_of, lineage, newest_report
 from fleet.errors import InputError
-from fleet.journal import Journal, JournalError, default_journal_path
+from fleet.journal import JournalError, JournalLocation, journal_location
 from fleet.report import Report, load_report, render_summary, report_json
 
 
@@ -39,7 +40,9 @@ def report_group() -> None:
     show_default=True,
     help="Cluster and node names listed per failure code.",
 )
-def show(target: str, journal_path: Path | None, as_json: bool, max_names: int) -> None:
+def show(
+    target: str, journal_path: str | None, journal_key: str | None, as_json: bool, max_names: int
+) -> None:
     """Print the summary of the report at PATH, or of the change RUN belongs to (exit 2 if missing).
 
     Example: fleet report show 20261130-221500-ab12cd
@@ -49,10 +52,10 @@ def show(target: str, journal_path: Path | None, as_json: bool, max_names: int) 
         if path.exists() or "/" in target or path.suffix == ".json":  # a path, not a run id
             report = load_report(path)
         else:
-            journal = journal_path or default_journal_path()
-            if not journal.exists():
+            journal = journal_location(journal_path)
+            if isinstance(journal, Path) and not journal.exists():
                 raise InputError(f"no report file {target!r}, and no journal at {journal} to find a run in")
-            report, path = aio.run(_change_report(target, journal))
+            report, path = aio.run(_change_report(target, journal, journal_key))
     except (InputError, JournalError) as exc:
         click.echo(f"fleet report show: {exc}", err=True)
         raise click.exceptions.Exit(InputError.exit_code) from None
@@ -62,9 +65,11 @@ def show(target: str, journal_path: Path | None, as_json: bool, max_names: int) 
     render_summary(report, output_console(highlight=False), path=path, max_names=max_names)
 
 
-async def _change_report(run_id: str, journal_path: Path) -> tuple[Report, Path]:
+async def _change_report(
+    run_id: str, journal_path: JournalLocation, journal_key: str | None
+) -> tuple[Report, Path]:
     """The newest report of ``run_id``'s lineage, carrying the whole change as the journal knows it now."""
-    async with await Journal.open(journal_path) as journal:
+    async with await open_journal(journal_path, journal_key) as journal:
         if await journal.run(run_id) is None:
             raise InputError(f"no report file or run {run_id!r} (journal {journal_path})")
         newest = await newest_report(await lineage(journal, run_id))

@@ -31,12 +31,14 @@ from fleet.engine.spec import RunSpec
 from fleet.engine.steps.context import UnitWork
 from fleet.engine.work import work_for
 from fleet.errors import FleetError, InputError
-from fleet.journal import Journal, JournalError, default_journal_path
+from fleet.journal import Journal, JournalError, JournalLocation, journal_location
+from fleet.journal.keys import key_from_text
 from fleet.logs import LogFormat, configure_logging
 from fleet.outcomes import ExitCode, RunKind
 from fleet.report import Report, default_report_path, render_summary
 from fleet.safe_files import check_output
 from fleet.secrets import SCRUBBER
+from fleet.secrets.refs import SecretResolver
 from fleet.secrets.store import SecretStoreError
 
 After = Callable[[Report, Path | None, Console], None]
@@ -112,22 +114,40 @@ def stop_on_signals(stop: asyncio.Event, abort: asyncio.Event) -> Iterator[None]
 
 
 BuildPlan = Callable[[Journal], Awaitable[RunPlan]]
+JOURNAL_KEY_OPTION = "--journal-key"
+
+
+async def open_journal(where: str | Path | JournalLocation | None, key_ref: str | None) -> Journal:
+    """The journal ``--journal`` (or ``FLEET_JOURNAL``, or the default) names, with the fingerprint key
+    ``--journal-key`` refers to, if given: a reference resolved here, its value never shown."""
+    location = where if where is not None and not isinstance(where, str) else journal_location(where)
+    key = None
+    if key_ref:
+        try:
+            secret = await asyncio.to_thread(
+                SecretResolver().resolve, key_ref, "-", purpose=JOURNAL_KEY_OPTION
+            )
+        except InputError as exc:
+            raise InputError(str(exc).replace("cluster -: ", ""), field=JOURNAL_KEY_OPTION) from None
+        key = key_from_text(secret.reveal(), JOURNAL_KEY_OPTION)
+    return await Journal.open(location, key=key)
 
 
 async def drive(
     build: BuildPlan,
     work: UnitWork | None,
     *,
-    journal_path: Path | None,
+    journal_path: str | Path | JournalLocation | None,
     report_to: ReportPlace,
     terminal: Console,
+    journal_key: str | None = None,
 ) -> FinishedRun:
     """Open the journal, build the plan (input errors surface here), run it with signals handled.
 
     ``work`` None: the plan's own kind decides (``fleet resume``). ``terminal`` is the console the
     progress bar is drawn on (stderr: log lines are printed above the bar).
     """
-    journal = await Journal.open(journal_path or default_journal_path())
+    journal = await open_journal(journal_path, journal_key)
     try:
         plan = await build(journal)
         stop, abort = asyncio.Event(), asyncio.Event()
@@ -151,11 +171,12 @@ def run_and_exit(
     build: BuildPlan,
     work: UnitWork | None,
     *,
-    journal_path: Path | None,
+    journal_path: str | Path | JournalLocation | None,
     log_format: LogFormat,
     report_to: ReportPlace,
     after: After | None = None,
     outputs: Sequence[Path | None] = (),
+    journal_key: str | None = None,
 ) -> NoReturn:
     """Run a command end to end, print its summary and exit with DESIGN.md's exit code.
 
@@ -171,7 +192,14 @@ def run_and_exit(
             if output is not None:
                 check_output(output)
         finished = aio.run(
-            drive(build, work, journal_path=journal_path, report_to=report_to, terminal=terminal_console())
+            drive(
+                build,
+                work,
+                journal_path=journal_path,
+                journal_key=journal_key,
+                report_to=report_to,
+                terminal=terminal_console(),
+            )
         )
     except SETUP_ERRORS as exc:
         fail_input(exc)
@@ -198,6 +226,7 @@ def run_spec_and_exit(kind: RunKind, given: dict[str, Any], *, work: UnitWork | 
         build,
         unit_work,
         journal_path=given.get("journal_path"),
+        journal_key=given.get("journal_key"),
         log_format=given.get("log_format") or "auto",
         report_to=default_report_to(given.get("report_path")),
         outputs=(given.get("report_path"),),

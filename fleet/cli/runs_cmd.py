@@ -17,18 +17,25 @@ from fleet import aio
 from fleet.cli import options
 from fleet.cli.app import main
 from fleet.cli.consoles import output_console
-from fleet.cli.run_support import confirm_on_terminal, default_report_to, fail_input, run_and_exit
+from fleet.cli.run_support import (
+    confirm_on_terminal,
+    default_report_to,
+    fail_input,
+    open_journal,
+    run_and_exit,
+)
 from fleet.engine.lineage import resumed_by
 from fleet.engine.plans import RunPlan
 from fleet.engine.resume import ResumeRequest, resume_plan
 from fleet.engine.rollout.window import utc_now, window_end_ahead
 from fleet.errors import InputError
-from fleet.journal import Journal, JournalError, RunRow, default_journal_path
+from fleet.journal import Journal, JournalError, RunRow, journal_location
 from fleet.logs import LogFormat
 
 #: ``fleet runs`` when stdout is not a terminal: a header line, then one run per line, tab-separated.
 TSV_COLUMNS = (
     "id", "kind", "started_at", "finished_at", "outcome", "exit_code", "resumed_from", "resumed_by", "report",
+    "operator", "host",
 )  # fmt: skip
 
 
@@ -38,9 +45,10 @@ TSV_COLUMNS = (
 @click.option(
     "--last", default=20, show_default=True, type=click.IntRange(1, 100000), help="How many runs to list."
 )
-def runs(journal_path: Path | None, as_json: bool, last: int) -> None:
-    """List runs, newest first, with their lineage: the run each one resumed and the run that
-    resumed it (a run is resumed once; `fleet resume` names the latest of a change).
+def runs(journal_path: str | None, journal_key: str | None, as_json: bool, last: int) -> None:
+    """List runs, newest first, with their lineage (the run each one resumed and the run that
+    resumed it: a run is resumed once; `fleet resume` names the latest of a change) and who ran
+    each one where: a team's runners share a PostgreSQL journal, and list each other's runs.
 
     Run ids are printed whole. On a terminal this is a table; piped, a header line and one run per
     line, tab-separated (empty fields are "-"); --json for everything the journal keeps.
@@ -48,8 +56,8 @@ def runs(journal_path: Path | None, as_json: bool, last: int) -> None:
     Example: fleet runs --last 5
     """
     try:
-        rows, children = aio.run(_runs(journal_path, last))
-    except JournalError as exc:
+        rows, children = aio.run(_runs(journal_path, journal_key, last))
+    except (JournalError, InputError) as exc:
         fail_input(exc)
     if as_json:
         listed = [
@@ -70,12 +78,13 @@ def runs(journal_path: Path | None, as_json: bool, last: int) -> None:
         return
     # The id stays whole (it is what `fleet resume` takes); other cells fold on a narrow terminal.
     whole = Column("run", no_wrap=True, min_width=max((len(row.id) for row in rows), default=3))
-    folded = ("kind", "started (UTC)", "finished (UTC)", "outcome", "exit", "lineage", "report")
+    folded = ("kind", "operator", "started (UTC)", "finished (UTC)", "outcome", "exit", "lineage", "report")
     table = Table(whole, *(Column(header, overflow="fold") for header in folded))
     for row in rows:
         table.add_row(
             escape(row.id),
             row.kind,
+            row.operator or row.host or "-",
             _when(row.started_at),
             _when(row.finished_at),
             row.outcome or "unfinished",
@@ -105,6 +114,8 @@ def _tsv_row(row: RunRow, resumed_by: str | None) -> list[str | int | None]:
         resumed_from if isinstance(resumed_from, str) else None,
         resumed_by,
         row.report_path,
+        row.operator,
+        row.host,
     ]
 
 
@@ -123,11 +134,13 @@ def _lineage(row: RunRow, resumed_by: str | None) -> str:
     return "; ".join(parts) or "-"
 
 
-async def _runs(journal_path: Path | None, last: int) -> tuple[list[RunRow], dict[str, str]]:
-    path = journal_path or default_journal_path()
-    if not await asyncio.to_thread(Path(path).exists):
+async def _runs(
+    journal_path: str | None, journal_key: str | None, last: int
+) -> tuple[list[RunRow], dict[str, str]]:
+    where = journal_location(journal_path)
+    if isinstance(where, Path) and not await asyncio.to_thread(where.exists):
         return [], {}
-    async with await Journal.open(path) as journal:
+    async with await open_journal(where, journal_key) as journal:
         return await journal.runs(limit=last), await resumed_by(journal)
 
 
@@ -149,7 +162,8 @@ async def _runs(journal_path: Path | None, last: int) -> tuple[list[RunRow], dic
 @options.log_format
 def resume(
     run_id: str,
-    journal_path: Path | None,
+    journal_path: str | None,
+    journal_key: str | None,
     retry_failed: bool,
     report_path: Path | None,
     window_end: str | None,
@@ -178,9 +192,12 @@ def resume(
     request = ResumeRequest(
         run_id=run_id, retry_failed=retry_failed, window_end=window_end, no_window=no_window, night=night
     )
-    path = journal_path or default_journal_path()
-    if not Path(path).exists():
-        fail_input(InputError(f"no journal at {path}", field="--journal"))
+    try:
+        where = journal_location(journal_path)
+    except InputError as exc:
+        fail_input(exc)
+    if isinstance(where, Path) and not where.exists():
+        fail_input(InputError(f"no journal at {where}", field="--journal"))
 
     async def build(journal: Journal) -> RunPlan:
         return await resume_plan(journal, request, confirm_next_wave=confirm_on_terminal if ask else None)
@@ -188,7 +205,8 @@ def resume(
     run_and_exit(
         build,
         None,  # the resumed run's own kind decides its unit work
-        journal_path=path,
+        journal_path=where,
+        journal_key=journal_key,
         log_format=log_format,
         report_to=default_report_to(report_path),
         outputs=(report_path,),

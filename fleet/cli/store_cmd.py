@@ -22,9 +22,9 @@ import click
 from fleet import aio
 from fleet.cli import options
 from fleet.cli.app import main
-from fleet.cli.run_support import fail_input
+from fleet.cli.run_support import fail_input, open_journal
 from fleet.errors import InputError
-from fleet.journal import ClusterFp, Journal, JournalError, default_journal_path
+from fleet.journal import ClusterFp, JournalError, journal_location
 from fleet.secrets import Secret
 from fleet.secrets.store import SecretStoreError, Slot, open_store
 
@@ -53,7 +53,9 @@ def store_group() -> None:
     help="Print the current passphrase as a recovery sheet (asks for the cluster name first; "
     "needs a terminal).",
 )
-def show(cluster: str, store_spec: str, journal_path: Path | None, print_sheet: bool) -> None:
+def show(
+    cluster: str, store_spec: str, journal_path: str | None, journal_key: str | None, print_sheet: bool
+) -> None:
     """Show which passphrases the store holds for CLUSTER (fingerprints only, unless --print).
 
     Example: fleet store show cl-0042 --store /secure/okm-store --print
@@ -61,7 +63,7 @@ def show(cluster: str, store_spec: str, journal_path: Path | None, print_sheet: 
     if print_sheet and not (sys.stdin.isatty() and sys.stdout.isatty()):
         fail_input(InputError("prints a passphrase only on a terminal, to a person", field="--print"))
     try:
-        slots, known, fingerprint = aio.run(_read(cluster, store_spec, journal_path))
+        slots, known, fingerprint = aio.run(_read(cluster, store_spec, journal_path, journal_key))
     except (InputError, JournalError, SecretStoreError) as exc:
         fail_input(exc)
     for slot in SLOTS:
@@ -88,14 +90,14 @@ def show(cluster: str, store_spec: str, journal_path: Path | None, print_sheet: 
 
 
 async def _read(
-    cluster: str, store_spec: str, journal_path: Path | None
+    cluster: str, store_spec: str, journal_path: str | None, journal_key: str | None
 ) -> tuple[dict[Slot, Secret | None], ClusterFp | None, Fingerprint | None]:
     store = open_store(store_spec)
     slots: dict[Slot, Secret | None] = {slot: await store.get(cluster, slot) for slot in SLOTS}
-    path = journal_path or default_journal_path()
-    if not await asyncio.to_thread(path.exists):
+    where = journal_location(journal_path)  # a SQLite file, or a team's postgresql:// journal
+    if isinstance(where, Path) and not await asyncio.to_thread(where.exists):
         return slots, None, None
-    async with await Journal.open(path) as journal:
+    async with await open_journal(where, journal_key) as journal:
         return slots, await journal.cluster_state(cluster), journal.fingerprint
 
 

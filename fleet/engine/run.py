@@ -87,7 +87,8 @@ async def execute(
                 run_id,
                 outcome=report.run.outcome,
                 exit_code=report.run.exit_code,
-                report_path=str(path) if path is not None else None,
+                # absolute: `fleet report show RUN` reads it from any folder (a resume runs anywhere)
+                report_path=str(path.absolute()) if path is not None else None,
                 stop_reason=report.run.stop_reason,
             )
         except JournalError as exc:  # the report is written and says what happened; the run stands

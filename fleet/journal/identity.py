@@ -23,64 +23,62 @@ from fleet.journal.storage import Connection
 _COLUMNS = "cluster, current_fp, pending_fp, verified_at, run_id, uuid, verified_by"
 
 
-def find_state(conn: Connection, cluster: str, uuid: str | None) -> ClusterFp | None:
-    row_id = state_row_id(conn, cluster, uuid)
-    if row_id is None:
-        return None
-    row = conn.execute(f"SELECT {_COLUMNS} FROM cluster_state WHERE id = ?", (row_id,)).fetchone()
-    return ClusterFp.from_sql(row)
+async def find_state(conn: Connection, cluster: str, uuid: str | None) -> ClusterFp | None:
+    """The row that holds what fleet knows about this cluster, or None (one statement)."""
+    where, args = _this_row(cluster, uuid)
+    row = await conn.fetchone(f"SELECT {_COLUMNS} FROM cluster_state WHERE {where}", args)
+    return None if row is None else ClusterFp.from_sql(row)
 
 
-def state_row_id(conn: Connection, cluster: str, uuid: str | None) -> int | None:
+async def state_row_id(conn: Connection, cluster: str, uuid: str | None) -> int | None:
     """The id of the row that holds what fleet knows about this cluster, or None."""
-    if uuid is None:
-        row = conn.execute(
-            "SELECT id FROM cluster_state WHERE cluster = ? ORDER BY updated_at DESC, id DESC LIMIT 1",
-            (cluster,),
-        ).fetchone()
-    else:
-        row = conn.execute(
-            "SELECT id FROM cluster_state WHERE uuid = ? OR (cluster = ? AND uuid IS NULL)"
-            " ORDER BY uuid IS NULL LIMIT 1",
-            (uuid, cluster),
-        ).fetchone()
+    where, args = _this_row(cluster, uuid)
+    row = await conn.fetchone(f"SELECT id FROM cluster_state WHERE {where}", args)
     return None if row is None else int(row[0])
 
 
-def write_state(conn: Connection, cluster: str, uuid: str | None, now: str, **fields: Any) -> None:
+def _this_row(cluster: str, uuid: str | None) -> tuple[str, tuple[str, ...]]:
+    """A WHERE clause (with its ORDER BY and LIMIT) picking the cluster's own ``cluster_state`` row."""
+    if uuid is None:
+        return "cluster = ? ORDER BY updated_at DESC, id DESC LIMIT 1", (cluster,)
+    return "uuid = ? OR (cluster = ? AND uuid IS NULL) ORDER BY uuid IS NULL LIMIT 1", (uuid, cluster)
+
+
+async def write_state(conn: Connection, cluster: str, uuid: str | None, now: str, **fields: Any) -> None:
     """Set ``fields`` on the cluster's row (created if it has none); name and uuid follow the caller.
 
-    Runs inside the writer's write transaction, so the lookup and the write are one atomic step
-    for every other process too.
+    One statement when the row exists (an UPDATE of the row the lookup picks), two when it does not.
+    Runs inside the storage's write transaction. On SQLite that makes the lookup and the write one
+    atomic step for every other process; on PostgreSQL two runs never write one cluster's row at
+    once because only the run holding the cluster's lease changes it.
     """
-    row_id = state_row_id(conn, cluster, uuid)
     names = list(fields)
-    if row_id is None:
-        conn.execute(
+    where, args = _this_row(cluster, uuid)
+    assignments = "".join(f", {name} = ?" for name in names)
+    changed = await conn.execute(
+        f"UPDATE cluster_state SET cluster = ?, uuid = COALESCE(?, uuid), updated_at = ?{assignments}"
+        f" WHERE id = (SELECT id FROM cluster_state WHERE {where})",
+        (cluster, uuid, now, *fields.values(), *args),
+    )
+    if changed == 0:
+        await conn.execute(
             f"INSERT INTO cluster_state (cluster, uuid, updated_at, {', '.join(names)})"
             f" VALUES (?, ?, ?{', ?' * len(names)})",
             (cluster, uuid, now, *fields.values()),
         )
-        return
-    assignments = "".join(f", {name} = ?" for name in names)
-    conn.execute(
-        f"UPDATE cluster_state SET cluster = ?, uuid = COALESCE(?, uuid), updated_at = ?{assignments}"
-        " WHERE id = ?",
-        (cluster, uuid, now, *fields.values(), row_id),
-    )
 
 
-def clear_pending(conn: Connection, cluster: str, uuid: str | None, fp: str, now: str) -> bool:
+async def clear_pending(conn: Connection, cluster: str, uuid: str | None, fp: str, now: str) -> bool:
     """Forget a pending mark equal to ``fp``; True if there was one."""
-    row_id = state_row_id(conn, cluster, uuid)
+    row_id = await state_row_id(conn, cluster, uuid)
     if row_id is None:
         return False
-    cursor = conn.execute(
+    changed = await conn.execute(
         "UPDATE cluster_state SET pending_fp = NULL, cluster = ?, uuid = COALESCE(?, uuid), updated_at = ?"
         " WHERE id = ? AND pending_fp = ?",
         (cluster, uuid, now, row_id, fp),
     )
-    return cursor.rowcount > 0
+    return changed > 0
 
 
 def owner_clause(cluster: str, uuid: str | None) -> tuple[str, tuple[str, ...]]:

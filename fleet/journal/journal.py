@@ -17,8 +17,12 @@ module exists to prevent, hence FULL by default.
 Files: ``<journal>`` (+ ``-wal``, ``-shm``) and ``<journal>.key``, the HMAC key, mode 0600.
 Text fields (``detail``, ``reason``, ``stop_reason``, options) pass the value-based scrubber.
 
+A team shares one PostgreSQL journal instead (``postgres``): the same tables and calls, every
+commit durable on the server before its await returns, and the HMAC key from a secret reference
+given to every runner (``keys``), never stored in the database.
+
 The SQL for cluster identity, leases and the passphrase ledger lives in ``identity``, ``leases``
-and ``ledger``; the storage behind every call is a ``JournalStorage`` (``storage``), SQLite today.
+and ``ledger``; the storage behind every call is a ``JournalStorage`` (``storage``).
 """
 
 from __future__ import annotations
@@ -45,10 +49,10 @@ from fleet.journal.keys import (
     load_or_create_key,
     read_key,
 )
-from fleet.journal.paths import key_path_for
-from fleet.journal.rows import ClusterFp, Lease, LeaseHolder, RunRow, StepRow, UnitRow
+from fleet.journal.paths import JournalLocation, PostgresUrl, journal_location, key_path_for
+from fleet.journal.rows import ClusterFp, Lease, LeaseHolder, RunRow, StepRow, UnitRow, columns
 from fleet.journal.sqlite import SqliteStorage, Synchronous
-from fleet.journal.storage import Connection, JournalStorage
+from fleet.journal.storage import Connection, JournalStorage, Operation, Row
 from fleet.secrets.scrub import SCRUBBER
 
 if TYPE_CHECKING:
@@ -57,11 +61,16 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 Clock = Callable[[], datetime]
 UnitSpec = tuple[str, Sequence[str], int | None]
+#: Where a journal's HMAC key comes from: the file beside a SQLite journal, or these bytes.
+KeySource = Path | bytes
 
 #: Unit statuses that mean "not finished"; any other status stamps ``ended_at``.
 UNIT_OPEN_STATUSES = frozenset({"pending", "running"})
 _ALREADY_RESUMED = "already-resumed-by:"  # create_run's in-transaction answer, never a run id
 _FINGERPRINT = re.compile(re.escape(FINGERPRINT_PREFIX) + f"[0-9a-f]{{{FINGERPRINT_HEX_CHARS}}}")
+_RUN_COLUMNS = columns(RunRow)
+_UNIT_COLUMNS = columns(UnitRow)
+_STEP_COLUMNS = columns(StepRow)
 
 
 def _utc_now() -> datetime:
@@ -77,14 +86,15 @@ def _scrub(text: str | None) -> str | None:
 
 
 class Journal:
-    """An async facade over the journal's one writer thread. Use ``await Journal.open(path)``.
+    """An async facade over the journal's storage. Use ``await Journal.open(path_or_url)``.
 
     Every method is awaited and returns after its transaction committed; concurrent calls from
     many tasks are batched into one transaction (group commit). Close with ``await close()`` or
-    ``async with``; a closed journal refuses further calls.
+    ``async with``; a closed journal refuses further calls. ``path`` is where it lives: a ``Path``,
+    or a ``PostgresUrl`` whose ``str`` hides the password.
     """
 
-    def __init__(self, path: Path, storage: JournalStorage, key: bytes, clock: Clock) -> None:
+    def __init__(self, path: JournalLocation, storage: JournalStorage, key: bytes, clock: Clock) -> None:
         self.path = path
         self._storage = storage
         self._key = key
@@ -93,19 +103,49 @@ class Journal:
 
     @classmethod
     async def open(
-        cls, path: str | os.PathLike[str], *, synchronous: Synchronous = "FULL", clock: Clock = _utc_now
+        cls,
+        path: str | os.PathLike[str] | PostgresUrl,
+        *,
+        key: bytes | None = None,
+        synchronous: Synchronous = "FULL",
+        clock: Clock = _utc_now,
     ) -> Journal:
-        """Open (creating, migrating) the journal at ``path`` and its key file beside it."""
+        """Open (creating, migrating) the journal at ``path``: a SQLite file, or a ``postgresql://`` URL.
+
+        ``key`` is the HMAC key from ``--journal-key`` (``keys.key_from_text``); a PostgreSQL
+        journal needs it, a SQLite one uses its key file beside it unless given one.
+        ``synchronous`` is SQLite's (see the module docstring); PostgreSQL commits are always synchronous.
+        """
         if synchronous not in ("FULL", "NORMAL"):
             raise ValueError(f"synchronous must be 'FULL' or 'NORMAL', not {synchronous!r}")
-        db_path = Path(path)
-        storage = await SqliteStorage.open(db_path, synchronous)
+        location = path if isinstance(path, PostgresUrl) else journal_location(path, env={})
+        storage: JournalStorage
+        source: KeySource
+        if isinstance(location, PostgresUrl):
+            if key is None:
+                raise JournalError(
+                    f"{location}: a PostgreSQL journal is shared, and so is its fingerprint key: give the "
+                    "same --journal-key (env FLEET_JOURNAL_KEY) to every runner, e.g. env:FLEET_KEY holding "
+                    "the output of `openssl rand -hex 32`"
+                )
+            try:
+                from fleet.journal.postgres import PostgresStorage  # the driver is an optional extra
+            except ModuleNotFoundError as missing:
+                raise JournalError(
+                    f"{location}: a PostgreSQL journal needs the {missing.name} driver: install fleet's "
+                    "`postgresql` extra (in a checkout: pip install -e '.[postgresql]')"
+                ) from None
+            storage = await PostgresStorage.open(location)
+            source = key
+        else:
+            storage = await SqliteStorage.open(location, synchronous)
+            source = key if key is not None else key_path_for(location)
         try:
-            key = await storage.write(lambda conn: _bind_key(conn, key_path_for(db_path)))
+            bound = await storage.write(partial(_bind_key, source=source, where=str(location)))
         except BaseException:
             await storage.close()
             raise
-        return cls(db_path, storage, key, clock)
+        return cls(location, storage, bound, clock)
 
     async def close(self) -> None:
         """Commit what is queued and close. Idempotent."""
@@ -163,36 +203,37 @@ class Journal:
         started = self._clock()
         parent = options.get("resumed_from")
 
-        def insert(conn: Connection) -> str:
+        async def insert(conn: Connection) -> str:
             if isinstance(parent, str):
-                child = conn.execute(
-                    "SELECT id FROM runs WHERE json_extract(options, '$.resumed_from') = ? "
+                await conn.serialize(f"resume:{parent}")  # the check and the insert: one step
+                child = await conn.fetchone(
+                    f"SELECT id FROM runs WHERE {conn.json_text('options', 'resumed_from')} = ? "
                     "ORDER BY started_at, rowid LIMIT 1",
                     (parent,),
-                ).fetchone()
+                )
                 if child is not None:
                     return f"{_ALREADY_RESUMED}{child[0]}"
             while True:
                 run_id = f"{started.astimezone(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
-                if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
-                    break
-            conn.execute(
-                "INSERT INTO runs (id, kind, started_at, options, inventory_path, inventory_digest,"
-                " operator, host, change_id, fleet_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    run_id,
-                    kind,
-                    _iso(started),
-                    options_json,
-                    inventory_path,
-                    inventory_digest,
-                    operator,
-                    host,
-                    _scrub(change_id),
-                    fleet_version,
-                ),
-            )
-            return run_id
+                row = await conn.fetchone(
+                    "INSERT INTO runs (id, kind, started_at, options, inventory_path, inventory_digest,"
+                    " operator, host, change_id, fleet_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (id) DO NOTHING RETURNING id",
+                    (
+                        run_id,
+                        kind,
+                        _iso(started),
+                        options_json,
+                        inventory_path,
+                        inventory_digest,
+                        operator,
+                        host,
+                        _scrub(change_id),
+                        fleet_version,
+                    ),
+                )
+                if row is not None:
+                    return run_id
 
         run_id = await self._write(insert)
         if run_id.startswith(_ALREADY_RESUMED):
@@ -203,8 +244,10 @@ class Journal:
         """Record the run's units: ``(unit_id, clusters in step order, wave or None)``."""
         rows = [(run_id, unit_id, json.dumps(list(clusters)), wave) for unit_id, clusters, wave in units]
 
-        def insert(conn: Connection) -> None:
-            conn.executemany("INSERT INTO units (run_id, unit_id, clusters, wave) VALUES (?, ?, ?, ?)", rows)
+        async def insert(conn: Connection) -> None:
+            await conn.executemany(
+                "INSERT INTO units (run_id, unit_id, clusters, wave) VALUES (?, ?, ?, ?)", rows
+            )
 
         await self._write(insert)
 
@@ -214,16 +257,16 @@ class Journal:
         started = None if status == "pending" else now
         ended = None if status in UNIT_OPEN_STATUSES else now
 
-        def update(conn: Connection) -> None:
-            cursor = conn.execute(
+        async def update(conn: Connection) -> None:
+            changed = await conn.execute(
                 "UPDATE units SET status = ?, reason = ?, started_at = COALESCE(started_at, ?), ended_at = ?"
                 " WHERE run_id = ? AND unit_id = ?",
                 (status, _scrub(reason), started, ended, run_id, unit_id),
             )
-            if cursor.rowcount == 0:
+            if changed == 0:
                 raise JournalError(f"run {run_id} has no unit {unit_id!r}")
 
-        await self._write(update)
+        await self._write(update, alone=True)
 
     async def finish_run(
         self,
@@ -237,16 +280,16 @@ class Journal:
         """Record how the run ended. A resumed run finishes again: the latest outcome wins."""
         now = _iso(self._clock())
 
-        def update(conn: Connection) -> None:
-            cursor = conn.execute(
+        async def update(conn: Connection) -> None:
+            changed = await conn.execute(
                 "UPDATE runs SET finished_at = ?, outcome = ?, exit_code = ?, report_path = ?,"
                 " stop_reason = ? WHERE id = ?",
                 (now, outcome, exit_code, report_path, _scrub(stop_reason), run_id),
             )
-            if cursor.rowcount == 0:
+            if changed == 0:
                 raise JournalError(f"no run {run_id!r} in the journal")
 
-        await self._write(update)
+        await self._write(update, alone=True)
 
     # --- steps -----------------------------------------------------------------------------------
 
@@ -276,15 +319,16 @@ class Journal:
             raise ValueError("marks_pending needs to_fp")
         now = _iso(self._clock())
 
-        def insert(conn: Connection) -> int:
-            cursor = conn.execute(
+        async def insert(conn: Connection) -> int:
+            row = await conn.fetchone(
                 "INSERT INTO steps (run_id, unit_id, cluster, name, intent_at, from_fp, to_fp)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (run_id, unit_id, cluster, name, now, from_fp, to_fp),
             )
             if marks_pending:
-                identity.write_state(conn, cluster, uuid, now, pending_fp=to_fp, run_id=run_id)
-            return int(cursor.lastrowid or 0)
+                await identity.write_state(conn, cluster, uuid, now, pending_fp=to_fp, run_id=run_id)
+            assert row is not None
+            return int(row[0])
 
         return await self._write(insert)
 
@@ -294,19 +338,19 @@ class Journal:
         """Record a step's outcome. A step has exactly one outcome; a second one is refused."""
         now = _iso(self._clock())
 
-        def update(conn: Connection) -> None:
-            cursor = conn.execute(
+        async def update(conn: Connection) -> None:
+            changed = await conn.execute(
                 "UPDATE steps SET outcome_at = ?, status = ?, error_code = ?, detail = ?"
                 " WHERE id = ? AND status IS NULL",
                 (now, status, error_code, _scrub(detail), step_id),
             )
-            if cursor.rowcount == 0:
-                exists = conn.execute("SELECT 1 FROM steps WHERE id = ?", (step_id,)).fetchone()
+            if changed == 0:
+                exists = await conn.fetchone("SELECT 1 FROM steps WHERE id = ?", (step_id,))
                 raise JournalError(
                     f"step {step_id} already has an outcome" if exists else f"no step {step_id}"
                 )
 
-        await self._write(update)
+        await self._write(update, alone=True)
 
     # --- what fleet knows about each cluster's passphrase ---------------------------------------
 
@@ -315,7 +359,8 @@ class Journal:
         _check_fingerprint(to_fp)
         now = _iso(self._clock())
         await self._write(
-            lambda conn: identity.write_state(conn, cluster, uuid, now, pending_fp=to_fp, run_id=run_id)
+            lambda conn: identity.write_state(conn, cluster, uuid, now, pending_fp=to_fp, run_id=run_id),
+            alone=True,
         )
 
     async def mark_verified(self, cluster: str, fp: str, run_id: str, *, uuid: str | None = None) -> None:
@@ -333,7 +378,8 @@ class Journal:
                 verified_by=run_id,
                 run_id=run_id,
                 pending_fp=None,
-            )
+            ),
+            alone=True,
         )
 
     async def clear_pending(self, cluster: str, fp: str, *, uuid: str | None = None) -> bool:
@@ -344,7 +390,9 @@ class Journal:
         """
         _check_fingerprint(fp)
         now = _iso(self._clock())
-        return await self._write(lambda conn: identity.clear_pending(conn, cluster, uuid, fp, now))
+        return await self._write(
+            lambda conn: identity.clear_pending(conn, cluster, uuid, fp, now), alone=True
+        )
 
     async def cluster_state(self, cluster: str, *, uuid: str | None = None) -> ClusterFp | None:
         """What fleet knows about this cluster's passphrase, or None.
@@ -366,7 +414,8 @@ class Journal:
         """
         now, expires_at = self._lease_times(ttl)
         return await self._write(
-            partial(leases.take, cluster=cluster, uuid=uuid, run_id=run_id, now=now, expires_at=expires_at)
+            partial(leases.take, cluster=cluster, uuid=uuid, run_id=run_id, now=now, expires_at=expires_at),
+            alone=True,
         )
 
     async def renew_leases(self, run_id: str, ttl: float) -> frozenset[str]:
@@ -375,15 +424,15 @@ class Journal:
         A cluster missing from the answer was taken over (its lease had expired): stop working on it.
         """
         _, expires_at = self._lease_times(ttl)
-        return await self._write(lambda conn: leases.renew(conn, run_id, expires_at))
+        return await self._write(lambda conn: leases.renew(conn, run_id, expires_at), alone=True)
 
     async def release_lease(self, cluster: str, run_id: str) -> bool:
         """Give ``cluster`` back, if ``run_id`` holds it; someone else's lease is left alone."""
-        return await self._write(lambda conn: leases.release(conn, cluster, run_id))
+        return await self._write(lambda conn: leases.release(conn, cluster, run_id), alone=True)
 
     async def release_run_leases(self, run_id: str) -> int:
         """Give back every lease of ``run_id`` (the run ended); return how many there were."""
-        return await self._write(lambda conn: leases.release_run(conn, run_id))
+        return await self._write(lambda conn: leases.release_run(conn, run_id), alone=True)
 
     async def hold_run(self, run_id: str, ttl: float) -> None:
         """``run_id`` is under way in this process for ``ttl`` more seconds (renew it with the leases)."""
@@ -453,68 +502,57 @@ class Journal:
     ) -> None:
         _check_fingerprint(fp)
         now = _iso(self._clock())
-        await self._write(lambda conn: ledger.record(conn, cluster, uuid, fp, event, code, run_id, now))
+        await self._write(
+            lambda conn: ledger.record(conn, cluster, uuid, fp, event, code, run_id, now), alone=True
+        )
 
     # --- reading back ----------------------------------------------------------------------------
 
     async def open_intents(self, run_id: str) -> list[StepRow]:
         """Steps of ``run_id`` whose request may have been sent but whose outcome was never recorded."""
-        return await self._read(
-            lambda conn: [
-                StepRow.from_sql(row)
-                for row in conn.execute(
-                    "SELECT * FROM steps WHERE run_id = ? AND status IS NULL ORDER BY id", (run_id,)
-                )
-            ]
-        )
+        query = f"SELECT {_STEP_COLUMNS} FROM steps WHERE run_id = ? AND status IS NULL ORDER BY id"
+        return await self._read(lambda conn: _rows(conn, StepRow.from_sql, query, (run_id,)))
 
     async def runs(self, *, limit: int | None = None) -> list[RunRow]:
         """All runs, newest first."""
-        return await self._read(
-            lambda conn: [
-                RunRow.from_sql(row)
-                for row in conn.execute(
-                    "SELECT * FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?",
-                    (-1 if limit is None else limit,),
-                )
-            ]
-        )
+        query = f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY started_at DESC, rowid DESC"
+        args: tuple[int, ...] = ()
+        if limit is not None:
+            query, args = f"{query} LIMIT ?", (limit,)
+        return await self._read(lambda conn: _rows(conn, RunRow.from_sql, query, args))
 
     async def run(self, run_id: str) -> RunRow | None:
-        def select(conn: Connection) -> RunRow | None:
-            row = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        async def select(conn: Connection) -> RunRow | None:
+            row = await conn.fetchone(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))
             return None if row is None else RunRow.from_sql(row)
 
         return await self._read(select)
 
     async def units(self, run_id: str) -> list[UnitRow]:
         """The run's units in the order they were added."""
-        return await self._read(
-            lambda conn: [
-                UnitRow.from_sql(row)
-                for row in conn.execute("SELECT * FROM units WHERE run_id = ? ORDER BY rowid", (run_id,))
-            ]
-        )
+        query = f"SELECT {_UNIT_COLUMNS} FROM units WHERE run_id = ? ORDER BY rowid"
+        return await self._read(lambda conn: _rows(conn, UnitRow.from_sql, query, (run_id,)))
 
     async def steps(self, run_id: str, unit_id: str | None = None) -> list[StepRow]:
         """The run's steps (or one unit's) in the order their intents were written."""
         args: tuple[str, ...]
         if unit_id is None:
-            query, args = "SELECT * FROM steps WHERE run_id = ? ORDER BY id", (run_id,)
+            query, args = f"SELECT {_STEP_COLUMNS} FROM steps WHERE run_id = ? ORDER BY id", (run_id,)
         else:
             query, args = (
-                "SELECT * FROM steps WHERE run_id = ? AND unit_id = ? ORDER BY id",
+                f"SELECT {_STEP_COLUMNS} FROM steps WHERE run_id = ? AND unit_id = ? ORDER BY id",
                 (run_id, unit_id),
             )
-        return await self._read(lambda conn: [StepRow.from_sql(row) for row in conn.execute(query, args)])
+        return await self._read(lambda conn: _rows(conn, StepRow.from_sql, query, args))
 
     # --- plumbing --------------------------------------------------------------------------------
 
-    async def _write(self, operation: Callable[[Connection], T]) -> T:
+    async def _write(self, operation: Operation[T], *, alone: bool = False) -> T:
+        """``alone``: no transaction needed around the operation's statements (``JournalStorage.write``)."""
         self._check_open()
-        return await self._storage.write(operation)
+        return await self._storage.write(operation, alone=alone)
 
-    async def _read(self, operation: Callable[[Connection], T]) -> T:
+    async def _read(self, operation: Operation[T]) -> T:
         self._check_open()
         return await self._storage.read(operation)
 
@@ -523,23 +561,43 @@ class Journal:
             raise JournalError(f"journal {self.path} is closed")
 
 
-def _bind_key(conn: Connection, key_path: Path) -> bytes:
-    """Load the journal's HMAC key, creating it for a new journal, and check it belongs here.
+async def _rows(conn: Connection, make: Callable[[Row], T], query: str, args: Sequence[object]) -> list[T]:
+    return [make(row) for row in await conn.fetchall(query, args)]
 
-    A journal whose key file was lost or swapped would fingerprint every passphrase differently and
-    make fleet believe no cluster has a known passphrase; better to stop and say so.
+
+async def _bind_key(conn: Connection, *, source: KeySource, where: str) -> bytes:
+    """The journal's HMAC key, checked to belong here: recorded (as ``key_id``) by the first opener.
+
+    ``source`` is the key file beside a SQLite journal (created with the journal) or the key a
+    secret reference gave. A journal whose key was lost or swapped would fingerprint every
+    passphrase differently and make fleet believe no cluster has a known passphrase; better to stop
+    and say so.
     """
-    row = conn.execute("SELECT value FROM meta WHERE name = 'key_id'").fetchone()
+    row = await conn.fetchone("SELECT value FROM meta WHERE name = 'key_id'")
     if row is None:
-        key = load_or_create_key(key_path)
-        conn.execute("INSERT INTO meta (name, value) VALUES ('key_id', ?)", (key_id(key),))
-        return key
-    try:
-        key = read_key(key_path)
-    except FileNotFoundError:
-        raise JournalError(f"{key_path}: the journal's key file is missing; restore it from backup") from None
-    if key_id(key) != row["value"]:
-        raise JournalError(f"{key_path}: this key file does not belong to the journal beside it")
+        key = source if isinstance(source, bytes) else load_or_create_key(source)
+        await conn.execute(
+            "INSERT INTO meta (name, value) VALUES ('key_id', ?) ON CONFLICT (name) DO NOTHING",
+            (key_id(key),),
+        )
+        row = await conn.fetchone("SELECT value FROM meta WHERE name = 'key_id'")
+        assert row is not None
+    elif isinstance(source, bytes):
+        key = source
+    else:
+        try:
+            key = read_key(source)
+        except FileNotFoundError:
+            raise JournalError(
+                f"{source}: the journal's key file is missing; restore it from backup"
+            ) from None
+    if key_id(key) != row[0]:
+        if isinstance(source, bytes):
+            raise JournalError(
+                f"{where}: --journal-key is not this journal's key (it fingerprints every passphrase "
+                "differently): give the key every runner of this journal uses"
+            )
+        raise JournalError(f"{source}: this key file does not belong to the journal beside it")
     return key
 
 

@@ -4,6 +4,12 @@ A plain SHA-256 of a passphrase can be brute-forced or matched across systems; a
 random key that never leaves ``<journal>.key`` (mode 0600) cannot, and two journals fingerprint the
 same passphrase differently. The key is created once, atomically (temp file + ``link``), so two
 processes opening a fresh journal at the same moment agree on one key.
+
+A journal shared by a team (PostgreSQL) has no "beside": every runner must fingerprint with the same
+key, and the database must not hold it (whoever reads the database could then test guesses against
+the fingerprints). So it comes from a secret reference (``--journal-key env:…|file:…|cmd:…``, the
+team's vault): 64 hex digits, 32 random bytes (``openssl rand -hex 32``). The journal stores only
+``key_id``, a public tag that catches a runner given the wrong key.
 """
 
 from __future__ import annotations
@@ -42,6 +48,28 @@ def load_or_create_key(path: Path) -> bytes:
     finally:
         tmp.unlink(missing_ok=True)
     return read_key(path)
+
+
+KEY_HEX_CHARS = 2 * KEY_BYTES
+
+
+def key_from_text(text: str, origin: str) -> bytes:
+    """The key a secret reference gave (64 hex digits); ``origin`` names the reference in errors.
+
+    The message says what is wrong with the value, never the value.
+    """
+    value = text.strip()
+    if len(value) != KEY_HEX_CHARS:
+        raise JournalError(
+            f"{origin}: a journal key is {KEY_HEX_CHARS} hex digits (32 random bytes, e.g. "
+            f"`openssl rand -hex 32`), not {len(value)} characters"
+        )
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        raise JournalError(
+            f"{origin}: a journal key is {KEY_HEX_CHARS} hex digits (0-9, a-f); this one has other characters"
+        ) from None
 
 
 def key_id(key: bytes) -> str:

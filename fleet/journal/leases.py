@@ -2,15 +2,19 @@
 
 A lease is one ``leases`` row per cluster name: which run holds it, from which process on which
 host, until when. Taking one is a single ``INSERT ... ON CONFLICT DO UPDATE ... WHERE ... RETURNING``
-statement, so between two processes on one journal exactly one wins; the loser gets the row that
-beat it. A lease may be taken over only when it expired, when it is the same run's (a resumed run
-picks its clusters back up), or when its holder was a process on this host that no longer exists
-(a killed run need not wait out its TTL). Liveness is probed before the statement and the dead pid
-is then a condition *inside* it, so a lease that changed hands in between is never stolen.
+statement, so between two processes on one journal, or two hosts on one PostgreSQL journal, exactly
+one wins (PostgreSQL locks the conflicting row and evaluates the WHERE on its latest version); the
+loser gets the row that beat it. A lease may be taken over only when it expired, when it is the
+same run's (a run takes its clusters again), or when its holder was a process on this host that no
+longer exists (a killed run need not wait out its TTL). Liveness is probed after a refusal and the
+dead pid is then a condition *inside* a second statement, so a lease that changed hands in between
+is never stolen. A holder on another host is never probed: its pids mean nothing here, so its lease
+is taken over only once it expired (its runner stopped renewing it).
 
 A changing run also holds its own ``runs`` row the same way while it works (pid, host,
 ``alive_until``, renewed with its leases), so another run can ask which runs are under way: a run
-that finished, whose hold expired, or whose process on this host is gone is not.
+that finished, whose hold expired, or whose process on this host is gone is not (a run on another
+host is under way until its hold expires).
 """
 
 from __future__ import annotations
@@ -18,12 +22,13 @@ from __future__ import annotations
 import os
 import socket
 
+from fleet.journal.errors import JournalError
 from fleet.journal.rows import Lease, LeaseHolder
-from fleet.journal.storage import Connection
+from fleet.journal.storage import Connection, row_dict
 
 _TAKE = """
 INSERT INTO leases (cluster, uuid, run_id, pid, host, acquired_at, expires_at)
-VALUES (:cluster, :uuid, :run_id, :pid, :host, :now, :expires_at)
+VALUES (?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (cluster) DO UPDATE SET
     uuid = COALESCE(excluded.uuid, leases.uuid),
     acquired_at = CASE WHEN leases.run_id = excluded.run_id THEN leases.acquired_at
@@ -32,9 +37,11 @@ ON CONFLICT (cluster) DO UPDATE SET
     expires_at = excluded.expires_at
 WHERE leases.expires_at <= excluded.acquired_at
    OR leases.run_id = excluded.run_id
-   OR (leases.host = excluded.host AND leases.pid = :dead_pid)
+   OR (leases.host = excluded.host AND leases.pid = ?)
 RETURNING cluster, run_id, expires_at
 """
+_HOLDER = "SELECT cluster, run_id, pid, host, expires_at FROM leases WHERE cluster = ?"
+_ATTEMPTS = 3
 
 
 def here() -> tuple[int, str]:
@@ -42,67 +49,72 @@ def here() -> tuple[int, str]:
     return os.getpid(), socket.gethostname()
 
 
-def take(
+async def take(
     conn: Connection, cluster: str, uuid: str | None, run_id: str, now: str, expires_at: str
 ) -> Lease | LeaseHolder:
+    """One statement takes a free, expired or our own run's lease (the usual case: one round trip).
+
+    Refused, the holder is read; only if it is a process of this host that no longer exists is the
+    statement sent again, with that pid as a condition inside it. Each statement decides alone, so
+    this may run outside a transaction (``JournalStorage.write(alone=True)``): a holder that gave
+    the lease back in between is simply asked for again.
+    """
     pid, host = here()
-    params = {
-        "cluster": cluster,
-        "uuid": uuid,
-        "run_id": run_id,
-        "pid": pid,
-        "host": host,
-        "now": now,
-        "expires_at": expires_at,
-        "dead_pid": _dead_holder(conn, cluster, host),
-    }
-    taken = conn.execute(_TAKE, params).fetchall()
-    if taken:
-        return Lease(**dict(taken[0]))
-    row = conn.execute(
-        "SELECT cluster, run_id, pid, host, expires_at FROM leases WHERE cluster = ?", (cluster,)
-    ).fetchone()
-    return LeaseHolder(**dict(row))
+    params: list[object] = [cluster, uuid, run_id, pid, host, now, expires_at, None]
+    holder: LeaseHolder | None = None
+    for _attempt in range(_ATTEMPTS):
+        taken = await conn.fetchone(_TAKE, params)
+        if taken is not None:
+            return Lease(**row_dict(taken))
+        row = await conn.fetchone(_HOLDER, (cluster,))
+        if row is None:  # given back between the two statements
+            continue
+        holder = LeaseHolder(**row_dict(row))
+        if holder.host != host or pid_alive(holder.pid) or params[-1] == holder.pid:
+            return holder
+        params[-1] = holder.pid  # a dead process of this host: take it over, if it still holds it
+    if holder is None:
+        raise JournalError(f"the lease of {cluster} changed hands {_ATTEMPTS} times while it was asked for")
+    return holder
 
 
-def renew(conn: Connection, run_id: str, expires_at: str) -> frozenset[str]:
-    rows = conn.execute(
+async def renew(conn: Connection, run_id: str, expires_at: str) -> frozenset[str]:
+    rows = await conn.fetchall(
         "UPDATE leases SET expires_at = ? WHERE run_id = ? RETURNING cluster", (expires_at, run_id)
-    ).fetchall()
+    )
     return frozenset(row[0] for row in rows)
 
 
-def release(conn: Connection, cluster: str, run_id: str) -> bool:
-    cursor = conn.execute("DELETE FROM leases WHERE cluster = ? AND run_id = ?", (cluster, run_id))
-    return cursor.rowcount > 0
+async def release(conn: Connection, cluster: str, run_id: str) -> bool:
+    return await conn.execute("DELETE FROM leases WHERE cluster = ? AND run_id = ?", (cluster, run_id)) > 0
 
 
-def release_run(conn: Connection, run_id: str) -> int:
-    return conn.execute("DELETE FROM leases WHERE run_id = ?", (run_id,)).rowcount
+async def release_run(conn: Connection, run_id: str) -> int:
+    return await conn.execute("DELETE FROM leases WHERE run_id = ?", (run_id,))
 
 
-def hold_run(conn: Connection, run_id: str, alive_until: str) -> bool:
+async def hold_run(conn: Connection, run_id: str, alive_until: str) -> bool:
     """``run_id`` is under way in this process until ``alive_until``; False if there is no such run."""
     pid, host = here()
-    cursor = conn.execute(
+    changed = await conn.execute(
         "UPDATE runs SET pid = ?, host = ?, alive_until = ? WHERE id = ?", (pid, host, alive_until, run_id)
     )
-    return cursor.rowcount > 0
+    return changed > 0
 
 
-def end_run_hold(conn: Connection, run_id: str) -> None:
-    conn.execute("UPDATE runs SET alive_until = NULL WHERE id = ?", (run_id,))
+async def end_run_hold(conn: Connection, run_id: str) -> None:
+    await conn.execute("UPDATE runs SET alive_until = NULL WHERE id = ?", (run_id,))
 
 
-def runs_under_way(conn: Connection, kind: str, now: str, since: str) -> frozenset[str]:
+async def runs_under_way(conn: Connection, kind: str, now: str, since: str) -> frozenset[str]:
     """Runs of ``kind`` under way now (not finished, hold not expired, process alive if on this host),
     or that finished at or after ``since``."""
     _, host = here()
-    rows = conn.execute(
+    rows = await conn.fetchall(
         "SELECT id, pid, host, finished_at FROM runs WHERE kind = ? AND (finished_at >= ?"
         " OR (finished_at IS NULL AND alive_until IS NOT NULL AND alive_until > ?))",
         (kind, since, now),
-    ).fetchall()
+    )
     return frozenset(
         row["id"]
         for row in rows
@@ -111,15 +123,6 @@ def runs_under_way(conn: Connection, kind: str, now: str, since: str) -> frozens
         or row["pid"] is None
         or pid_alive(int(row["pid"]))
     )
-
-
-def _dead_holder(conn: Connection, cluster: str, host: str) -> int | None:
-    """The pid holding ``cluster``'s lease if it is a process on this host that no longer exists."""
-    row = conn.execute("SELECT pid FROM leases WHERE cluster = ? AND host = ?", (cluster, host)).fetchone()
-    if row is None or row[0] is None:
-        return None
-    pid = int(row[0])
-    return None if pid_alive(pid) else pid
 
 
 def pid_alive(pid: int) -> bool:

@@ -20,7 +20,7 @@ from fleet.journal.storage import Connection
 Event = Literal["refused", "probe_refused", "wrong_attempt"]
 
 
-def record(
+async def record(
     conn: Connection,
     cluster: str,
     uuid: str | None,
@@ -30,30 +30,30 @@ def record(
     run_id: str,
     at: str,
 ) -> None:
-    conn.execute(
+    await conn.execute(
         "INSERT INTO ledger (cluster, uuid, fp, event, code, at, run_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (cluster, uuid, fp, event, code, at, run_id),
     )
 
 
-def names(conn: Connection) -> frozenset[str]:
+async def names(conn: Connection) -> frozenset[str]:
     """Every cluster name with a ledger row: a run asks the ledger only about these (and its own)."""
-    return frozenset(row[0] for row in conn.execute("SELECT DISTINCT cluster FROM ledger"))
+    return frozenset(row[0] for row in await conn.fetchall("SELECT DISTINCT cluster FROM ledger"))
 
 
-def was_refused(conn: Connection, cluster: str, uuid: str | None, fp: str) -> bool:
+async def was_refused(conn: Connection, cluster: str, uuid: str | None, fp: str) -> bool:
     owner, args = owner_clause(cluster, uuid)
-    row = conn.execute(
+    row = await conn.fetchone(
         f"SELECT 1 FROM ledger WHERE {owner} AND fp = ? AND event IN ('refused', 'probe_refused') LIMIT 1",
         (*args, fp),
-    ).fetchone()
+    )
     return row is not None
 
 
-def wrong_attempts(conn: Connection, cluster: str, uuid: str | None, since: str) -> int:
+async def wrong_attempts(conn: Connection, cluster: str, uuid: str | None, since: str) -> int:
     """Refusals and wrong attempts at or after ``since`` (a reconciliation probe's refusal is not one)."""
     owner, args = owner_clause(cluster, uuid)
-    row = conn.execute(
+    row = await conn.fetchone(
         f"SELECT count(*) FROM ledger WHERE {owner} AND at >= ? AND event != 'probe_refused'", (*args, since)
-    ).fetchone()
-    return int(row[0])
+    )
+    return 0 if row is None else int(row[0])

@@ -7,9 +7,16 @@ Times are ISO 8601 UTC strings (``2026-11-29T05:15:00.123Z``), as stored. Finger
 from __future__ import annotations
 
 import json
-import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
+
+from fleet.journal.storage import Row, row_dict
+
+
+def columns(row_type: type[Any]) -> str:
+    """The SELECT list for a row type: its fields, in order (never ``*``: PostgreSQL's tables carry
+    an explicit ``rowid`` that SQLite keeps hidden)."""
+    return ", ".join(field.name for field in fields(row_type))
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +42,8 @@ class RunRow:
     fleet_version: str | None = None
 
     @classmethod
-    def from_sql(cls, row: sqlite3.Row) -> RunRow:
-        return cls(**{**dict(row), "options": json.loads(row["options"])})
+    def from_sql(cls, row: Row) -> RunRow:
+        return cls(**{**row_dict(row), "options": json.loads(row["options"])})
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +58,8 @@ class UnitRow:
     ended_at: str | None
 
     @classmethod
-    def from_sql(cls, row: sqlite3.Row) -> UnitRow:
-        return cls(**{**dict(row), "clusters": tuple(json.loads(row["clusters"]))})
+    def from_sql(cls, row: Row) -> UnitRow:
+        return cls(**{**row_dict(row), "clusters": tuple(json.loads(row["clusters"]))})
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +80,8 @@ class StepRow:
     detail: str | None
 
     @classmethod
-    def from_sql(cls, row: sqlite3.Row) -> StepRow:
-        return cls(**dict(row))
+    def from_sql(cls, row: Row) -> StepRow:
+        return cls(**row_dict(row))
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +97,8 @@ class ClusterFp:
     verified_by: str | None = None  # the run that proved ``current_fp`` (``run_id`` wrote last)
 
     @classmethod
-    def from_sql(cls, row: sqlite3.Row) -> ClusterFp:
-        return cls(**dict(row))
+    def from_sql(cls, row: Row) -> ClusterFp:
+        return cls(**row_dict(row))
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,8 +60,8 @@ class SqliteStorage:
     def commits(self) -> int:
         return self._writer.batches
 
-    async def write(self, operation: Operation[T]) -> T:
-        return await self._writer.submit(operation, write=True)
+    async def write(self, operation: Operation[T], *, alone: bool = False) -> T:
+        return await self._writer.submit(operation, write=True)  # one writer at a time: never a deadlock
 
     async def read(self, operation: Operation[T]) -> T:
         return await self._writer.submit(operation, write=False)

@@ -1,5 +1,8 @@
 """One thread owns the SQLite connection; callers on any event loop queue operations to it.
 
+Operations are coroutines over ``SqliteConnection``, whose methods never suspend: the thread runs
+each one to completion with ``storage.drive``, without an event loop of its own.
+
 Group commit: the thread takes everything queued since its last commit (up to ``max_batch``), waiting
 up to ``linger`` seconds after the first operation for others to join, and runs it as ONE transaction,
 each operation inside its own SAVEPOINT so one bad call fails alone. The linger matters when network
@@ -19,14 +22,14 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from fleet.journal.errors import JournalError
+from fleet.journal.storage import Operation, Row, drive
 
 T = TypeVar("T")
-Operation = Callable[[sqlite3.Connection], T]
 
 
 @dataclass(slots=True)
@@ -121,7 +124,8 @@ class JournalWriter:
             self._drain_after_stop()
             _settle(loop, [(self._stopped, None, None)])
 
-    def _serve(self, conn: sqlite3.Connection) -> None:
+    def _serve(self, raw: sqlite3.Connection) -> None:
+        conn = SqliteConnection(raw)
         concurrent = False  # did the last batch hold more than one operation?
         while True:
             first = self._queue.get()
@@ -152,7 +156,7 @@ class JournalWriter:
             if stop_after:
                 return
 
-    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Request]) -> None:
+    def _run_batch(self, conn: SqliteConnection, batch: list[_Request]) -> None:
         try:
             outcomes = self._transaction(conn, batch)
         except JournalError as refused:  # ``before_write`` refused: nothing of the batch ran
@@ -164,8 +168,9 @@ class JournalWriter:
             _settle(loop, settled)
 
     def _transaction(
-        self, conn: sqlite3.Connection, batch: list[_Request]
+        self, adapter: SqliteConnection, batch: list[_Request]
     ) -> list[tuple[_Request, Any, BaseException | None]]:
+        conn = adapter.raw
         writes = any(r.write for r in batch)
         if writes and self._before_write is not None:
             self._before_write()
@@ -173,7 +178,7 @@ class JournalWriter:
         try:
             conn.execute("BEGIN IMMEDIATE" if writes else "BEGIN")
             for request in batch:
-                outcomes.append(_run_one(conn, request))
+                outcomes.append(_run_one(adapter, request))
             conn.execute("COMMIT")
             self.batches += 1
         except sqlite3.Error as exc:  # BEGIN or COMMIT failed (busy, disk full): none of it is durable
@@ -195,15 +200,16 @@ class JournalWriter:
                 _settle(item.loop, [(item.future, None, JournalError("the journal is closed"))])
 
 
-def _run_one(conn: sqlite3.Connection, request: _Request) -> tuple[_Request, Any, BaseException | None]:
+def _run_one(adapter: SqliteConnection, request: _Request) -> tuple[_Request, Any, BaseException | None]:
+    conn = adapter.raw
     if not request.write:
         try:
-            return request, request.operation(conn), None
+            return request, drive(request.operation(adapter)), None
         except Exception as exc:
             return request, None, _as_journal_error(exc)
     conn.execute("SAVEPOINT op")
     try:
-        result = request.operation(conn)
+        result = drive(request.operation(adapter))
     except Exception as exc:
         conn.execute("ROLLBACK TO op")
         conn.execute("RELEASE op")
@@ -238,3 +244,33 @@ def _settle(
 
     with contextlib.suppress(RuntimeError):  # that loop is closed; nobody is waiting any more
         loop.call_soon_threadsafe(apply)
+
+
+class SqliteConnection:
+    """The ``storage.Connection`` an operation gets on the writer thread: ``sqlite3``, never suspending."""
+
+    __slots__ = ("raw",)
+    dialect: Literal["sqlite"] = "sqlite"
+
+    def __init__(self, raw: sqlite3.Connection) -> None:
+        self.raw = raw
+
+    async def execute(self, sql: str, args: Sequence[object] = ()) -> int:
+        return self.raw.execute(sql, args).rowcount
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[object]]) -> None:
+        self.raw.executemany(sql, rows)
+
+    async def fetchone(self, sql: str, args: Sequence[object] = ()) -> Row | None:
+        row: Row | None = self.raw.execute(sql, args).fetchone()
+        return row
+
+    async def fetchall(self, sql: str, args: Sequence[object] = ()) -> list[Row]:
+        rows: list[Row] = self.raw.execute(sql, args).fetchall()
+        return rows
+
+    def json_text(self, column: str, key: str) -> str:
+        return f"json_extract({column}, '$.{key}')"
+
+    async def serialize(self, topic: str) -> None:
+        """Nothing to do: the writer's ``BEGIN IMMEDIATE`` already lets one writer in at a time."""

@@ -107,7 +107,7 @@ async def test_fleet_runs_piped_prints_full_ids_tab_separated(sim_fleet, tmp_pat
     header, *rows = out.splitlines()
     assert header.split("\t") == [
         "id", "kind", "started_at", "finished_at", "outcome", "exit_code",
-        "resumed_from", "resumed_by", "report",
+        "resumed_from", "resumed_by", "report", "operator", "host",
     ]  # fmt: skip
     assert len(rows) == 1
     fields = rows[0].split("\t")

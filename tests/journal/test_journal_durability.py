@@ -11,6 +11,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from journalkit import OpenJournal, RawSql
+
 from fleet.journal import Journal
 
 
@@ -24,11 +26,11 @@ def _peek(path: Path, query: str, *args: object) -> list[tuple[object, ...]]:
 
 
 async def test_intent_is_visible_to_another_connection_when_begin_step_returns(
-    journal: Journal, journal_path: Path, run_id: str
+    journal: Journal, raw_sql: RawSql, run_id: str
 ) -> None:
     """Once ``begin_step`` returns, another reader sees the intent, still without an outcome."""
     step_id = await journal.begin_step(run_id, "u0", "cl-0", "rotate")
-    rows = _peek(journal_path, "SELECT cluster, name, status FROM steps WHERE id = ?", step_id)
+    rows = await raw_sql("SELECT cluster, name, status FROM steps WHERE id = ?", step_id)
     assert rows == [("cl-0", "rotate", None)]
 
 
@@ -37,7 +39,7 @@ async def test_journal_runs_in_wal_mode(journal: Journal, journal_path: Path) ->
 
 
 async def test_500_concurrent_intents_share_a_few_commits(
-    journal: Journal, journal_path: Path, run_id: str
+    journal: Journal, raw_sql: RawSql, run_id: str
 ) -> None:
     """Group commit: 500 concurrent callers are served by far fewer than 500 transactions."""
     before = journal.commits
@@ -46,7 +48,7 @@ async def test_500_concurrent_intents_share_a_few_commits(
     )
     assert len(set(ids)) == 500
     assert journal.commits - before < 50
-    assert _peek(journal_path, "SELECT count(*) FROM steps WHERE status IS NULL") == [(500,)]
+    assert await raw_sql("SELECT count(*) FROM steps WHERE status IS NULL") == [(500,)]
 
 
 async def test_one_bad_call_in_a_batch_fails_alone(journal: Journal, run_id: str) -> None:
@@ -62,9 +64,9 @@ async def test_one_bad_call_in_a_batch_fails_alone(journal: Journal, run_id: str
     assert [step.cluster for step in await journal.steps(run_id)] == ["cl-1", "cl-2"]
 
 
-async def test_intents_without_outcome_are_open_after_reopening(journal_path: Path) -> None:
+async def test_intents_without_outcome_are_open_after_reopening(open_journal: OpenJournal) -> None:
     """Closing mid-run (as a crash would) leaves exactly the steps without outcome as open intents."""
-    journal = await Journal.open(journal_path)
+    journal = await open_journal()
     run = await journal.create_run(kind="rotate", options={}, inventory_path="i", inventory_digest="d")
     await journal.add_units(run, [("u0", ["cl-0"], None), ("u1", ["cl-1"], None)])
     done = await journal.begin_step(run, "u0", "cl-0", "rotate")
@@ -72,7 +74,7 @@ async def test_intents_without_outcome_are_open_after_reopening(journal_path: Pa
     await journal.begin_step(run, "u1", "cl-1", "rotate")
     await journal.close()
 
-    async with await Journal.open(journal_path) as reopened:
+    async with await open_journal() as reopened:
         assert [(s.unit_id, s.status) for s in await reopened.open_intents(run)] == [("u1", None)]
 
 
@@ -83,7 +85,8 @@ _KILLED_WRITER = textwrap.dedent(
     from fleet.journal import Journal
 
     async def main() -> None:
-        journal = await Journal.open(sys.argv[1])
+        key = bytes.fromhex(os.environ["TEST_JOURNAL_KEY"]) if os.environ.get("TEST_JOURNAL_KEY") else None
+        journal = await Journal.open(sys.argv[1], key=key)
         run = await journal.create_run(kind="rotate", options={}, inventory_path="i", inventory_digest="d")
         await journal.add_units(run, [("u0", ["cl-0"], None)])
         step = await journal.begin_step(run, "u0", "cl-0", "rotate")
@@ -95,17 +98,23 @@ _KILLED_WRITER = textwrap.dedent(
 )
 
 
-async def test_intent_survives_sigkill_right_after_begin_step(journal_path: Path) -> None:
+async def test_intent_survives_sigkill_right_after_begin_step(
+    where: Path | str, journal_key: bytes | None, open_journal: OpenJournal
+) -> None:
     """A process killed the instant ``begin_step`` returned still left its intent in the journal."""
     child = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-c", _KILLED_WRITER, str(journal_path)],
+        [sys.executable, "-c", _KILLED_WRITER, str(where)],
         capture_output=True,
         text=True,
         timeout=60,
-        env={**os.environ, "PYTHONPATH": REPO_ROOT},
+        env={
+            **os.environ,
+            "PYTHONPATH": REPO_ROOT,
+            "TEST_JOURNAL_KEY": journal_key.hex() if journal_key else "",
+        },
     )
     assert child.returncode == -signal.SIGKILL, child.stderr
     run, step = child.stdout.split()
-    async with await Journal.open(journal_path) as journal:
+    async with await open_journal() as journal:
         assert [s.id for s in await journal.open_intents(run)] == [int(step)]

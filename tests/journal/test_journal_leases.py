@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import socket
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -14,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from journalkit import OpenJournal, RawSql
 
 from fleet.journal import Journal, JournalError, Lease, LeaseHolder
 
@@ -30,14 +30,9 @@ class Clock:
         return self.now
 
 
-def _force_holder(path: Path, cluster: str, *, pid: int, host: str) -> None:
+async def _force_holder(raw_sql: RawSql, cluster: str, *, pid: int, host: str) -> None:
     """Make the lease look as if another process (``pid`` on ``host``) held it."""
-    conn = sqlite3.connect(path)
-    try:
-        conn.execute("UPDATE leases SET pid = ?, host = ? WHERE cluster = ?", (pid, host, cluster))
-        conn.commit()
-    finally:
-        conn.close()
+    await raw_sql("UPDATE leases SET pid = ?, host = ? WHERE cluster = ?", pid, host, cluster)
 
 
 def _dead_pid() -> int:
@@ -56,9 +51,9 @@ async def test_a_free_cluster_is_leased_and_a_held_one_names_its_holder(journal:
     assert isinstance(await journal.take_lease("cl-2", run_id="run-b", ttl=60), Lease)
 
 
-async def test_the_same_run_takes_its_lease_again_and_extends_it(journal_path: Path) -> None:
+async def test_the_same_run_takes_its_lease_again_and_extends_it(open_journal: OpenJournal) -> None:
     clock = Clock()
-    async with await Journal.open(journal_path, clock=clock) as journal:
+    async with await open_journal(clock=clock) as journal:
         first = await journal.take_lease("cl-1", run_id="run-a", ttl=60)
         clock.now += timedelta(seconds=30)
         again = await journal.take_lease("cl-1", run_id="run-a", ttl=60)
@@ -66,9 +61,9 @@ async def test_the_same_run_takes_its_lease_again_and_extends_it(journal_path: P
         assert again.expires_at > first.expires_at
 
 
-async def test_an_expired_lease_is_taken_over(journal_path: Path) -> None:
+async def test_an_expired_lease_is_taken_over(open_journal: OpenJournal) -> None:
     clock = Clock()
-    async with await Journal.open(journal_path, clock=clock) as journal:
+    async with await open_journal(clock=clock) as journal:
         await journal.take_lease("cl-1", run_id="run-a", ttl=60)
         clock.now += timedelta(seconds=59)
         assert isinstance(await journal.take_lease("cl-1", run_id="run-b", ttl=60), LeaseHolder)
@@ -78,9 +73,9 @@ async def test_an_expired_lease_is_taken_over(journal_path: Path) -> None:
         assert await journal.renew_leases("run-a", 60) == frozenset(), "run-a learns it lost cl-1"
 
 
-async def test_renewal_keeps_a_runs_leases_from_expiring(journal_path: Path) -> None:
+async def test_renewal_keeps_a_runs_leases_from_expiring(open_journal: OpenJournal) -> None:
     clock = Clock()
-    async with await Journal.open(journal_path, clock=clock) as journal:
+    async with await open_journal(clock=clock) as journal:
         for cluster in ("cl-1", "cl-2"):
             await journal.take_lease(cluster, run_id="run-a", ttl=60)
         await journal.take_lease("cl-3", run_id="run-b", ttl=60)
@@ -92,21 +87,23 @@ async def test_renewal_keeps_a_runs_leases_from_expiring(journal_path: Path) -> 
 
 
 async def test_a_lease_of_a_dead_process_on_this_host_is_taken_over(
-    journal: Journal, journal_path: Path
+    journal: Journal, raw_sql: RawSql
 ) -> None:
     await journal.take_lease("cl-1", run_id="run-a", ttl=3600)
-    _force_holder(journal_path, "cl-1", pid=_dead_pid(), host=socket.gethostname())
+    await _force_holder(raw_sql, "cl-1", pid=_dead_pid(), host=socket.gethostname())
     taken = await journal.take_lease("cl-1", run_id="run-b", ttl=60)
     assert isinstance(taken, Lease) and taken.run_id == "run-b"
 
 
 async def test_a_lease_of_a_live_process_or_another_host_is_not_taken_over(
-    journal: Journal, journal_path: Path
+    journal: Journal, raw_sql: RawSql
 ) -> None:
     await journal.take_lease("cl-1", run_id="run-a", ttl=3600)
     await journal.take_lease("cl-2", run_id="run-a", ttl=3600)
-    _force_holder(journal_path, "cl-1", pid=os.getppid(), host=socket.gethostname())
-    _force_holder(journal_path, "cl-2", pid=_dead_pid(), host="some-other-host")  # its pids mean nothing here
+    await _force_holder(raw_sql, "cl-1", pid=os.getppid(), host=socket.gethostname())
+    await _force_holder(
+        raw_sql, "cl-2", pid=_dead_pid(), host="some-other-host"
+    )  # its pids mean nothing here
     holder = await journal.take_lease("cl-1", run_id="run-b", ttl=60)
     assert isinstance(holder, LeaseHolder) and holder.pid == os.getppid()
     holder = await journal.take_lease("cl-2", run_id="run-b", ttl=60)
@@ -131,9 +128,10 @@ async def test_a_lease_needs_a_positive_ttl(journal: Journal) -> None:
 
 _HAMMER = textwrap.dedent(
     """
-    import asyncio, json, random, sqlite3, sys
+    import asyncio, json, os, random, sqlite3, sys
     from fleet.journal import Journal, Lease
     from fleet.journal import leases
+    from fleet.journal.storage import drive
 
     async def through_journal(journal: Journal, run_id: str, clusters: list[str]) -> list[str]:
         # Each cluster asked for three times at once from this process: they share group commits.
@@ -144,28 +142,41 @@ _HAMMER = textwrap.dedent(
         assert len(held) == 3 * len(set(held)), "a run never half-holds a cluster"
         return sorted(set(held))
 
-    def statement_alone(conn: sqlite3.Connection, run_id: str, clusters: list[str]) -> list[str]:
+    async def statement_alone(where: str, run_id: str, clusters: list[str]) -> list[str]:
         # No transaction around it: the one statement is all that stands between two processes.
         won = []
+        if where.startswith("postgresql://"):
+            import asyncpg
+            from fleet.journal.postgres import PostgresConnection
+            raw = await asyncpg.connect(where)
+            conn = PostgresConnection(raw)
+            take = lambda c: leases.take(conn, c, None, run_id, "2026-11-29T05:00Z", "2026-11-29T06:00Z")
+        else:
+            from fleet.journal.writer import SqliteConnection
+            raw = sqlite3.connect(where, isolation_level=None, timeout=30)
+            raw.row_factory = sqlite3.Row
+            conn = SqliteConnection(raw)
+            take = lambda c: leases.take(conn, c, None, run_id, "2026-11-29T05:00Z", "2026-11-29T06:00Z")
         for cluster in clusters:
-            taken = leases.take(conn, cluster, None, run_id, "2026-11-29T05:00Z", "2026-11-29T06:00Z")
+            taken = await take(cluster)
             if isinstance(taken, Lease):
                 won.append(cluster)
+        close = raw.close()
+        if close is not None:
+            await close
         return won
 
-    async def main(path: str, run_id: str, count: int) -> None:
+    async def main(where: str, run_id: str, count: int) -> None:
         rng = random.Random(run_id)
         a, b = [f"cl-{i}" for i in range(count)], [f"raw-{i}" for i in range(count)]
         rng.shuffle(a)
         rng.shuffle(b)
-        conn = sqlite3.connect(path, isolation_level=None, timeout=30)
-        conn.row_factory = sqlite3.Row
-        async with await Journal.open(path, synchronous="NORMAL") as journal:
+        key = bytes.fromhex(os.environ["TEST_JOURNAL_KEY"]) if os.environ.get("TEST_JOURNAL_KEY") else None
+        async with await Journal.open(where, key=key, synchronous="NORMAL") as journal:
             print("ready", flush=True)
             await asyncio.to_thread(sys.stdin.readline)  # "go": every racer is ready
             won = await through_journal(journal, run_id, a)
-        won += statement_alone(conn, run_id, b)
-        conn.close()
+        won += await statement_alone(where, run_id, b)
         print(json.dumps(won), flush=True)
         # Stay alive until every racer is done: a lease of a process that exited may be taken over.
         await asyncio.to_thread(sys.stdin.readline)
@@ -175,21 +186,25 @@ _HAMMER = textwrap.dedent(
 )
 
 
-def _race(journal_path: Path, runs: tuple[str, ...], clusters: int) -> list[set[str]]:
+def _race(where: Path | str, key: bytes | None, runs: tuple[str, ...], clusters: int) -> list[set[str]]:
     """Start one hammering process per run, let them go at once; return what each one won."""
     children = [
         subprocess.Popen(
-            [sys.executable, "-c", _HAMMER, str(journal_path), run, str(clusters)],
+            [sys.executable, "-c", _HAMMER, str(where), run, str(clusters)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env={**os.environ, "PYTHONPATH": REPO_ROOT},
+            env={**os.environ, "PYTHONPATH": REPO_ROOT, "TEST_JOURNAL_KEY": key.hex() if key else ""},
         )
         for run in runs
     ]
     for child in children:
-        assert child.stdout is not None and child.stdout.readline() == "ready\n"
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        if line != "ready\n":
+            _, err = child.communicate(timeout=120)
+            raise AssertionError(f"a racer did not start: {err}")
     for child in children:
         assert child.stdin is not None
         child.stdin.write("go\n")
@@ -206,43 +221,37 @@ def _race(journal_path: Path, runs: tuple[str, ...], clusters: int) -> list[set[
     return won
 
 
-async def test_two_processes_racing_for_the_same_clusters_never_both_win(journal_path: Path) -> None:
+async def test_two_processes_racing_for_the_same_clusters_never_both_win(
+    where: Path | str, journal_key: bytes | None, open_journal: OpenJournal, raw_sql: RawSql
+) -> None:
     """Two OS processes take leases on the same clusters at once: each cluster has exactly one winner.
 
     Once through ``Journal.take_lease`` (group commit) and once with the bare statement in autocommit
-    mode, no transaction around it: the statement alone must make the decision atomic.
+    mode, no transaction around it: the statement alone must make the decision atomic. On
+    PostgreSQL the two processes are two runners of a team sharing one database.
     """
     clusters = 300
-    async with await Journal.open(journal_path):
+    async with await open_journal():
         pass  # created and migrated up front, so the race is about leases, not the schema
-    won_a, won_b = await asyncio.to_thread(_race, journal_path, ("run-a", "run-b"), clusters)
+    won_a, won_b = await asyncio.to_thread(_race, where, journal_key, ("run-a", "run-b"), clusters)
     assert not won_a & won_b, "a cluster was leased to both runs"
     assert won_a | won_b == {f"{kind}-{i}" for kind in ("cl", "raw") for i in range(clusters)}
-    conn = sqlite3.connect(journal_path)
-    try:
-        holders = dict(conn.execute("SELECT cluster, run_id FROM leases").fetchall())
-    finally:
-        conn.close()
+    holders = dict(await raw_sql("SELECT cluster, run_id FROM leases"))
     assert holders == {**dict.fromkeys(won_a, "run-a"), **dict.fromkeys(won_b, "run-b")}
     split = {kind: sum(c.startswith(kind) for c in won_a) for kind in ("cl-", "raw-")}
     print(f"\nof {clusters} each, run-a won {split}, run-b the rest")
 
 
-def _force_run_holder(path: Path, run_id: str, *, pid: int, host: str) -> None:
+async def _force_run_holder(raw_sql: RawSql, run_id: str, *, pid: int, host: str) -> None:
     """Make the run's hold look as if another process (``pid`` on ``host``) had it."""
-    conn = sqlite3.connect(path)
-    try:
-        conn.execute("UPDATE runs SET pid = ?, host = ? WHERE id = ?", (pid, host, run_id))
-        conn.commit()
-    finally:
-        conn.close()
+    await raw_sql("UPDATE runs SET pid = ?, host = ? WHERE id = ?", pid, host, run_id)
 
 
 async def test_a_run_is_under_way_while_it_holds_its_row_until_it_finishes_or_its_hold_lapses(
-    journal_path: Path,
+    open_journal: OpenJournal,
 ) -> None:
     clock = Clock()
-    async with await Journal.open(journal_path, clock=clock) as journal:
+    async with await open_journal(clock=clock) as journal:
         runs = {
             name: await journal.create_run(kind=kind, options={}, inventory_path="i", inventory_digest="d")
             for name, kind in (("working", "rotate"), ("never held", "rotate"), ("a sync", "sync"))
@@ -270,16 +279,18 @@ async def test_a_run_is_under_way_while_it_holds_its_row_until_it_finishes_or_it
             await journal.hold_run("no-such-run", 120)
 
 
-async def test_a_run_whose_process_died_on_this_host_is_not_under_way(journal_path: Path) -> None:
-    async with await Journal.open(journal_path) as journal:
+async def test_a_run_whose_process_died_on_this_host_is_not_under_way(
+    open_journal: OpenJournal, raw_sql: RawSql
+) -> None:
+    async with await open_journal() as journal:
         killed = await journal.create_run(kind="rotate", options={}, inventory_path="i", inventory_digest="d")
         elsewhere = await journal.create_run(
             kind="rotate", options={}, inventory_path="i", inventory_digest="d"
         )
         for run in (killed, elsewhere):
             await journal.hold_run(run, 120)
-        _force_run_holder(journal_path, killed, pid=_dead_pid(), host=socket.gethostname())
-        _force_run_holder(journal_path, elsewhere, pid=_dead_pid(), host="another-host")
+        await _force_run_holder(raw_sql, killed, pid=_dead_pid(), host=socket.gethostname())
+        await _force_run_holder(raw_sql, elsewhere, pid=_dead_pid(), host="another-host")
         now = datetime.now(UTC)
         assert await journal.runs_under_way("rotate", since=now) == {elsewhere}, (
             "a pid elsewhere says nothing"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from journalkit import OpenJournal
 
 from fleet.journal import Journal, JournalError
 from fleet.secrets.secret import Secret
@@ -28,9 +29,9 @@ async def test_a_refused_candidate_is_remembered_and_counts_as_a_wrong_attempt(
     assert await journal.wrong_attempts("cl-1", since=before, uuid=OLD_UUID) == 1
 
 
-async def test_wrong_attempts_count_since_a_time_across_runs(journal_path) -> None:
+async def test_wrong_attempts_count_since_a_time_across_runs(open_journal: OpenJournal) -> None:
     moments = iter(datetime(2026, 11, 29, h, tzinfo=UTC) for h in (1, 2, 10, 11, 12))
-    async with await Journal.open(journal_path, clock=lambda: next(moments)) as journal:
+    async with await open_journal(clock=lambda: next(moments)) as journal:
         run_a = await journal.create_run(kind="rotate", options={}, inventory_path="i", inventory_digest="d")
         fp = journal.fingerprint(WRONG)
         await journal.record_wrong_attempt("cl-1", fp, run_id=run_a)  # 02:00

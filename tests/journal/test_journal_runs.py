@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -10,7 +11,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from journalkit import OpenJournal
 
+from fleet.engine.audit import this_run
 from fleet.journal import SCHEMA_VERSION, AlreadyResumed, Journal, JournalError
 from fleet.secrets.secret import Secret
 
@@ -22,9 +25,9 @@ def _ticking_clock(start: datetime) -> Iterator[datetime]:
         moment += timedelta(minutes=1)
 
 
-async def test_runs_are_listed_newest_first(journal_path: Path) -> None:
+async def test_runs_are_listed_newest_first(open_journal: OpenJournal) -> None:
     ticks = _ticking_clock(datetime(2026, 11, 29, 5, 15, tzinfo=UTC))
-    async with await Journal.open(journal_path, clock=lambda: next(ticks)) as journal:
+    async with await open_journal(clock=lambda: next(ticks)) as journal:
         created = [
             await journal.create_run(kind=kind, options={}, inventory_path="i", inventory_digest="d")
             for kind in ("rotate", "sync", "sweep")
@@ -41,9 +44,9 @@ async def test_runs_started_in_the_same_second_are_still_newest_first(journal: J
     assert [run.id for run in await journal.runs()] == created[::-1]
 
 
-async def test_run_id_is_utc_start_time_plus_random_suffix(journal_path: Path) -> None:
+async def test_run_id_is_utc_start_time_plus_random_suffix(open_journal: OpenJournal) -> None:
     start = datetime(2026, 11, 29, 5, 15, tzinfo=UTC)
-    async with await Journal.open(journal_path, clock=lambda: start) as journal:
+    async with await open_journal(clock=lambda: start) as journal:
         run_id = await journal.create_run(kind="rotate", options={}, inventory_path="i", inventory_digest="d")
     assert re.fullmatch(r"20261129-051500-[0-9a-f]{4}", run_id)
 
@@ -159,8 +162,8 @@ async def test_known_secret_values_are_scrubbed_from_details(journal: Journal, r
     assert step.detail == "ONTAP echoed *** back"
 
 
-async def test_closed_journal_refuses_calls_and_closes_twice(journal_path: Path) -> None:
-    journal = await Journal.open(journal_path)
+async def test_closed_journal_refuses_calls_and_closes_twice(open_journal: OpenJournal) -> None:
+    journal = await open_journal()
     await journal.close()
     await journal.close()
     with pytest.raises(JournalError, match="closed"):
@@ -192,10 +195,10 @@ async def test_journal_in_an_unusable_place_is_a_journal_error(tmp_path: Path) -
 
 
 async def test_a_run_is_resumed_once_even_by_two_resumes_racing_from_two_connections(
-    journal_path: Path, journal: Journal, run_id: str
+    open_journal: OpenJournal, journal: Journal, run_id: str
 ) -> None:
     """The check that nobody resumed the run yet and the new run's row are one transaction."""
-    async with await Journal.open(journal_path) as other:
+    async with await open_journal() as other:
         first, second = await asyncio.gather(
             *(
                 opened.create_run(
@@ -209,10 +212,32 @@ async def test_a_run_is_resumed_once_even_by_two_resumes_racing_from_two_connect
     loser = second if isinstance(first, str) else first
     assert isinstance(winner, str) and isinstance(loser, AlreadyResumed)
     assert loser.resumed_by == winner and run_id in str(loser)
-    async with await Journal.open(journal_path) as third:
+    async with await open_journal() as third:
         with pytest.raises(AlreadyResumed):
             await third.create_run(
                 kind="rotate", options={"resumed_from": run_id}, inventory_path="i", inventory_digest="d"
             )
         resumes = [run for run in await third.runs() if run.options.get("resumed_from") == run_id]
         assert [run.id for run in resumes] == [winner]
+
+
+async def test_a_run_records_who_ran_it_and_where(journal: Journal) -> None:
+    """A team's runs share one journal: each says which user on which host ran it."""
+    run = await journal.create_run(
+        kind="rotate",
+        options={},
+        inventory_path="i",
+        inventory_digest="d",
+        operator="ana@ams-1",
+        host="ams-1",
+    )
+    older = await journal.create_run(kind="sync", options={}, inventory_path="i", inventory_digest="d")
+    recorded = {row.id: (row.operator, row.host) for row in await journal.runs()}
+    assert recorded == {run: ("ana@ams-1", "ams-1"), older: (None, None)}
+
+
+def test_the_operator_is_the_effective_user_at_this_host() -> None:
+    import pwd
+    import socket
+
+    assert this_run(None).operator == f"{pwd.getpwuid(os.geteuid()).pw_name}@{socket.gethostname()}"

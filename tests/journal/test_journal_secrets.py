@@ -8,6 +8,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from journalkit import OpenJournal, RawSql
 
 from fleet.journal import Journal, JournalError
 from fleet.secrets.secret import Secret
@@ -29,10 +30,18 @@ def _forbidden(secret: Secret) -> list[bytes]:
     ]
 
 
+def _read(path: Path) -> bytes:
+    """The file's bytes; nothing for a file the database server removed meanwhile (its temp files)."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return b""
+
+
 def _scan(paths: list[Path], secrets: list[Secret]) -> list[str]:
     hits = []
     for path in paths:
-        data = path.read_bytes()
+        data = _read(path)
         hits += [
             f"{path.name}: {i}"
             for secret in secrets
@@ -40,6 +49,13 @@ def _scan(paths: list[Path], secrets: list[Secret]) -> list[str]:
             if needle in data
         ]
     return hits
+
+
+def _key_hits(paths: list[Path], key: bytes | None) -> list[str]:
+    if key is None:
+        return []
+    needles = [key, key.hex().encode(), key.hex().upper().encode()]
+    return [path.name for path in paths for needle in needles if needle in _read(path)]
 
 
 async def test_fingerprint_is_a_truncated_keyed_hmac(journal: Journal) -> None:
@@ -81,9 +97,27 @@ async def test_a_key_file_readable_by_others_is_refused(journal_path: Path) -> N
         await Journal.open(journal_path)
 
 
-async def test_journal_files_hold_no_passphrase_nor_plain_hash(journal_path: Path) -> None:
-    """A full rotation's worth of rows, then the DB, WAL, SHM and key file are scanned byte by byte."""
-    journal = await Journal.open(journal_path)
+@pytest.fixture
+def stored_files(backend: str, where: Path | str, request: pytest.FixtureRequest, raw_sql: RawSql):
+    """``await stored_files()``: every file the journal's data is in (SQLite: the database, WAL, SHM and
+    key file; PostgreSQL: the server's whole data folder, after a checkpoint)."""
+
+    async def files() -> list[Path]:
+        if backend == "sqlite":
+            return sorted(Path(where).parent.iterdir())
+        await raw_sql("CHECKPOINT")
+        data = request.getfixturevalue("pg_server").folder / "data"
+        return sorted(path for path in data.rglob("*") if path.is_file())
+
+    return files
+
+
+async def test_journal_files_hold_no_passphrase_nor_plain_hash(
+    open_journal: OpenJournal, stored_files, journal_key: bytes | None
+) -> None:
+    """A full rotation's worth of rows, then every file of the journal is scanned byte by byte
+    (and a shared PostgreSQL journal's files for its key too: the key is never stored)."""
+    journal = await open_journal()
     run = await journal.create_run(
         kind="rotate",
         options={"current": "env:OKM_OLD", "new": "generate"},
@@ -101,17 +135,21 @@ async def test_journal_files_hold_no_passphrase_nor_plain_hash(journal_path: Pat
         run, outcome="succeeded", exit_code=0, report_path=None, stop_reason=NEW.reveal()
     )
 
-    files = sorted(journal_path.parent.iterdir())
-    assert {f.name for f in files} >= {"journal.db", "journal.db-wal", "journal.db.key"}
+    files = await stored_files()
+    if journal_key is None:
+        assert {f.name for f in files} >= {"journal.db", "journal.db-wal", "journal.db.key"}
     assert _scan(files, [OLD, NEW]) == []
+    assert _key_hits(files, journal_key) == []
     await journal.close()
-    assert _scan(sorted(journal_path.parent.iterdir()), [OLD, NEW]) == []
+    assert _scan(await stored_files(), [OLD, NEW]) == []
 
 
-async def test_identity_lease_and_ledger_rows_hold_no_passphrase_nor_plain_hash(journal_path: Path) -> None:
+async def test_identity_lease_and_ledger_rows_hold_no_passphrase_nor_plain_hash(
+    open_journal: OpenJournal, stored_files
+) -> None:
     """The v2 tables (uuid-keyed state, leases, the ledger) are scanned like the rest."""
     uuid = "9f0a77b1-0c4e-11f0-8d2a-000000000002"
-    async with await Journal.open(journal_path) as journal:
+    async with await open_journal() as journal:
         run = await journal.create_run(kind="rotate", options={}, inventory_path="i", inventory_digest="d")
         await journal.add_units(run, [("cl-1", ["cl-1"], None)])
         old_fp, new_fp = journal.fingerprint(OLD), journal.fingerprint(NEW)
@@ -128,5 +166,5 @@ async def test_identity_lease_and_ledger_rows_hold_no_passphrase_nor_plain_hash(
             await journal.clear_pending("cl-1", NEW.reveal(), uuid=uuid)
         with pytest.raises(JournalError, match="fingerprint"):
             await journal.record_wrong_attempt("cl-1", OLD.reveal(), run_id=run)
-        assert _scan(sorted(journal_path.parent.iterdir()), [OLD, NEW]) == []
-    assert _scan(sorted(journal_path.parent.iterdir()), [OLD, NEW]) == []
+        assert _scan(await stored_files(), [OLD, NEW]) == []
+    assert _scan(await stored_files(), [OLD, NEW]) == []

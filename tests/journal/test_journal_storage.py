@@ -26,9 +26,9 @@ class CountingStorage:
     def commits(self) -> int:
         return self.inner.commits
 
-    async def write(self, operation: Operation[T]) -> T:
+    async def write(self, operation: Operation[T], *, alone: bool = False) -> T:
         self.writes += 1
-        return await self.inner.write(operation)
+        return await self.inner.write(operation, alone=alone)
 
     async def read(self, operation: Operation[T]) -> T:
         self.reads += 1

@@ -6,6 +6,7 @@ import asyncio
 import time
 
 from fleet.journal import Journal
+from fleet.journal.storage import Connection, Operation
 from fleet.secrets.secret import Secret
 
 PAIRS = 10_000
@@ -55,17 +56,25 @@ async def test_group_commit_lingers_for_concurrent_writers_but_never_for_a_lone_
     from fleet.journal.writer import JournalWriter
 
     writer = JournalWriter(lambda: _connect(tmp_path / "j.db", "NORMAL"), linger=0.5)
+
+    def answer(value: object) -> Operation[object]:
+        async def operation(conn: Connection) -> object:
+            await conn.fetchone("SELECT 1")
+            return value
+
+        return operation
+
     await writer.start()
     try:
         started = time.perf_counter()
         for _ in range(5):  # lingering, these would take 2.5 s
-            await writer.submit(lambda conn: conn.execute("SELECT 1").fetchone())
+            await writer.submit(answer(1))
         assert time.perf_counter() - started < 2.0
-        await asyncio.gather(*(writer.submit(lambda conn, i=i: i) for i in range(10)))  # now busy
+        await asyncio.gather(*(writer.submit(answer(i)) for i in range(10)))  # now busy
         commits = writer.batches
-        first = asyncio.create_task(writer.submit(lambda conn: "first"))
+        first = asyncio.create_task(writer.submit(answer("first")))
         await asyncio.sleep(0.1)
-        second = asyncio.create_task(writer.submit(lambda conn: "second"))
+        second = asyncio.create_task(writer.submit(answer("second")))
         assert await asyncio.gather(first, second) == ["first", "second"]
         assert writer.batches - commits == 1, "the second write should have joined the first one's commit"
     finally:
