@@ -212,7 +212,7 @@ def with_usernames(
                 "script printed only a password (set username in the source or an --overlay, or have "
                 "the script print `username: …` and `password: …`)",
                 file=str(cluster.source),
-                field=f"{cluster.where}.username" if cluster.where else "username",
+                field=cluster.field("username"),
             )
     return secrets
 

@@ -34,7 +34,7 @@ def check_cleartext(clusters: Sequence[Cluster], *, allow_http: bool) -> list[Cl
                 "would cross the network unencrypted. Use https, or accept it knowingly: "
                 "tls: {verify: false} for this cluster in the inventory, or --allow-http",
                 file=str(cluster.source),
-                field=f"{cluster.where}.address" if cluster.where else "address",
+                field=cluster.field("address"),
             )
     return plain
 

@@ -35,6 +35,10 @@ class Cluster(_Frozen):
     source: Path
     where: str = ""  # the entry's place in ``source`` (``clusters[3]``, ``Pollers.cl1``), for messages
 
+    def field(self, key: str) -> str:
+        """``key`` as an input error names it: under the entry's place in its file when known."""
+        return f"{self.where}.{key}" if self.where else key
+
     @property
     def expected_name(self) -> str:
         """The name the cluster must report for fleet to touch it (identity check)."""
