@@ -10,19 +10,23 @@ folder, copied there (CI keeps them).
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 import re
-import shutil
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from browserkit import (
+    browser_session,
+    console_errors,
+    save_screenshot,
+    serve_folder,
+    set_width,
+    skip_module_without_browser,
+)
 from report_builders import cluster, make_run
 from simfleet import start_sim_fleet
 
@@ -30,17 +34,6 @@ from fleet.report import Finding, build_report
 from fleet.report.html import write_html
 from fleet.sim.state import KeyManager, KeyServer
 
-BROWSER_PACKAGES = "chromium chromium-driver"
-CHROMIUM_FLAGS = [  # root, no display, a closed network: nothing may phone home or wait for it
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 WIDTHS = (1400, 1280, 1024)  # a desktop, and the laptop widths the page must stay readable at
 
 POLICY = """key_manager: onboard
@@ -49,56 +42,13 @@ require: {status_healthy: true, key_store_active: true}
 """
 
 
-# --- the browser ------------------------------------------------------------------------------------
-
-
-def _missing_browser() -> str | None:
-    if shutil.which("chromium") and shutil.which("chromedriver"):
-        return None
-    return f"needs the Debian packages {BROWSER_PACKAGES} (apt-get install {BROWSER_PACKAGES})"
-
-
-MISSING = _missing_browser()
-if MISSING and not os.environ.get("CI"):  # in CI the fixture fails instead: .ci/run installs them
-    pytest.skip(MISSING, allow_module_level=True)
+skip_module_without_browser()
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    if MISSING:
-        pytest.fail(f"CI must run the browser test: {MISSING}")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium") or ""
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    session = webdriver.Chrome(options=options, service=Service(shutil.which("chromedriver")))
-    try:
+    with browser_session(tmp_path_factory.mktemp("chromium-profile")) as session:
         yield session
-    finally:
-        session.quit()
-
-
-def set_width(browser: Any, width: int, height: int = 900) -> None:
-    """The viewport itself (not the window) is ``width`` CSS pixels wide."""
-    metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}
-    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
-
-
-def console_errors(browser: Any) -> list[str]:
-    """Errors the page logged (uncaught exceptions included) since the last call.
-
-    The browser's own request for ``/favicon.ico`` (the page names none) is not the page's error.
-    """
-    return [
-        entry["message"]
-        for entry in browser.get_log("browser")
-        if entry["level"] == "SEVERE" and "/favicon.ico " not in entry["message"]
-    ]
 
 
 # --- the page ---------------------------------------------------------------------------------------
@@ -161,11 +111,6 @@ async def _sweep_page(workdir: Path) -> tuple[Path, list[str]]:
         await sim.server.close()
 
 
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 def _hand_built_page(folder: Path) -> Path:
     """Sites of 10, 2 and 9 clusters: text order would put 10 before 2 and 9."""
     clusters, findings, sites = [], [], {}
@@ -193,15 +138,8 @@ def site(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterator[Sit
     workdir = tmp_path_factory.mktemp("sweep-page")
     page, secrets = asyncio.run(_sweep_page(workdir))
     _hand_built_page(page.parent)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(page.parent)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield Site(f"http://127.0.0.1:{server.server_address[1]}", secrets)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serve_folder(page.parent) as url:
+        yield Site(url, secrets)
 
 
 def open_page(browser: Any, url: str, width: int = 1400) -> None:
@@ -260,21 +198,6 @@ def headers(browser: Any, table_id: str) -> list[Any]:
 
 def click_header(browser: Any, table_id: str, column: int) -> None:
     headers(browser, table_id)[column].click()
-
-
-def save_screenshot(browser: Any, path: Path) -> Path:
-    """The whole page at the current width (the viewport grows to the page's height for the shot)."""
-    width = browser.execute_script("return window.innerWidth")
-    height = browser.execute_script("return document.documentElement.scrollHeight")
-    set_width(browser, width, height)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    assert browser.save_screenshot(str(path)), path
-    set_width(browser, width)
-    artifacts = os.environ.get("FLEET_ARTIFACTS")
-    if artifacts:
-        Path(artifacts).mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, Path(artifacts) / path.name)
-    return path
 
 
 # --- the tests ----------------------------------------------------------------------------------------
