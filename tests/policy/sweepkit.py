@@ -6,13 +6,19 @@ import asyncio
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from aiohttp import web
+from loopback_http import Quiet, serving
 from policykit import lose_keys, write_policy
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
@@ -152,13 +158,18 @@ async def monitored_sweep(sim_fleet, tmp_path: Path) -> Swept:  # type: ignore[n
     return Swept(report, prom, journal, rotated, unreachable, lost, onboard)
 
 
+def _missing(program: str, package: str) -> None:
+    """Skip (locally) naming the Debian package, or fail (in CI, which installs it)."""
+    message = f"{program} not found: apt-get install -y --no-install-recommends {package} (Debian package)"
+    if os.environ.get("CI"):
+        pytest.fail(f"{message}; .ci/run installs it, CI never skips this test")
+    pytest.skip(message)
+
+
 def promtool(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
-    """promtool; without it, skip (locally) naming the Debian package, or fail (in CI, which installs it)."""
+    """Debian's promtool, run on ``args``."""
     if shutil.which("promtool") is None:
-        message = "promtool not found: apt-get install -y --no-install-recommends prometheus (Debian package)"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message}; .ci/run installs it, CI never skips this test")
-        pytest.skip(message)
+        _missing("promtool", "prometheus")
     return subprocess.run(
         ["promtool", *args],
         input=stdin.decode() if stdin else None,
@@ -166,3 +177,77 @@ def promtool(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProc
         text=True,
         timeout=60,
     )
+
+
+@dataclass
+class PrometheusServer:
+    """Debian's Prometheus on loopback, scraping one target every second into a throwaway TSDB."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_prometheus(folder: Path, target: str) -> PrometheusServer:
+    """Prometheus scraping ``target`` (host:port, path /metrics) as job ``node``, ready to be queried."""
+    if shutil.which("prometheus") is None:
+        _missing("prometheus", "prometheus")
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "prometheus.yml"
+    config.write_text(
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        f"scrape_configs:\n  - job_name: node\n    static_configs: [{{targets: ['{target}']}}]\n"
+    )
+    port = _free_port()
+    log = folder / "prometheus.log"
+    with log.open("wb") as stderr:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            ["prometheus", f"--config.file={config}", f"--storage.tsdb.path={folder / 'tsdb'}",
+             f"--web.listen-address=127.0.0.1:{port}"],
+            stdout=subprocess.DEVNULL, stderr=stderr,
+        )  # fmt: skip
+    server = PrometheusServer(f"http://127.0.0.1:{port}", process, log)
+    for _ in range(300):
+        if process.poll() is not None:
+            raise AssertionError(f"prometheus exited {process.returncode}: {log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{server.url}/-/ready", timeout=5) as ready:
+                if ready.status == 200:
+                    return server
+        except OSError:  # not listening yet, or 503 while it loads
+            pass
+        time.sleep(0.1)
+    server.stop()
+    raise AssertionError(f"prometheus never became ready: {log.read_text()[-2000:]}")
+
+
+@contextmanager
+def serve_textfile(prom: Path) -> Iterator[str]:
+    """What node-exporter's textfile collector serves at /metrics: ``prom`` as it is at each scrape
+    (nothing before it exists). Yields the scrape target, ``127.0.0.1:PORT``."""
+
+    class Metrics(Quiet):
+        def do_GET(self) -> None:
+            body = prom.read_bytes() if prom.exists() else b""
+            self.send_response(200 if self.path == "/metrics" else 404)
+            self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    with serving(Metrics) as address:
+        yield address
