@@ -3,7 +3,8 @@
     FleetError
     ├── InputError              bad CLI, inventory, policy or secret input (exit 2, nothing touched)
     ├── JournalError            fleet.journal: the journal is unusable (locked, damaged, wrong key)
-    │   └── AlreadyResumed      fleet.journal: another `fleet resume` of the same run got there first
+    │   ├── AlreadyResumed      fleet.journal: another `fleet resume` of the same run got there first
+    │   └── RunStillRunning     fleet.journal: `fleet resume` of a run its live process still holds
     ├── SecretStoreError        fleet.secrets.store: a store could not read, write or keep a passphrase
     ├── ActionRefused           fleet.engine.steps.policy: an action apply will not send (no passphrase)
     ├── NotThatCluster          fleet.engine.steps.observe: the address answers as another cluster

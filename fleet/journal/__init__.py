@@ -3,7 +3,7 @@ mutating step written before its request and after its outcome; what fleet knows
 passphrase, by the cluster's uuid; per-cluster leases; the ledger of refused candidates and wrong
 attempts. Keyed fingerprints only."""
 
-from fleet.journal.errors import AlreadyResumed, JournalError
+from fleet.journal.errors import AlreadyResumed, JournalError, RunStillRunning
 from fleet.journal.journal import Journal
 from fleet.journal.paths import (
     JOURNAL_ENV,
@@ -12,7 +12,7 @@ from fleet.journal.paths import (
     default_journal_path,
     journal_location,
 )
-from fleet.journal.rows import ClusterFp, Lease, LeaseHolder, RunRow, StepRow, UnitRow
+from fleet.journal.rows import ClusterFp, Lease, LeaseHolder, RunHold, RunRow, StepRow, UnitRow
 from fleet.journal.schema import SCHEMA_VERSION
 from fleet.journal.storage import JournalStorage
 
@@ -28,7 +28,9 @@ __all__ = [
     "Lease",
     "LeaseHolder",
     "PostgresUrl",
+    "RunHold",
     "RunRow",
+    "RunStillRunning",
     "StepRow",
     "UnitRow",
     "default_journal_path",

@@ -40,7 +40,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from fleet.journal import identity, leases, ledger
-from fleet.journal.errors import AlreadyResumed, JournalError
+from fleet.journal.errors import AlreadyResumed, JournalError, RunStillRunning
 from fleet.journal.keys import (
     FINGERPRINT_HEX_CHARS,
     FINGERPRINT_PREFIX,
@@ -50,7 +50,7 @@ from fleet.journal.keys import (
     read_key,
 )
 from fleet.journal.paths import JournalLocation, PostgresUrl, journal_location, key_path_for
-from fleet.journal.rows import ClusterFp, Lease, LeaseHolder, RunRow, StepRow, UnitRow, columns
+from fleet.journal.rows import ClusterFp, Lease, LeaseHolder, RunHold, RunRow, StepRow, UnitRow, columns
 from fleet.journal.sqlite import SqliteStorage, Synchronous
 from fleet.journal.storage import Connection, JournalStorage, Operation, Row
 from fleet.secrets.scrub import SCRUBBER
@@ -66,7 +66,6 @@ KeySource = Path | bytes
 
 #: Unit statuses that mean "not finished"; any other status stamps ``ended_at``.
 UNIT_OPEN_STATUSES = frozenset({"pending", "running"})
-_ALREADY_RESUMED = "already-resumed-by:"  # create_run's in-transaction answer, never a run id
 _FINGERPRINT = re.compile(re.escape(FINGERPRINT_PREFIX) + f"[0-9a-f]{{{FINGERPRINT_HEX_CHARS}}}")
 _RUN_COLUMNS = columns(RunRow)
 _UNIT_COLUMNS = columns(UnitRow)
@@ -195,24 +194,21 @@ class Journal:
         ``operator`` (user@host), ``host``, ``change_id`` and ``fleet_version`` are its audit record.
 
         A run that resumes another (``options["resumed_from"]``) is recorded only if no run resumed
-        that one yet, checked in the same transaction: two ``fleet resume`` of one run started
-        together, from two shells or two hosts, record one run and refuse the other
-        (``AlreadyResumed``).
+        that one yet and that one is no longer under way, checked in the same transaction: two
+        ``fleet resume`` of one run started together, from two shells or two hosts, record one run
+        and refuse the other (``AlreadyResumed``), and a run whose process still holds it is not
+        resumed beside it (``RunStillRunning``; see ``leases.live_hold``).
         """
         options_json = _scrub(json.dumps(options, sort_keys=True, default=_refuse_in_options))
         started = self._clock()
         parent = options.get("resumed_from")
 
-        async def insert(conn: Connection) -> str:
+        async def insert(conn: Connection) -> str | JournalError:
             if isinstance(parent, str):
                 await conn.serialize(f"resume:{parent}")  # the check and the insert: one step
-                child = await conn.fetchone(
-                    f"SELECT id FROM runs WHERE {conn.json_text('options', 'resumed_from')} = ? "
-                    "ORDER BY started_at, rowid LIMIT 1",
-                    (parent,),
-                )
-                if child is not None:
-                    return f"{_ALREADY_RESUMED}{child[0]}"
+                refused = await _refuse_resume(conn, parent, _iso(started))
+                if refused is not None:
+                    return refused  # returned, not raised: a batch's other operations are not redone
             while True:
                 run_id = f"{started.astimezone(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
                 row = await conn.fetchone(
@@ -236,8 +232,8 @@ class Journal:
                     return run_id
 
         run_id = await self._write(insert)
-        if run_id.startswith(_ALREADY_RESUMED):
-            raise AlreadyResumed(parent or "", run_id.removeprefix(_ALREADY_RESUMED))
+        if isinstance(run_id, JournalError):
+            raise run_id
         return run_id
 
     async def add_units(self, run_id: str, units: Sequence[UnitSpec]) -> None:
@@ -453,6 +449,12 @@ class Journal:
         now, after = _iso(self._clock()), _iso(since)
         return await self._read(lambda conn: leases.runs_under_way(conn, kind, now, after))
 
+    async def live_hold(self, run_id: str) -> RunHold | None:
+        """Who holds ``run_id`` if it is under way now (``leases.live_hold``); None once it finished or
+        its holder died. ``fleet resume`` asks before reading any secret; ``create_run`` decides."""
+        now = _iso(self._clock())
+        return await self._read(lambda conn: leases.live_hold(conn, run_id, now))
+
     def _lease_times(self, ttl: float) -> tuple[str, str]:
         if not ttl > 0:
             raise ValueError(f"a lease ttl must be a positive number of seconds, not {ttl!r}")
@@ -563,6 +565,19 @@ class Journal:
 
 async def _rows(conn: Connection, make: Callable[[Row], T], query: str, args: Sequence[object]) -> list[T]:
     return [make(row) for row in await conn.fetchall(query, args)]
+
+
+async def _refuse_resume(conn: Connection, parent: str, now: str) -> JournalError | None:
+    """Why ``parent`` may not be resumed now, or None: a run resumed it already, or it is under way."""
+    child = await conn.fetchone(
+        f"SELECT id FROM runs WHERE {conn.json_text('options', 'resumed_from')} = ? "
+        "ORDER BY started_at, rowid LIMIT 1",
+        (parent,),
+    )
+    if child is not None:
+        return AlreadyResumed(parent, child[0])
+    hold = await leases.live_hold(conn, parent, now)
+    return None if hold is None else RunStillRunning(hold)
 
 
 async def _bind_key(conn: Connection, *, source: KeySource, where: str) -> bytes:

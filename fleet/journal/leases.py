@@ -14,7 +14,8 @@ is taken over only once it expired (its runner stopped renewing it).
 A changing run also holds its own ``runs`` row the same way while it works (pid, host,
 ``alive_until``, renewed with its leases), so another run can ask which runs are under way: a run
 that finished, whose hold expired, or whose process on this host is gone is not (a run on another
-host is under way until its hold expires).
+host is under way until its hold expires). ``live_hold`` asks the same of one run: ``fleet resume``
+refuses a run still under way, in the transaction that records the resume.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import os
 import socket
 
 from fleet.journal.errors import JournalError
-from fleet.journal.rows import Lease, LeaseHolder
+from fleet.journal.rows import Lease, LeaseHolder, RunHold
 from fleet.journal.storage import Connection, row_dict
 
 _TAKE = """
@@ -109,20 +110,34 @@ async def end_run_hold(conn: Connection, run_id: str) -> None:
 async def runs_under_way(conn: Connection, kind: str, now: str, since: str) -> frozenset[str]:
     """Runs of ``kind`` under way now (not finished, hold not expired, process alive if on this host),
     or that finished at or after ``since``."""
-    _, host = here()
     rows = await conn.fetchall(
         "SELECT id, pid, host, finished_at FROM runs WHERE kind = ? AND (finished_at >= ?"
         " OR (finished_at IS NULL AND alive_until IS NOT NULL AND alive_until > ?))",
         (kind, since, now),
     )
     return frozenset(
-        row["id"]
-        for row in rows
-        if row["finished_at"] is not None
-        or row["host"] != host
-        or row["pid"] is None
-        or pid_alive(int(row["pid"]))
+        row["id"] for row in rows if row["finished_at"] is not None or holder_alive(row["pid"], row["host"])
     )
+
+
+async def live_hold(conn: Connection, run_id: str, now: str) -> RunHold | None:
+    """``run_id``'s hold if it is under way now: not finished, its hold not expired, and its process
+    alive if on this host. A finished run keeps ``alive_until`` until it lapses: finishing ends it."""
+    row = await conn.fetchone(
+        "SELECT id AS run_id, pid, host, alive_until FROM runs"
+        " WHERE id = ? AND finished_at IS NULL AND alive_until IS NOT NULL AND alive_until > ?",
+        (run_id, now),
+    )
+    if row is None:
+        return None
+    hold = RunHold(**row_dict(row))
+    return hold if holder_alive(hold.pid, hold.host) else None
+
+
+def holder_alive(pid: int | None, host: str | None) -> bool:
+    """Is the process holding a run alive? One of this host is probed (SIGKILLed a moment ago: not);
+    one elsewhere is trusted until its hold expires, as its pid means nothing here."""
+    return host != here()[1] or pid is None or pid_alive(int(pid))
 
 
 def pid_alive(pid: int) -> bool:

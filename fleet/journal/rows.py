@@ -119,3 +119,13 @@ class LeaseHolder:
     pid: int
     host: str
     expires_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunHold:
+    """A run under way: the process that holds it (pid on host) and until when, unless renewed."""
+
+    run_id: str
+    pid: int | None
+    host: str | None
+    alive_until: str

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from journalkit import OpenJournal, RawSql
 
-from fleet.journal import Journal, JournalError, Lease, LeaseHolder
+from fleet.journal import Journal, JournalError, Lease, LeaseHolder, RunStillRunning
 
 REPO_ROOT = str(Path(__file__).resolve().parents[2])
 
@@ -295,3 +295,61 @@ async def test_a_run_whose_process_died_on_this_host_is_not_under_way(
         assert await journal.runs_under_way("rotate", since=now) == {elsewhere}, (
             "a pid elsewhere says nothing"
         )
+
+
+async def _resume(journal: Journal, run_id: str) -> str:
+    """Record a run resuming ``run_id``, as ``fleet resume`` does."""
+    return await journal.create_run(
+        kind="rotate", options={"resumed_from": run_id}, inventory_path="i", inventory_digest="d"
+    )
+
+
+async def test_a_run_held_live_on_another_host_is_not_resumed_until_its_hold_lapses(
+    open_journal: OpenJournal, raw_sql: RawSql
+) -> None:
+    """Another host's pid means nothing here: its hold is trusted until ``alive_until``, then it is dead."""
+    clock = Clock()
+    async with await open_journal(clock=clock) as journal:
+        run = await journal.create_run(kind="rotate", options={}, inventory_path="i", inventory_digest="d")
+        await journal.hold_run(run, 120)
+        await _force_run_holder(raw_sql, run, pid=4242, host="ams-runner-2")
+        with pytest.raises(RunStillRunning) as refused:
+            await _resume(journal, run)
+        hold = refused.value.hold
+        assert (hold.run_id, hold.pid, hold.host) == (run, 4242, "ams-runner-2")
+        assert hold.alive_until == "2026-11-29T05:02:00.000Z" and await journal.live_hold(run) == hold
+        message = str(refused.value)
+        assert all(
+            part in message for part in (run, "pid 4242 on ams-runner-2", hold.alive_until, "kill 4242")
+        )
+        assert [row.id for row in await journal.runs()] == [run], "a refused resume records no run"
+
+        clock.now += timedelta(seconds=121)  # its runner stopped renewing: it died
+        assert await journal.live_hold(run) is None
+        resumed = await _resume(journal, run)
+        assert (await journal.run(resumed)).options["resumed_from"] == run  # type: ignore[union-attr]
+
+
+async def test_a_run_is_resumed_at_once_when_its_holder_on_this_host_is_gone_or_it_ended(
+    open_journal: OpenJournal, raw_sql: RawSql
+) -> None:
+    """Only a live holder refuses a resume: a pid of this host that is gone (SIGKILL a moment ago, its
+    hold still ahead), a finished run or a cancelled one is resumed at once, as is one never held."""
+    async with await open_journal() as journal:
+        runs = {
+            name: await journal.create_run(
+                kind="rotate", options={}, inventory_path="i", inventory_digest="d"
+            )
+            for name in ("alive here", "killed here", "finished", "cancelled", "never held")
+        }
+        for name in ("alive here", "killed here", "finished", "cancelled"):
+            await journal.hold_run(runs[name], 120)
+        await _force_run_holder(raw_sql, runs["killed here"], pid=_dead_pid(), host=socket.gethostname())
+        await journal.finish_run(runs["finished"], outcome="failed", exit_code=1, report_path=None)
+        await journal.end_run_hold(runs["cancelled"])
+
+        with pytest.raises(RunStillRunning, match=f"pid {os.getpid()} on {socket.gethostname()}"):
+            await _resume(journal, runs["alive here"])
+        for name in ("killed here", "finished", "cancelled", "never held"):
+            assert await journal.live_hold(runs[name]) is None, name
+            await _resume(journal, runs[name])
