@@ -92,7 +92,7 @@ class ExitCode(IntEnum):
 
     OK = 0
     FAILED = 1  # some units failed (or a sweep found non-compliant clusters)
-    INPUT = 2  # bad input: nothing was touched
+    INPUT = 2  # bad input, or a resume refused (already resumed, still running): nothing was touched
     ABORTED = 3  # a failure budget tripped
     PAUSED = 4  # the change window closed or the next wave was declined: `fleet resume` continues
     LOCKED = 5  # another sweep holds the lock; this one contacted nothing

@@ -177,6 +177,10 @@ def resume(
     The change (inventory, selection, secrets, waves) is the recorded one; the night's options
     (window, budgets, concurrency, pauses) may be given again and then win over the recorded ones.
 
+    A run still running in another process is refused (exit 2, nothing sent), naming its pid and
+    host: wait for it, or stop it (Ctrl-C, kill PID), then resume. A killed run is resumed at once
+    on its own host; from another host, once its hold lapses (at most 2 minutes).
+
     Example: fleet resume 20261130-221500-ab12cd --window-end 06:00
     """
     if window_end is not None:

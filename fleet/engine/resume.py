@@ -4,7 +4,8 @@ The run's ``RunSpec`` comes back whole from the journal (secret *references* onl
 every path absolute), so a resume from another directory or another day does what the run was
 asked to do. The units it did not finish are run again through the same step machines, which
 reconcile from the journal: a unit with a change sent but never confirmed is probed once with the
-new passphrase, never sent the rotation again.
+new passphrase, never sent the rotation again. A run still under way in its own process (its hold
+live, its pid alive if on this host) is not resumed: ``RunStillRunning``, exit 2, nothing sent.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from fleet.engine.rollout.settings import ConfirmWave
 from fleet.engine.rollout.window import Clock, parse_window_end, utc_now
 from fleet.engine.spec import RunSpec
 from fleet.errors import InputError
-from fleet.journal import Journal
+from fleet.journal import Journal, RunStillRunning
 from fleet.ontap import HttpSettings
 from fleet.outcomes import FINISHED, RETRYABLE, RunKind, RunOutcome
 
@@ -60,6 +61,9 @@ async def resume_spec(
             f"`fleet resume {latest}` (nothing was started)",
             field="RUN_ID",
         )
+    hold = await journal.live_hold(request.run_id)  # before any secret is read; create_run decides
+    if hold is not None:
+        raise RunStillRunning(hold)
     spec = RunSpec.from_journal(run.kind, run.options)
     paused_by_window = run.outcome == RunOutcome.PAUSED and "change window" in (run.stop_reason or "")
     if paused_by_window and request.window_end is None and not request.no_window:
