@@ -85,7 +85,7 @@ def variable_values(dashboard: Mapping[str, Any], chosen: Mapping[str, list[str]
             raise PreviewError(f"variable {name!r}: type {variable['type']!r} is not drawn by the preview")
         picked = chosen.get(name)
         if picked:
-            escaped = [re.escape(value) for value in picked]
+            escaped = [regex_literal(value) for value in picked]
             values[name] = escaped[0] if len(escaped) == 1 else "(" + "|".join(escaped) + ")"
         elif variable.get("includeAll") and variable.get("allValue"):
             values[name] = variable["allValue"]
@@ -95,6 +95,13 @@ def variable_values(dashboard: Mapping[str, Any], chosen: Mapping[str, list[str]
     if unknown:
         raise PreviewError(f"--var {sorted(unknown)[0]}: the dashboard has no such query variable")
     return values
+
+
+def regex_literal(value: str) -> str:
+    """``value`` matched literally by a PromQL regex: each special character escaped with a
+    backslash that is itself escaped, as the text sits inside a double-quoted string."""
+    value = value.replace("\\", "\\\\\\\\")
+    return re.sub(r"[$^*{}\[\]+?.()|]", lambda m: "\\\\" + m.group(0), value)
 
 
 def expand(expr: str, values: Mapping[str, str], builtins: Mapping[str, str]) -> str:
@@ -141,13 +148,18 @@ class Prometheus:
             with urllib.request.urlopen(url, timeout=self.timeout) as answer:
                 body = json.load(answer)
         except urllib.error.HTTPError as error:  # Prometheus answers a bad query with 400 and a JSON error
-            body = json.loads(error.read() or b"{}")
-            raise PreviewError(
-                f"Prometheus refused {params['query']!r}: {body.get('error', error.reason)}"
-            ) from None
+            raise PreviewError(f"Prometheus refused {params['query']!r}: {_why(error)}") from None
+        except ValueError:
+            raise PreviewError(f"{self.base_url} did not answer with JSON: is it Prometheus?") from None
         except (urllib.error.URLError, OSError) as error:
             raise PreviewError(f"Prometheus at {self.base_url} did not answer: {error}") from None
-        data = body["data"]
+        try:
+            return self._series(body["data"])
+        except (KeyError, TypeError, ValueError, IndexError):
+            raise PreviewError(f"{self.base_url} did not answer as Prometheus' HTTP API does") from None
+
+    @staticmethod
+    def _series(data: Mapping[str, Any]) -> list[Series]:
         if data["resultType"] == "scalar":
             return [Series({}, [(float(data["result"][0]), float(data["result"][1]))])]
         if data["resultType"] == "vector":
@@ -161,6 +173,14 @@ class Prometheus:
         ]
 
 
+def _why(error: urllib.error.HTTPError) -> str:
+    """Prometheus' own error text, else the HTTP status (a proxy's HTML page is not repeated)."""
+    try:
+        return str(json.loads(error.read())["error"])
+    except (ValueError, KeyError, TypeError, OSError):
+        return f"HTTP {error.code} {error.reason}"
+
+
 # --- what panels show -----------------------------------------------------------------------------
 
 
@@ -171,15 +191,7 @@ def format_value(value: float, unit: str, decimals: int | None) -> str:
     if unit == "percentunit":
         return f"{_number(value * 100, decimals)}%"
     if unit == "s":
-        for limit, divisor, name in (
-            (60, 1, "s"),
-            (3600, 60, "min"),
-            (86400, 3600, "hour"),
-            (604800, 86400, "day"),
-        ):
-            if abs(value) < limit:
-                return f"{_number(value / divisor, decimals if decimals is not None else 1)} {name}"
-        return f"{_number(value / 604800, decimals if decimals is not None else 1)} week"
+        return _seconds(value, decimals)
     if unit in ("short", "none", ""):
         for scale, suffix in ((1e9, " Bil"), (1e6, " Mil"), (1e3, " K")):
             if abs(value) >= scale:
@@ -188,14 +200,42 @@ def format_value(value: float, unit: str, decimals: int | None) -> str:
     raise PreviewError(f"unit {unit!r} is not drawn by the preview")
 
 
+#: Grafana's ``s`` unit: the first scale whose limit the value is under (a year is 365.2425 days).
+_SECOND_SCALES = (
+    (1e-6, 1e-9, "ns"),
+    (1e-3, 1e-6, "µs"),
+    (1, 1e-3, "ms"),
+    (60, 1, "s"),
+    (3600, 60, "min"),
+    (86400, 3600, "hour"),
+    (604800, 86400, "day"),
+    (31556952, 604800, "week"),
+    (math.inf, 31556952, "year"),
+)
+
+
+def _seconds(value: float, decimals: int | None) -> str:
+    if value == 0:
+        return f"{_number(0.0, decimals)} s"
+    for limit, size, name in _SECOND_SCALES:
+        if abs(value) < limit:
+            shown = decimals if decimals is not None else (0 if size < 1 else 1)
+            return f"{_number(value / size, shown)} {name}"
+    return f"{_number(value, decimals)} s"  # ±inf
+
+
 def _number(value: float, decimals: int | None) -> str:
     if decimals is None:
         return f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}".rstrip("0").rstrip(".")
     return f"{value:.{decimals}f}"
 
 
+_CSS_COLOUR = re.compile(r"#[0-9a-fA-F]{3,8}|rgba?\([0-9., ]+\)")
+
+
 def colour(name: str) -> str:
-    if name.startswith("#") or name.startswith("rgb"):
+    """A colour safe in a style attribute: a Grafana name, ``#hex`` or ``rgb()``; anything else refused."""
+    if _CSS_COLOUR.fullmatch(name):
         return name
     if name in NAMED_COLOURS:
         return NAMED_COLOURS[name]
@@ -252,7 +292,7 @@ def override_colour(name: str, overrides: Iterable[Mapping[str, Any]]) -> str | 
         if matcher["id"] == "byName":
             hit = matcher["options"] == name
         elif matcher["id"] == "byRegexp":
-            hit = re.fullmatch(matcher["options"], name) is not None
+            hit = re.search(matcher["options"], name) is not None  # Grafana: RegExp.test
         else:
             raise PreviewError(f"override matcher {matcher['id']!r} is not drawn by the preview")
         for prop in override["properties"]:
@@ -329,11 +369,7 @@ def draw_stat(panel: Mapping[str, Any], prom: Prometheus, window: Window, view: 
         raise PreviewError(f"stat colorMode {options['colorMode']!r} is not drawn by the preview")
     cells = []
     for target, expr in _queries(panel, window):
-        for series in (
-            prom.instant(expr, window.end)
-            if target.get("instant")
-            else prom.over_time(expr, window.start, window.end, _step(window, 300))
-        ):
+        for series in _asked(prom, target, expr, window):
             value = reduce(series.points, options)
             text = _mapped(value, defaults.get("mappings", [])) or format_value(
                 value, defaults.get("unit", "short"), defaults.get("decimals")
@@ -345,11 +381,18 @@ def draw_stat(panel: Mapping[str, Any], prom: Prometheus, window: Window, view: 
     view.body = "".join(cells)
 
 
+def _asked(prom: Prometheus, target: Mapping[str, Any], expr: str, window: Window) -> list[Series]:
+    """An instant query at the end of the range, or a range query, as the target asks."""
+    if target.get("instant"):
+        return prom.instant(expr, window.end)
+    return prom.over_time(expr, window.start, window.end, _step(window, 300))
+
+
 def _mapped(value: float, mappings: Iterable[Mapping[str, Any]]) -> str | None:
     for mapping in mappings:
         if mapping["type"] != "value":
             raise PreviewError(f"value mapping type {mapping['type']!r} is not drawn by the preview")
-        key = _number(value, None)
+        key = str(int(value)) if value.is_integer() else repr(value)
         if key in mapping["options"]:
             text: str = mapping["options"][key]["text"]
             return text
@@ -375,7 +418,11 @@ def draw_timeseries(
     lines: list[tuple[str, list[tuple[float, float]]]] = []
     for target, expr in _queries(panel, window):
         for series in prom.over_time(expr, window.start, window.end, step):
-            lines.append((legend(target, series.labels, expr), series.points))
+            points = [(at, value) for at, value in series.points if math.isfinite(value)]  # NaN, ±Inf: gaps
+            if points:
+                lines.append((legend(target, series.labels, expr), points))
+    if not lines:
+        return
     for name, points in lines:
         view.series[name] = points
     unit, decimals = defaults.get("unit", "short"), defaults.get("decimals")
@@ -510,7 +557,7 @@ def draw_bargauge(panel: Mapping[str, Any], prom: Prometheus, window: Window, vi
         raise PreviewError(f"bar gauge orientation {options['orientation']!r} is not drawn by the preview")
     bars: list[tuple[str, float]] = []
     for target, expr in _queries(panel, window):
-        for series in prom.instant(expr, window.end):
+        for series in _asked(prom, target, expr, window):
             bars.append((legend(target, series.labels, expr), reduce(series.points, options)))
     unit, decimals = defaults.get("unit", "short"), defaults.get("decimals")
     low = defaults.get("min", min((value for _, value in bars), default=0.0))
@@ -549,7 +596,8 @@ def draw_table(panel: Mapping[str, Any], prom: Prometheus, window: Window, view:
     for transformation in panel.get("transformations", []):
         if transformation["id"] != "organize":
             raise PreviewError(f"transformation {transformation['id']!r} is not drawn by the preview")
-        columns = _organize(columns, transformation["options"])
+        columns, renamed = _organize(columns, transformation["options"])
+        rows = [{renamed.get(key, key): value for key, value in row.items()} for row in rows]
     if not rows:
         return
     for sort in reversed(panel.get("options", {}).get("sortBy", [])):
@@ -570,13 +618,51 @@ def draw_table(panel: Mapping[str, Any], prom: Prometheus, window: Window, view:
     )
 
 
-def _organize(columns: list[str], options: Mapping[str, Any]) -> list[str]:
-    """Grafana's "organize fields": drop the excluded, order by ``indexByName``, rename."""
-    renamed = options.get("renameByName") or {}
+def _organize(columns: list[str], options: Mapping[str, Any]) -> tuple[list[str], dict[str, str]]:
+    """Grafana's "organize fields": drop the excluded, order by ``indexByName``, rename (the new
+    column names, and the renames for the rows)."""
+    renamed: dict[str, str] = {k: v for k, v in (options.get("renameByName") or {}).items() if v}
     kept = [name for name in columns if not options.get("excludeByName", {}).get(name)]
     order = options.get("indexByName", {})
     placed = sorted(enumerate(kept), key=lambda pair: (order.get(pair[1], len(order)), pair[0]))
-    return [renamed.get(name, name) for _, name in placed]
+    return [renamed.get(name, name) for _, name in placed], renamed
+
+
+#: Options that change what a panel shows and that the preview does not draw: refused when set.
+UNDRAWN_PANEL_KEYS = ("timeFrom", "timeShift", "repeat", "maxDataPoints", "interval", "libraryPanel")
+UNDRAWN_TARGET_KEYS = ("interval", "intervalFactor", "exemplar")
+COLOUR_MODES = {"stat": "thresholds", "bargauge": "thresholds", "timeseries": "palette-classic"}
+
+
+def refuse_undrawn_options(panel: Mapping[str, Any]) -> None:
+    """Options this preview would silently get wrong, named instead (the first one found)."""
+    for key in UNDRAWN_PANEL_KEYS:
+        if panel.get(key):
+            raise PreviewError(f"panel option {key!r} is not drawn by the preview")
+    for target in panel.get("targets", []):
+        for key in UNDRAWN_TARGET_KEYS:
+            if target.get(key):
+                raise PreviewError(f"target option {key!r} is not drawn by the preview")
+    defaults = panel.get("fieldConfig", {}).get("defaults", {})
+    options = panel.get("options", {})
+    mode = defaults.get("color", {}).get("mode", COLOUR_MODES.get(panel["type"]))
+    if panel["type"] in COLOUR_MODES and mode != COLOUR_MODES[panel["type"]]:
+        raise PreviewError(f"colour mode {mode!r} is not drawn by the preview in a {panel['type']} panel")
+    if defaults.get("noValue") is not None:
+        raise PreviewError("option 'noValue' is not drawn by the preview")
+    if options.get("reduceOptions", {}).get("values"):
+        raise PreviewError("reduceOptions.values (every value) is not drawn by the preview")
+    if panel["type"] == "stat" and options.get("textMode", "auto") not in ("auto", "value"):
+        raise PreviewError(f"stat textMode {options['textMode']!r} is not drawn by the preview")
+    if panel["type"] == "stat" and options.get("graphMode", "none") != "none":
+        raise PreviewError(
+            f"stat graphMode {options['graphMode']!r} (a sparkline) is not drawn by the preview"
+        )
+    if panel["type"] in ("stat", "table") and panel.get("fieldConfig", {}).get("overrides"):
+        raise PreviewError(f"overrides in a {panel['type']} panel are not drawn by the preview")
+    for mapping in defaults.get("mappings", []):
+        if any("color" in result for result in mapping.get("options", {}).values()):
+            raise PreviewError("a value mapping's colour is not drawn by the preview")
 
 
 # --- the page -------------------------------------------------------------------------------------
@@ -604,6 +690,7 @@ def render(
         try:
             if panel["type"] not in DRAWERS:
                 raise PreviewError(f"panel type {panel['type']!r} is not drawn by the preview")
+            refuse_undrawn_options(panel)
             if panel["type"] == "stat":
                 draw_stat(panel, prom, window, view)
             elif panel["type"] == "timeseries":
@@ -614,6 +701,8 @@ def render(
                 draw_table(panel, prom, window, view)
         except PreviewError as error:
             view.problems.append(str(error))
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            view.problems.append(f"its JSON is not what the preview reads ({type(error).__name__}: {error})")
         views.append((panel, view))
     page = _page(dashboard, views, window, width, prom.base_url, source)
     return Preview(dashboard.get("title", ""), [view for _, view in views], page)
@@ -634,7 +723,8 @@ def _page(
         inside = view.body or f'<div class="nodata">{NO_DATA}</div>'
         trouble = "".join(f'<p class="problem">{html.escape(problem)}</p>' for problem in view.problems)
         cells.append(
-            f'<section class="panel kind-{view.kind}" style="{place}" data-title="{html.escape(view.title)}" '
+            f'<section class="panel kind-{html.escape(view.kind)}" style="{place}" '
+            f'data-title="{html.escape(view.title)}" '
             f'title="{html.escape(panel.get("description", ""))}"><h2>{html.escape(view.title)}</h2>'
             f'<div class="body">{trouble}{inside}</div></section>'
         )
@@ -686,6 +776,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--width", type=int, default=1600, help="page width in CSS pixels (default 1600)")
     parser.add_argument("-o", "--out", type=Path, required=True, help="the HTML file to write")
+    parser.add_argument(
+        "--require-data", action="store_true", help="a panel with no data is a problem too (exit 1)"
+    )
     args = parser.parse_args(argv)
     try:
         dashboard = json.loads(args.dashboard.read_text())
@@ -711,12 +804,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"preview: {error}", file=sys.stderr)
         return 2
     args.out.write_text(preview.html)
-    for panel in preview.panels:
-        if panel.empty and not panel.problems:
-            print(f"preview: {panel.title}: {NO_DATA}", file=sys.stderr)
+    empty = [panel.title for panel in preview.panels if panel.empty and not panel.problems]
+    for title in empty:
+        print(f"preview: {title}: {NO_DATA}", file=sys.stderr)
     for problem in preview.problems:
         print(f"preview: {problem}", file=sys.stderr)
-    return 1 if preview.problems else 0
+    return 1 if preview.problems or (args.require_data and empty) else 0
 
 
 if __name__ == "__main__":
