@@ -414,6 +414,11 @@ class Journal:
             alone=True,
         )
 
+    async def lease_holder(self, cluster: str) -> LeaseHolder | None:
+        """Who holds ``cluster``'s lease now, asked without taking it (a dry run takes no lease)."""
+        now = _iso(self._clock())
+        return await self._read(lambda conn: leases.holder(conn, cluster, now))
+
     async def renew_leases(self, run_id: str, ttl: float) -> frozenset[str]:
         """Extend every lease ``run_id`` holds to ``ttl`` seconds from now; return those clusters.
 

@@ -79,6 +79,18 @@ async def take(
     return holder
 
 
+async def holder(conn: Connection, cluster: str, now: str) -> LeaseHolder | None:
+    """Who holds ``cluster`` now, without taking it: None if nobody, or if the holder's lease expired or
+    its process on this host is gone (``take`` would take it over)."""
+    row = await conn.fetchone(_HOLDER + " AND expires_at > ?", (cluster, now))
+    if row is None:
+        return None
+    found = LeaseHolder(**row_dict(row))
+    if found.host == here()[1] and not pid_alive(found.pid):
+        return None
+    return found
+
+
 async def renew(conn: Connection, run_id: str, expires_at: str) -> frozenset[str]:
     rows = await conn.fetchall(
         "UPDATE leases SET expires_at = ? WHERE run_id = ? RETURNING cluster", (expires_at, run_id)

@@ -110,6 +110,29 @@ async def test_a_lease_of_a_live_process_or_another_host_is_not_taken_over(
     assert isinstance(holder, LeaseHolder) and holder.host == "some-other-host"
 
 
+async def test_asking_who_holds_a_lease_names_only_a_live_holder_and_takes_nothing(
+    open_journal: OpenJournal, raw_sql: RawSql
+) -> None:
+    """What a dry run asks: the holder a real run would be refused by, and nobody where it would
+    take the lease over (expired, or a dead process of this host); the lease itself is not touched."""
+    clock = Clock()
+    async with await open_journal(clock=clock) as journal:
+        assert await journal.lease_holder("cl-1") is None
+        for cluster in ("cl-1", "cl-2", "cl-3"):
+            await journal.take_lease(cluster, run_id="run-a", ttl=60)
+        await _force_holder(raw_sql, "cl-2", pid=_dead_pid(), host=socket.gethostname())
+        await _force_holder(raw_sql, "cl-3", pid=_dead_pid(), host="some-other-host")
+        holder = await journal.lease_holder("cl-1")
+        assert holder == await journal.take_lease("cl-1", run_id="run-b", ttl=60)
+        assert isinstance(holder, LeaseHolder) and holder.run_id == "run-a"
+        assert await journal.lease_holder("cl-2") is None
+        elsewhere = await journal.lease_holder("cl-3")  # its pids mean nothing here: held until it expires
+        assert elsewhere is not None and elsewhere.host == "some-other-host"
+        clock.now += timedelta(seconds=60)
+        assert await journal.lease_holder("cl-1") is None
+        assert await journal.renew_leases("run-a", 60) == {"cl-1", "cl-2", "cl-3"}, "asking took nothing"
+
+
 async def test_release_gives_back_only_our_own_leases(journal: Journal) -> None:
     await journal.take_lease("cl-1", run_id="run-a", ttl=60)
     await journal.take_lease("cl-2", run_id="run-a", ttl=60)
