@@ -5,7 +5,8 @@ first request and gives them back when the unit ends. A cluster another live run
 touched: its row says ``busy`` and names the holder (run, pid, host, until when), never a silent
 wait. A holder that died gives its leases up: its pid is gone on this host, or its expiry passed
 (leases are renewed while the run works). The run also holds its own row while it works, so a
-rotation planned meanwhile knows it is under way (``steps/rotate.py``: never rotated twice).
+rotation planned meanwhile knows it is under way (``steps/rotate.py``: never rotated twice). A dry
+run takes no lease; it asks who holds each unit's clusters and reports a held one ``busy`` too.
 """
 
 from __future__ import annotations
@@ -48,6 +49,19 @@ async def take_unit(journal: Journal, run_id: str, unit: Unit) -> dict[str, Leas
                 await journal.release_lease(mine, run_id)
             return {name: lease}
         taken.append(name)
+    return {}
+
+
+async def holder_of(journal: Journal, unit: Unit) -> dict[str, LeaseHolder]:
+    """The first cluster of the unit another run holds, and its holder, asked without taking a lease.
+
+    A dry run takes no lease, but reports a cluster a live run holds as the real run would: ``busy``,
+    naming the holder, and not contacted (that run is changing it).
+    """
+    for name in sorted(unit.names):
+        holder = await journal.lease_holder(name)
+        if holder is not None:
+            return {name: holder}
     return {}
 
 

@@ -23,7 +23,7 @@ import structlog
 
 from fleet.engine.audit import this_run
 from fleet.engine.cluster_log import ClusterLog
-from fleet.engine.leases import CHANGING, busy_reason, give_back, renewing, take_unit
+from fleet.engine.leases import CHANGING, busy_reason, give_back, holder_of, renewing, take_unit
 from fleet.engine.lineage import change_of
 from fleet.engine.plans import RunPlan
 from fleet.engine.rollout.events import EventsObserver
@@ -34,7 +34,7 @@ from fleet.engine.steps.context import Concludes, RunContext, RunState, UnitWork
 from fleet.engine.steps.recorder import ClusterRecorder, error_info
 from fleet.errors import FleetError
 from fleet.inventory import Cluster
-from fleet.journal import JournalError
+from fleet.journal import Journal, JournalError, LeaseHolder
 from fleet.ontap import open_http
 from fleet.outcomes import FAILURE, HALTED, ClusterOutcome, ExitCode, RunOutcome, StepStatus, UnitOutcome
 from fleet.report import ClusterRecord, Report, RunInfo, WaveRecord, build_report, write_report
@@ -133,6 +133,7 @@ async def _run(
         if events is not None:
             events.run_started(run_id, spec.kind, group_by_wave(units, wave_of), audit=audit.fields())
         leasing = spec.kind in CHANGING and not spec.dry_run  # a dry run never makes a real run busy
+        asking = spec.kind in CHANGING and spec.dry_run  # but it reports the clusters real runs hold
         holding = renewing(plan.journal, run_id) if leasing else contextlib.nullcontext()
         async with open_http(plan.http) as pool, holding:
             ctx = RunContext(
@@ -154,7 +155,7 @@ async def _run(
 
             async def unit_steps(unit: Unit) -> UnitOutcome:
                 await plan.journal.set_unit(run_id, unit.id, status="running")
-                holders = await take_unit(plan.journal, run_id, unit) if leasing else {}
+                holders = await _holders(plan.journal, run_id, unit, leasing=leasing, asking=asking)
                 if holders:
                     for cluster in unit.clusters:
                         holder = holders.get(cluster.name) or next(iter(holders.values()))
@@ -274,6 +275,16 @@ async def _run(
             events.run_finished(report)
     log.info("run finished", outcome=outcome, seconds=round(time.perf_counter() - started, 3))
     return report, run_id
+
+
+async def _holders(
+    journal: Journal, run_id: str, unit: Unit, *, leasing: bool, asking: bool
+) -> dict[str, LeaseHolder]:
+    """The other runs holding the unit's clusters: after taking its leases (a real run), or asked
+    without taking any (a dry run); none when the run kind takes no lease."""
+    if leasing:
+        return await take_unit(journal, run_id, unit)
+    return await holder_of(journal, unit) if asking else {}
 
 
 def _log_context(unit: Unit) -> dict[str, str]:

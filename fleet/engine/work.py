@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from fleet.engine.rollout.units import Unit
@@ -55,6 +56,7 @@ def dry_run(work: UnitWork) -> UnitWork:
         try:
             await work(ctx, unit, state)
         except WouldSend as would:
+            ahead = await still_to_do(ctx, unit.names)
             for cluster in unit.clusters:
                 if cluster.name in state.records:
                     continue
@@ -63,6 +65,8 @@ def dry_run(work: UnitWork) -> UnitWork:
                     if cluster.name == would.cluster
                     else f"dry run: would be synced with {would.cluster}'s new passphrase after it"
                 )
+                if cluster.name in ahead:
+                    reason += f"; run {ahead[cluster.name]}, under way now, has yet to do this cluster"
                 rec = state.recorders.get(cluster.name) or state.recorder(cluster)
                 state.records[cluster.name] = rec.finish(
                     ClusterOutcome.PLANNED, reason, requests=ctx.requests_sent(cluster.name)
@@ -77,6 +81,22 @@ def dry_run(work: UnitWork) -> UnitWork:
                 )  # fmt: skip
 
     return planned
+
+
+UNIT_NOT_STARTED = "pending"  # the journal's status of a unit its run has not started yet
+
+
+async def still_to_do(ctx: RunContext, names: Sequence[str]) -> dict[str, str]:
+    """Which of ``names`` a rotation under way alongside has not started yet: name → that run.
+
+    A dry run's plan for such a cluster holds only if this run gets there first; the row says so.
+    """
+    found: dict[str, str] = {}
+    for run in sorted(ctx.under_way):
+        for row in await ctx.journal.units(run):
+            if row.status == UNIT_NOT_STARTED:
+                found |= {name: run for name in row.clusters if name in names and name not in found}
+    return found
 
 
 def work_for(

@@ -22,9 +22,10 @@ from fleet.engine.steps.observe import NotThatCluster, Observed, observe
 from fleet.engine.steps.onboard_sync import synchronize_site
 from fleet.engine.steps.recorder import ClusterRecorder, error_info, failure_reason, refusal
 from fleet.engine.steps.remediate import remediate_stale_nodes
-from fleet.engine.steps.rotate import ClusterRotation
+from fleet.engine.steps.rotate import ClusterRotation, verified_by
 from fleet.errors import OntapError
 from fleet.inventory import Cluster
+from fleet.ontap import WouldSend
 from fleet.ontap import codes as C
 from fleet.outcomes import ClusterOutcome, PairOutcome, StepStatus
 from fleet.report import ErrorInfo, PairRecord
@@ -143,7 +144,7 @@ class PairRotation:
         if not rotation.verified and outcome_a.outcome == ClusterOutcome.SKIPPED:
             left = Outcome(ClusterOutcome.SKIPPED, f"as its partner {a.name}: {outcome_a.reason}")
             return self._result(PairOutcome.SKIPPED, outcome_a.reason, outcome_a, left)
-        if not rotation.verified:
+        if not (rotation.verified or rotation.on_journal_word):
             reason = f"site A ({a.name}) was not rotated: {outcome_a.reason}; {b.name} was not touched"
             return self._result(
                 PairOutcome.FAILED,
@@ -151,7 +152,10 @@ class PairRotation:
                 outcome_a,
                 Outcome(ClusterOutcome.SKIPPED, f"partner {a.name} failed"),
             )
-        outcome_b = await self._sync_partner(seen_b)
+        try:
+            outcome_b = await self._sync_partner(seen_b)
+        except WouldSend as would:  # a dry run, site A on the journal's word: B's sync is the first send
+            return await self._partner_planned(outcome_a, would)
         if outcome_b.outcome == ClusterOutcome.FAILED:
             return self._split(outcome_a, outcome_b)
         if outcome_a.outcome in (ClusterOutcome.SUCCEEDED, ClusterOutcome.ALREADY_CURRENT):
@@ -223,6 +227,22 @@ class PairRotation:
         self.rec_b.previous_passphrase_fingerprint = replaced
         await mark_verified(self.ctx, self.rec_b, new)
         return await self._verify_site(seen_b, self.rec_b)
+
+    async def _partner_planned(self, outcome_a: Outcome, would: WouldSend) -> PairResult:
+        """A dry run's pair whose site A the journal records on the new passphrase: B would be synced
+        with it (a sync changes no passphrase); what the journal knows of B is said too."""
+        reason = f"dry run: {would}"
+        known = await self.ctx.journal.cluster_state(self.b.name, uuid=self.rec_b.uuid)
+        new = self.ctx.secrets[self.a.name].new
+        if known is not None and new is not None and known.current_fp == self.ctx.journal.fingerprint(new):
+            reason += (
+                f"; {verified_by(known, self.ctx.under_way)} verified it on the new passphrase at "
+                f"{known.verified_at}, says the journal"
+            )
+        pair_reason = f"site A ({self.a.name}) is on the new passphrase, says the journal; {reason}"
+        return self._result(
+            PairOutcome.PLANNED, pair_reason, outcome_a, Outcome(ClusterOutcome.PLANNED, reason)
+        )
 
     async def _replaced_on_b(self, new: Secret) -> str | None:
         """The fingerprint of the passphrase B's sync replaces: its current reference's, unless the

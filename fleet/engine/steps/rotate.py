@@ -59,6 +59,7 @@ class ClusterRotation:
         # the proven new passphrase replaced current (this run's change, or the lineage's pending one)
         self.replaced_current = False
         self.behind_before: list[str] = []  # nodes missing keys before the rotation, left so (--no-remediate)
+        self.on_journal_word = False  # a dry run took the journal's word that it has the new passphrase
 
     # -- the whole machine -------------------------------------------------------------------
     async def run(self, observed: Observed) -> Outcome:
@@ -71,6 +72,8 @@ class ClusterRotation:
         if overlapping is not None:
             return Outcome(ClusterOutcome.SKIPPED, overlapping)
         if known is not None and known.current_fp == self.new_fp:
+            if self.ctx.spec.dry_run:  # the probe would be a passphrase attempt: take the journal's word
+                return self._journal_says_rotated(known)
             # The journal saw this cluster verified on the new passphrase: prove it, don't re-send.
             return await self._probe_already_rotated(km, observed, why="the journal records it as rotated")
         if known is not None and known.pending_fp == self.new_fp:
@@ -127,6 +130,18 @@ class ClusterRotation:
         if run is None or run.kind != RunKind.ROTATE:
             return None
         return f"run {other} rotated this cluster at {at}, after this run started: not rotated again"
+
+    def _journal_says_rotated(self, known: ClusterFp) -> Outcome:
+        """A dry run on a cluster the journal records on the new passphrase: ``already_current`` on the
+        journal's word, which run proved it and when; the real run proves it with one probe first."""
+        self.on_journal_word = True
+        reason = (
+            f"dry run: {verified_by(known, self.ctx.under_way)} verified the new passphrase "
+            f"({self.new_fp}) on this cluster at {known.verified_at}, says the journal; not probed (a dry "
+            "run tries no passphrase): the real run proves it with one probe and changes nothing"
+        )
+        self.rec.note("probe_new_passphrase", StepStatus.SKIPPED, reason)
+        return Outcome(ClusterOutcome.ALREADY_CURRENT, reason)
 
     async def _nodes_behind_before(self, km: str, observed: Observed) -> Outcome | None:
         """Nodes already missing keys (9.12+): sync them with the CURRENT passphrase first.
@@ -357,6 +372,12 @@ class ClusterRotation:
             if self.replaced_current:
                 self.rec.previous_passphrase_fingerprint = self.current_fp
             await mark_verified(self.ctx, self.rec, self.new)
+
+
+def verified_by(known: ClusterFp, under_way: frozenset[str]) -> str:
+    """Which run proved the journal's current passphrase of a cluster, and whether it is under way."""
+    run = known.verified_by or known.run_id or "an earlier run"
+    return f"run {run} (under way now)" if run in under_way else f"run {run}"
 
 
 # --- a standalone cluster ---------------------------------------------------------------------
