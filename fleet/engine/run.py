@@ -39,7 +39,7 @@ from fleet.ontap import open_http
 from fleet.outcomes import FAILURE, HALTED, ClusterOutcome, ExitCode, RunOutcome, StepStatus, UnitOutcome
 from fleet.report import ClusterRecord, Report, RunInfo, WaveRecord, build_report, write_report
 from fleet.secrets import SCRUBBER
-from fleet.secrets.store import SecretStoreError
+from fleet.secrets.store import CheckOnly, SecretStore, SecretStoreError
 
 log = structlog.get_logger("fleet.run")
 
@@ -142,7 +142,7 @@ async def _run(
                 pool=pool,
                 journal=plan.journal,
                 secrets=plan.secrets,
-                store=None if spec.dry_run else plan.store,  # a dry run writes no secret
+                store=_store_of(plan),
                 planned_at=plan.planned_at,
                 under_way=plan.under_way,
                 in_ledger=set(await plan.journal.ledger_names()),
@@ -275,6 +275,13 @@ async def _run(
             events.run_finished(report)
     log.info("run finished", outcome=outcome, seconds=round(time.perf_counter() - started, 3))
     return report, run_id
+
+
+def _store_of(plan: RunPlan) -> SecretStore | None:
+    """The run's secret store; a dry run's only reads it, and checks each write the real run makes."""
+    if plan.store is None or not plan.spec.dry_run:
+        return plan.store
+    return CheckOnly(plan.store)
 
 
 async def _holders(

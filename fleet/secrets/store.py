@@ -95,6 +95,50 @@ def open_store(spec: str) -> SecretStore:
     return FileStore(Path(directory).expanduser())
 
 
+def different_pending(cluster: str) -> SecretStoreError:
+    """``put_pending``'s refusal: another value is pending, and the cluster may have it."""
+    return SecretStoreError(
+        f"{cluster}: the store already holds a different pending passphrase, which the cluster "
+        "may have; resume the run that wrote it, or discard it once the cluster is verified"
+    )
+
+
+class CheckOnly:
+    """A store as a dry run uses it: read, and every write checked as the real run's would be, never made.
+
+    ``put_pending`` refuses a different pending value just as the store would (so the dry run reports
+    the failure the real run would meet) and otherwise writes nothing. A dry run stops before any
+    other write; reaching one is a bug, refused loudly rather than written.
+    """
+
+    def __init__(self, store: SecretStore) -> None:
+        self.store = store
+        self.spec = store.spec
+
+    async def put_pending(self, cluster: str, secret: Secret) -> None:
+        existing = await self.store.get(cluster, "pending")
+        if existing is not None and not _same(existing.reveal(), secret.reveal()):
+            raise different_pending(cluster)
+
+    async def promote(self, cluster: str, proven: Secret | None = None) -> Promotion:
+        raise self._refused(cluster, "promote")
+
+    async def discard_pending(self, cluster: str) -> None:
+        raise self._refused(cluster, "discard_pending")
+
+    async def set_current(self, cluster: str, secret: Secret) -> None:
+        raise self._refused(cluster, "set_current")
+
+    async def get(self, cluster: str, slot: Slot) -> Secret | None:
+        return await self.store.get(cluster, slot)
+
+    async def check(self, clusters: Sequence[str]) -> None:
+        await self.store.check(clusters)
+
+    def _refused(self, cluster: str, what: str) -> SecretStoreError:
+        return SecretStoreError(f"{cluster}: a dry run writes no secret ({what} was not done)")
+
+
 class _SlotStore(ABC):
     """The pending/current/previous rules, once, over the primitives each backend provides."""
 
@@ -146,10 +190,7 @@ class _SlotStore(ABC):
                 )
             if _same(existing, value):
                 return
-            raise SecretStoreError(
-                f"{cluster}: the store already holds a different pending passphrase, which the cluster "
-                "may have; resume the run that wrote it, or discard it once the cluster is verified"
-            )
+            raise different_pending(cluster)
 
     async def promote(self, cluster: str, proven: Secret | None = None) -> Promotion:
         """Pending becomes current, the old current becomes previous. Safe to repeat after a crash.

@@ -220,3 +220,54 @@ async def test_a_dry_run_beside_a_held_real_run_reports_its_work_and_leaves_it_a
         *tmp_path.glob("j.db*"), *(tmp_path / f"{name}.json" for name in ("dry", "sync", "real"))
     )
     assert leaked(secrets, texts) == []
+
+
+OTHER_PASSPHRASE = "M4x-fleet-passphrase/" + "q9" * 25 + "!Y"  # a second operator's new value
+
+
+async def test_a_dry_run_on_another_journal_writes_nothing_and_claims_nothing_it_cannot_know(
+    sim_fleet, tmp_path
+):
+    """Another journal, the same store: the dry run cannot see the real run (no lease, no record), so
+    it names no run and calls nothing busy or current; but the store's pending slot the real run
+    wrote for its held cluster is read, and a different new passphrase is refused there, as the
+    real run with this journal and store would refuse it. It writes neither store nor journal."""
+    gate = HoldOnce(HELD, mutation=True)
+    sim = await sim_fleet(clusters=8, mcc_pairs=1, seed=9, middlewares=[gate.middleware()])
+    secrets = set(sim.secret_values())
+    journal, other_journal, store = tmp_path / "j.db", tmp_path / "other.db", tmp_path / "store"
+    for name, value in (("new.okm", NEW_PASSPHRASE), ("other.okm", OTHER_PASSPHRASE)):
+        (tmp_path / name).write_text(value)
+    real = await start_fleet(
+        "rotate", "-i", str(sim.inventory), "--new", f"file:{tmp_path / 'new.okm'}", "--store", str(store),
+        "--journal", str(journal), "--concurrency", "1", "--timeout", "120",
+        "--report", str(tmp_path / "real.json"), cwd=tmp_path,
+    )  # fmt: skip
+    await held_run(gate, real)
+    assert (await FileStore(store).get(HELD, "pending")) is not None  # written before the change
+    before, store_before, mutations = journal_facts(journal), tree(store), sim.mutations()
+
+    dry_code, dry_out, dry_err = await run_fleet(
+        "rotate", "-i", str(sim.inventory), "--new", f"file:{tmp_path / 'other.okm'}", "--store", str(store),
+        "--journal", str(other_journal), "--dry-run", "--report", str(tmp_path / "dry.json"), cwd=tmp_path,
+    )  # fmt: skip
+    assert sim.mutations() == mutations, "the dry run sent a change"
+    assert tree(store) == store_before, "the dry run wrote the secret store"
+    assert journal_facts(journal) == before, "the dry run wrote the real run's journal"
+    gate.opened.set()
+    code, out, err = await real
+    assert code == 0, out + err
+    assert all(sim.cluster(name).counters.rotations <= 1 for name in sim.onboard_names())
+    assert all(sim.passphrase(name) == NEW_PASSPHRASE for name in sim.onboard_names())
+
+    real_id = json.loads((tmp_path / "real.json").read_text())["run"]["id"]
+    said = rows(tmp_path / "dry.json")
+    assert real_id not in dry_out + (tmp_path / "dry.json").read_text(), "it cannot know the real run"
+    assert not [name for name, row in said.items() if row["outcome"] in ("busy", "already_current")], said
+    held = said[HELD]
+    assert held["outcome"] == "failed" and "different pending passphrase" in held["reason"], held
+    assert dry_code == 1, dry_out + dry_err
+
+    secrets |= set(sim.secret_values()) | {NEW_PASSPHRASE, OTHER_PASSPHRASE}
+    texts = [dry_out, dry_err, out, err, *files_text(*tmp_path.glob("*.db*"), tmp_path / "dry.json")]
+    assert leaked(secrets, texts) == []
