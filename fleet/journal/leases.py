@@ -86,9 +86,7 @@ async def holder(conn: Connection, cluster: str, now: str) -> LeaseHolder | None
     if row is None:
         return None
     found = LeaseHolder(**row_dict(row))
-    if found.host == here()[1] and not pid_alive(found.pid):
-        return None
-    return found
+    return found if holder_alive(found.pid, found.host) else None
 
 
 async def renew(conn: Connection, run_id: str, expires_at: str) -> frozenset[str]:
