@@ -7,8 +7,9 @@ Two kinds of faults, as DESIGN.md "Simulator faults" lists them:
   ``Cluster.metrocluster`` and ``Node``, acted
   on by ``rules``, ``effects`` and the app's authentication, so they survive a restart with the rest of the
   state;
-* per request (``latency``, ``slow``, ``hang``, ``reset``, ``http5xx``, ``limit``): rates stored in each
-  cluster's ``ClusterFaults`` and acted on by ``fault_middleware``. Each cluster draws from its own
+* per request (``latency``, ``slow``, ``hang``, ``reset``, ``http5xx``, ``http429``, ``limit``): rates
+  stored in each cluster's ``ClusterFaults`` and acted on by ``fault_middleware``, which counts what it
+  injected in ``Counters.injected``. Each cluster draws from its own
   RNG seeded by ``(seed, cluster)``, so one client's sequence of requests to one cluster meets the same
   faults on every run, whatever the other clusters are doing. ``hang``, ``reset`` and ``slow`` strike
   before the request reaches ONTAP: a change they meet never applies.
@@ -82,6 +83,7 @@ class RequestFaults(BaseModel):
     http500_rate: Rate = 0.0
     http502_rate: Rate = 0.0
     http503_rate: Rate = 0.0
+    http429_rate: Rate = 0.0
     inflight_limit: int = Field(default=0, ge=0)
     lost_rate: Rate = 0.0
     lost_reset_rate: Rate = 0.0
@@ -151,7 +153,8 @@ _CLUSTER_KINDS = (
     "misnamed",
 )
 _RATE_KINDS = {"hang": "hang_rate", "reset": "reset_rate", "http500": "http500_rate"}
-_RATE_KINDS |= {"http502": "http502_rate", "http503": "http503_rate", "lost": "lost_rate"}
+_RATE_KINDS |= {"http502": "http502_rate", "http503": "http503_rate", "http429": "http429_rate"}
+_RATE_KINDS |= {"lost": "lost_rate"}
 _RATE_KINDS |= {f"lost_{mode}": f"lost_{mode}_rate" for mode in LOST_MODES}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)\s*$")
 
@@ -439,7 +442,7 @@ def fault_middleware(fleet: Fleet, *, seed: int | None = None) -> Middleware:
 
     It runs after the app's own first middleware (which sets ``request[CLUSTER]`` and counts the
     request as in flight) and before authentication, in this order: in-flight limit (429 +
-    ``Retry-After``, code 262160), latency, then at most one of hang, reset, 500/502/503, slow.
+    ``Retry-After``, code 262160), latency, then at most one of hang, reset, 500/502/503, 429, slow.
     """
     base_seed = fleet.seed if seed is None else seed
     rngs: dict[str, random.Random] = {}
@@ -470,6 +473,7 @@ def fault_middleware(fleet: Fleet, *, seed: int | None = None) -> Middleware:
             return await handler(request)
         settings = cluster.faults
         if 0 < settings.inflight_limit < cluster.counters.inflight:
+            _count_injected(cluster, "429")
             return _too_many_requests(fleet.settings.retry_after_seconds)
         rng = rngs.get(cluster.name)
         if rng is None:
@@ -483,6 +487,9 @@ def fault_middleware(fleet: Fleet, *, seed: int | None = None) -> Middleware:
                 if kind == "slow":
                     await asyncio.sleep(settings.slow_seconds)
                     break
+                _count_injected(cluster, kind)
+                if kind == "429":
+                    return _too_many_requests(fleet.settings.retry_after_seconds)
                 return await _inject(kind, request)
             roll -= rate
         return await answer(request, handler, cluster)
@@ -528,8 +535,15 @@ def _request_fault_rates(settings: ClusterFaults) -> list[tuple[str, float]]:
         ("500", settings.http500_rate),
         ("502", settings.http502_rate),
         ("503", settings.http503_rate),
+        ("429", settings.http429_rate),
         ("slow", settings.slow_rate),
     ]
+
+
+def _count_injected(cluster: Cluster, kind: str) -> None:
+    """Count an injected answer, so a test can compare what fleet says it retried with what was sent."""
+    injected = cluster.counters.injected
+    injected[kind] = injected.get(kind, 0) + 1
 
 
 async def _inject(kind: str, request: web.Request) -> web.StreamResponse:

@@ -58,6 +58,7 @@ def cluster_summary(app: web.Application, cluster: Cluster) -> dict[str, Any]:
         "max_mutations_inflight": counters.max_mutations_inflight,
         "lost_answers": counters.lost_answers,  # applied, answer withheld (the lost* faults)
         "lost_by_mode": dict(counters.lost_by_mode),
+        "injected": dict(counters.injected),  # answers the request faults sent instead of ONTAP's
         "wrong_passphrase_attempts": cluster.wrong_passphrase_total,
         "wrong_passphrase_streak": cluster.wrong_passphrase_streak,
         "locked": cluster.locked,

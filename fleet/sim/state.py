@@ -165,6 +165,9 @@ class Counters:
     max_mutations_inflight: int = 0
     lost_answers: int = 0  # mutations applied whose answer the ``lost*`` faults withheld
     lost_by_mode: dict[str, int] = field(default_factory=dict)
+    # answers the request faults sent instead of ONTAP's ("429", "500", "502", "503"), and connections they
+    # dropped ("reset", "hang"): what a client saw as transient, counted where it was decided
+    injected: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -195,6 +198,7 @@ class ClusterFaults:
     http500_rate: float = 0.0
     http502_rate: float = 0.0
     http503_rate: float = 0.0
+    http429_rate: float = 0.0  # ONTAP's 429 (code 262160, Retry-After) whatever is in flight
     inflight_limit: int = 0  # above this many requests in flight: 429 + Retry-After (0 = off)
     # answers lost AFTER the change applied (mutations under /api/ that succeeded): ``lost_rate`` draws the
     # mode among LOST_MODES per event, the others are one mode each

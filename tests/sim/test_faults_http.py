@@ -138,6 +138,18 @@ async def test_too_many_in_flight_is_429_with_retry_after(start_sim: StartSim) -
     assert [status for status, _, _ in other] == [200, 200]
 
 
+async def test_http429_answers_ontaps_429_and_every_injected_answer_is_counted(start_sim: StartSim) -> None:
+    sim = await start_sim("http429=1")
+    status, headers, body = await sim.get("sim-0001")
+    assert (status, body["error"]["code"]) == (429, "262160")
+    assert headers["Retry-After"] == str(sim.fleet.settings.retry_after_seconds)
+    busy = await start_sim("http503=0.5", clusters=1, seed=11)
+    statuses = [(await busy.get("sim-0001"))[0] for _ in range(16)]
+    assert sim.fleet.clusters["sim-0001"].counters.injected == {"429": 1}
+    assert busy.fleet.clusters["sim-0001"].counters.injected == {"503": statuses.count(503)}
+    assert 0 < statuses.count(503) < 16
+
+
 async def test_sim_introspection_is_never_faulted(start_sim: StartSim) -> None:
     sim = await start_sim("http500=1,reset=0")
     async with sim.session.get(sim.url("sim-0001", "/_sim/fleet")) as response:
