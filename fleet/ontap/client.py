@@ -138,7 +138,8 @@ class WouldSend(Exception):
 
 
 class OntapClient:
-    """One cluster's REST API; counts what it sends (``requests_sent``, ``by_method``; retries included)."""
+    """One cluster's REST API; counts what it sends (``requests_sent``, ``by_method``; retries included)
+    and what it sent again after a transient answer (``retried``: cause → count, see ``retry_cause``)."""
 
     def __init__(
         self,
@@ -158,6 +159,7 @@ class OntapClient:
         self.base_url = base_url.rstrip("/")
         self.requests_sent = 0
         self.by_method: Counter[str] = Counter()
+        self.retried: dict[str, int] = {}  # the report's ``retries``; touched only when a request is re-sent
         self._pool = pool
         self._username = username
         self._password = password
@@ -250,6 +252,7 @@ class OntapClient:
             rng=self._pool.rng,
             what=f"{method} {path}",
             cluster=self.name,
+            retried=self.retried,
         )
 
     def _decode(self, raw: RawReply, method: str, path: str) -> dict[str, Any]:

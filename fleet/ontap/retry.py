@@ -7,6 +7,9 @@ between (a proxy or load balancer) that may have passed the request on: like a t
 after sending, its outcome is unknown, and re-sending a passphrase change blindly could lock a
 Common Criteria cluster, so it is raised to the caller instead.
 ``send_with_retries`` takes the one-exchange ``send`` as a seam so tests drive it with a tiny fake.
+
+Each re-send is counted by its cause (``retry_cause``) in the caller's ``retried`` mapping, so the
+report can say what the logs say: a night of 503s that fleet rode out is not "nothing happened".
 """
 
 from __future__ import annotations
@@ -14,13 +17,13 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
 import structlog
 
-from fleet.errors import OntapTransportError
+from fleet.errors import OntapTimeout, OntapTransportError
 from fleet.ontap.http import OntapTlsError, RawReply, Sleep
 from fleet.ontap.limits import ReplyRefused
 
@@ -69,6 +72,28 @@ def from_ontap(reply: RawReply) -> bool:
     return isinstance(error, dict) and isinstance(error.get("code"), str)
 
 
+def retry_cause(failure: RawReply | OntapTransportError) -> str:
+    """The stable name of why a request was re-sent, as the report's ``retries`` spell it.
+
+    ``http_<status>`` for a reply (429, 503; 500, 502, 504 only for reads); ``connect`` when the
+    request never left (no connection: nothing reached the cluster); for a read whose answer was
+    lost after it was sent, ``timeout`` or ``transport``. The same words as the failure keys.
+    """
+    if isinstance(failure, RawReply):
+        return f"http_{failure.status}"
+    if not failure.sent:
+        return "connect"
+    return "timeout" if isinstance(failure, OntapTimeout) else "transport"
+
+
+def _count(retried: MutableMapping[str, int] | None, failure: RawReply | OntapTransportError) -> str:
+    """Count one re-send by its cause; a dict increment, on the (rare) retry path only."""
+    cause = retry_cause(failure)
+    if retried is not None:
+        retried[cause] = retried.get(cause, 0) + 1
+    return cause
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     retries: int
@@ -102,10 +127,13 @@ async def send_with_retries(
     rng: random.Random,
     what: str = "",
     cluster: str | None = None,
+    retried: MutableMapping[str, int] | None = None,
 ) -> RawReply:
     """Send until a non-transient reply or the retries are used up; the last reply is returned as is.
 
-    Each retry is logged (``ontap_retry``, at info) with ``what`` was sent and to which ``cluster``.
+    Each retry is logged (``ontap_retry``, at info) with ``what`` was sent and to which ``cluster``,
+    and counted in ``retried`` by its cause (``retry_cause``): a reply that is returned or an error
+    that is raised is not a retry, only the ones sent again are.
 
     Raises the transport error when it is not retryable: TLS trust failures, a reply refused for
     its size (the cluster would send it again), anything after the request was sent when not
@@ -126,6 +154,7 @@ async def send_with_retries(
                 "ontap_retry",
                 **named,
                 request=what,
+                cause=_count(retried, exc),
                 reason=type(exc).__name__,
                 attempt=attempt + 1,
                 delay=round(delay, 3),
@@ -138,6 +167,7 @@ async def send_with_retries(
                 "ontap_retry",
                 **named,
                 request=what,
+                cause=_count(retried, reply),
                 http_status=reply.status,
                 attempt=attempt + 1,
                 delay=round(delay, 3),

@@ -95,10 +95,21 @@ async def test_a_patch_answered_with_a_server_error_is_not_resent(
 
 async def test_transient_statuses_give_up_after_the_retries(serve: Serve, pool: HttpPool) -> None:
     url, recorder = await serve(answer(status(503)))
+    client = client_for(pool, url)
     with pytest.raises(OntapError) as caught:
-        await client_for(pool, url).get("/api/cluster")
+        await client.get("/api/cluster")
     assert (caught.value.http_status, caught.value.code) == (503, 262160)
     assert recorder.count() == pool.settings.retries + 1
+    assert client.retried == {"http_503": pool.settings.retries}  # the last answer was not re-sent
+
+
+async def test_the_client_counts_what_it_resent_by_cause(serve: Serve, pool: HttpPool) -> None:
+    url, _ = await serve(answer(status(429), status(503), ok, status(502), status(503), ok))
+    client = client_for(pool, url)
+    await client.change_passphrase("km-1", existing=Secret(OLD), new=Secret(NEW))
+    await client.get("/api/cluster")
+    assert client.retried == {"http_429": 1, "http_503": 2, "http_502": 1}
+    assert client.requests_sent == 6
 
 
 async def test_retry_after_is_waited_for_in_real_time(serve: Serve, make_pool: MakePool) -> None:
@@ -138,6 +149,7 @@ async def test_connect_errors_are_retried_for_reads_and_mutations(
     assert client.by_method == {"GET": 4, "PATCH": 4}
     assert client.requests_sent == 8
     assert len(sleeps) == 6
+    assert client.retried == {"connect": 6}
 
 
 async def test_a_patch_reset_after_sending_is_not_resent(serve: Serve, pool: HttpPool) -> None:

@@ -12,7 +12,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from fleet.errors import OntapTimeout, OntapTransportError
 from fleet.ontap import Backoff, OntapTlsError, retry_after
 from fleet.ontap.http import RawReply
-from fleet.ontap.retry import RetryPolicy, send_with_retries
+from fleet.ontap.retry import RetryPolicy, retry_cause, send_with_retries
 
 POLICY = RetryPolicy(retries=3, backoff=Backoff(0.5, 8.0))
 
@@ -39,13 +39,19 @@ class FakeSend:
         return item
 
 
-async def run(send: FakeSend, *, idempotent: bool, sleeps: list[float] | None = None) -> RawReply:
+async def run(
+    send: FakeSend,
+    *,
+    idempotent: bool,
+    sleeps: list[float] | None = None,
+    retried: dict[str, int] | None = None,
+) -> RawReply:
     async def sleep(seconds: float) -> None:
         if sleeps is not None:
             sleeps.append(seconds)
 
     return await send_with_retries(
-        send, idempotent=idempotent, policy=POLICY, sleep=sleep, rng=random.Random(7)
+        send, idempotent=idempotent, policy=POLICY, sleep=sleep, rng=random.Random(7), retried=retried
     )
 
 
@@ -148,3 +154,21 @@ async def test_non_transient_errors_come_back_at_once() -> None:
         send = FakeSend(reply(status), reply(200))
         assert (await run(send, idempotent=True)).status == status
         assert send.calls == 1
+
+
+async def test_each_resend_is_counted_by_its_cause_and_the_last_answer_is_not() -> None:
+    retried: dict[str, int] = {}
+    refused, slow = OntapTransportError("refused", sent=False), OntapTimeout("slow", sent=True)
+    script = (refused, slow, reply(429), reply(503))
+    assert (await run(FakeSend(*script), idempotent=True, retried=retried)).status == 503  # retries ran out
+    assert retried == {"connect": 1, "timeout": 1, "http_429": 1}
+    await run(FakeSend(OntapTransportError("reset", sent=True), reply(504), reply(200)), idempotent=True,
+              retried=retried)  # fmt: skip
+    assert retried == {"connect": 1, "timeout": 1, "http_429": 1, "transport": 1, "http_504": 1}
+
+
+def test_retry_causes_are_the_reports_stable_names() -> None:
+    assert retry_cause(reply(429)) == "http_429"
+    assert retry_cause(OntapTimeout("connect timeout", sent=False)) == "connect"  # nothing reached it
+    assert retry_cause(OntapTimeout("read timeout", sent=True)) == "timeout"
+    assert retry_cause(OntapTransportError("reset", sent=True)) == "transport"
