@@ -7,6 +7,11 @@ remediated it and the cluster ended ``succeeded`` or ``already_current``. Hiding
 would hide that the estate needed repair; listing it as a failure would send someone to fix what
 is fixed.
 
+Requests the ONTAP client sent again within one request after a transient answer (each cluster
+record's ``retries``) never made a step fail, so they are no error; they are grouped by cause under
+``retried`` on the same side: ``recovered.retried`` for clusters that ended well, and
+``failures.retried`` for the others, where they explain a failure but are never claimed recovered.
+
 ``internal`` means a fleet bug, and nothing else: an unexpected exception, or a cluster that did
 not end well without any recorded error. Every expected refusal carries its own key (``refused``
 kind, ``REFUSALS``) and a next step.
@@ -37,6 +42,7 @@ from fleet.report.model import (
     Recovered,
     RecoveredGroup,
     Report,
+    RetryGroup,
     RunInfo,
     Summary,
     WaveRecord,
@@ -144,6 +150,19 @@ _DEFAULT_NEXT_STEPS: dict[str, str] = {
 }
 
 
+#: What each retry cause means (``fleet.ontap.retry.retry_cause`` names them).
+RETRY_CAUSES: dict[str, str] = {
+    "http_429": "429 Too Many Requests: ONTAP's request limit",
+    "http_503": "503 Service Unavailable",
+    "http_500": "500 Internal Server Error to a read",
+    "http_502": "502 Bad Gateway to a read",
+    "http_504": "504 Gateway Timeout to a read",
+    "connect": "no connection: nothing was sent",
+    "timeout": "a read timed out",
+    "transport": "a read's connection broke",
+}
+
+
 def failure_key(error: ErrorInfo) -> str:
     """The by_code key: ONTAP's code as a string, else a stable key from the error kind and HTTP status."""
     if error.code is not None:
@@ -190,6 +209,8 @@ class _Collector:
         self.groups: defaultdict[str, _Group] = defaultdict(_Group)
         self.by_cluster: defaultdict[str, set[str]] = defaultdict(set)
         self.by_node: dict[tuple[str, str], tuple[set[str], int | None]] = {}
+        self.retries: Counter[str] = Counter()
+        self.retried_on: defaultdict[str, set[str]] = defaultdict(set)
 
     def add(
         self,
@@ -213,13 +234,22 @@ class _Collector:
             codes, _ = self.by_node.setdefault((cluster.name, node.name), (set(), node.keys_missing))
             codes.add(key)
 
+    def add_retries(self, cluster: ClusterRecord) -> None:
+        """Count what the cluster's client sent again, by cause; kept apart from the errors."""
+        for cause, count in cluster.retries.items():
+            if count > 0:
+                self.retries[cause] += count
+                self.retried_on[cause].add(cluster.name)
+
     def failures(self) -> Failures:
         by_code = {key: _freeze(key, self.groups[key]) for key in sorted(self.groups)}
         by_node = [
             NodeFailure(cluster=cluster, node=node, codes=sorted(codes), keys_missing=missing)
             for (cluster, node), (codes, missing) in sorted(self.by_node.items())
         ]
-        return Failures(by_code=by_code, by_node=by_node, by_cluster=self._by_cluster())
+        return Failures(
+            by_code=by_code, by_node=by_node, by_cluster=self._by_cluster(), retried=self._retried()
+        )
 
     def recovered(self) -> Recovered:
         by_code = {
@@ -233,10 +263,21 @@ class _Collector:
             )
             for key, group in sorted(self.groups.items())
         }
-        return Recovered(by_code=by_code, by_cluster=self._by_cluster())
+        return Recovered(by_code=by_code, by_cluster=self._by_cluster(), retried=self._retried())
 
     def _by_cluster(self) -> dict[str, list[str]]:
         return {name: sorted(keys) for name, keys in sorted(self.by_cluster.items())}
+
+    def _retried(self) -> dict[str, RetryGroup]:
+        return {
+            cause: RetryGroup(
+                cause=cause,
+                message=RETRY_CAUSES.get(cause, f"sent again after {cause}"),
+                count=count,
+                clusters=sorted(self.retried_on[cause]),
+            )
+            for cause, count in sorted(self.retries.items())
+        }
 
 
 def _message(key: str, group: _Group) -> str:
@@ -319,7 +360,9 @@ def build_report(
     pair_list = sorted(pairs, key=lambda p: p.name)
     failed, recovered = _Collector(), _Collector()
     for cluster in cluster_list:
-        _collect_cluster(recovered if cluster.outcome in ENDED_WELL else failed, cluster)
+        collector = recovered if cluster.outcome in ENDED_WELL else failed
+        _collect_cluster(collector, cluster)
+        collector.add_retries(cluster)
     return Report(
         run=run,
         summary=_summary(run, cluster_list, pair_list),

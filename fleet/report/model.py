@@ -102,6 +102,11 @@ class ClusterRecord(_Record):
     )
     remediated: bool = False
     requests: int = Field(default=0, ge=0)
+    retries: dict[str, int] = Field(
+        default_factory=dict,
+        description="Requests fleet's ONTAP client sent again within one request after a transient answer, "
+        "by cause (see RetryGroup.cause); already counted in requests. Empty: nothing was sent again.",
+    )
     wave: int | None = None
 
 
@@ -176,12 +181,33 @@ class NodeFailure(_Record):
     keys_missing: int | None = None
 
 
+class RetryGroup(_Record):
+    """One cause of requests sent again after a transient answer: how many, and on which clusters."""
+
+    cause: str = Field(
+        description='Why: "http_429" (ONTAP: too many requests), "http_503" (service unavailable: '
+        'ONTAP\'s own error, or for a read also a proxy\'s), "http_500", "http_502", "http_504" (reads '
+        'only), "connect" (no connection could be made: nothing was sent), "timeout" or "transport" (a read '
+        "whose answer was lost: read again). A mutation is only ever sent again when the cluster certainly "
+        "did not process it."
+    )
+    message: str
+    count: int = Field(ge=1, description="Requests sent again for this cause, on these clusters together.")
+    clusters: list[str] = Field(description="Each cluster's own count is its record's retries.")
+
+
 class Failures(_Record):
     """Errors that left a cluster not succeeded: what still needs doing."""
 
     by_code: dict[str, FailureGroup] = Field(default_factory=dict)
     by_node: list[NodeFailure] = Field(default_factory=list)
     by_cluster: dict[str, list[str]] = Field(default_factory=dict)
+    retried: dict[str, RetryGroup] = Field(
+        default_factory=dict,
+        description="Requests sent again after a transient answer on clusters that did not end well, by "
+        "cause: how the failures came about, not failures of their own (not in by_code or by_cluster), and "
+        "never recovered.",
+    )
 
 
 class RecoveredGroup(_Record):
@@ -198,13 +224,20 @@ class RecoveredGroup(_Record):
 
 
 class Recovered(_Record):
-    """Errors fleet retried, reconciled or remediated within the run, on clusters that ended well.
+    """Errors fleet retried, reconciled or remediated within the run, on clusters that ended well, and the
+    requests its client sent again after a transient answer there (``retried``).
 
     Kept apart from ``failures`` (nothing to do) but never dropped: they show the estate needed repair.
     """
 
     by_code: dict[str, RecoveredGroup] = Field(default_factory=dict)
     by_cluster: dict[str, list[str]] = Field(default_factory=dict)
+    retried: dict[str, RetryGroup] = Field(
+        default_factory=dict,
+        description="Requests fleet's ONTAP client sent again within one request after a transient answer, "
+        "on clusters that ended well, by cause: each a transient answer, not a failed step, so not in "
+        "by_code or by_cluster.",
+    )
 
 
 class WaveRecord(_Record):

@@ -24,6 +24,7 @@ from fleet.report.model import (
     PairRecord,
     RecoveredGroup,
     Report,
+    RetryGroup,
 )
 
 DEFAULT_MAX_NAMES = 5
@@ -100,6 +101,28 @@ def _recovered_rows(group: RecoveredGroup, limit: int) -> list[tuple[str, str]]:
     return rows
 
 
+def _retry_rows(groups: Mapping[str, RetryGroup], ended: str, limit: int) -> list[tuple[str, str]]:
+    """One line per cause: what fleet's client sent again after a transient answer, where, and why."""
+    rows: list[tuple[str, str]] = []
+    for group in sorted(groups.values(), key=lambda g: (-g.count, g.cause)):
+        where = f"{len(group.clusters)} cluster(s){ended}: {_names(group.clusters, limit)}"
+        line = f"{escape(group.cause)}: {group.count} sent again ({escape(group.message)}) on {where}"
+        rows.append(("" if rows else "retried", line))
+    return rows
+
+
+def _recovered_line(report: Report) -> str:
+    """The recovered block's headline: codes recovered from, requests sent again after transient answers."""
+    recovered = report.recovered
+    parts = []
+    if recovered.by_code:
+        parts.append(f"{len(recovered.by_code)} code(s) on {len(recovered.by_cluster)} cluster(s)")
+    if recovered.retried:
+        sent_again = sum(group.count for group in recovered.retried.values())
+        parts.append(f"{sent_again} request(s) sent again after transient answers")
+    return "; ".join([*parts, "nothing left to do"])
+
+
 def _grid(report: Report, path: str | os.PathLike[str] | None, limit: int) -> Table:
     run, summary = report.run, report.summary
     grid = Table.grid(padding=(0, 2))
@@ -137,13 +160,16 @@ def _grid(report: Report, path: str | os.PathLike[str] | None, limit: int) -> Ta
         for group in groups:
             for label, value in _failure_rows(group, limit):
                 grid.add_row(label, value)
+    for label, value in _retry_rows(report.failures.retried, " that did not end well", limit):
+        grid.add_row(label, value)
     recovered = sorted(report.recovered.by_code.values(), key=lambda g: (-g.count, g.code))
-    if recovered:
-        clusters = len(report.recovered.by_cluster)
-        grid.add_row("recovered", f"{len(recovered)} code(s) on {clusters} cluster(s); nothing left to do")
+    if recovered or report.recovered.retried:
+        grid.add_row("recovered", _recovered_line(report))
         for done in recovered:
             for label, value in _recovered_rows(done, limit):
                 grid.add_row(label, value)
+        for label, value in _retry_rows(report.recovered.retried, ", all ended well", limit):
+            grid.add_row(label, value)
     return grid
 
 

@@ -238,3 +238,28 @@ def test_report_does_not_depend_on_input_order() -> None:
 
     assert forward.model_dump_json() == backward.model_dump_json()
     assert [c.name for c in forward.clusters] == sorted(c.name for c in clusters)
+
+
+def test_requests_sent_again_are_counted_by_cause_on_the_side_their_cluster_ended() -> None:
+    """A transient answer the client rode out is no error; a failed cluster's are never "recovered"."""
+    calm = cluster("cl-calm", requests=5)
+    busy = cluster("cl-busy", requests=12, retries={"http_503": 3, "http_429": 1})
+    also = cluster("cl-also", requests=7, retries={"http_503": 2})
+    broken = ErrorInfo(code=262157, message="busy", http_status=503)
+    lost = cluster(
+        "cl-lost", "failed", steps=[step("read_cluster", "failed", broken)], retries={"http_503": 4}
+    )
+
+    report = build_report(make_run(), [calm, busy, also, lost])
+
+    retried = report.recovered.retried
+    assert list(retried) == ["http_429", "http_503"]
+    assert (retried["http_503"].count, retried["http_503"].clusters) == (5, ["cl-also", "cl-busy"])
+    assert (retried["http_429"].count, retried["http_429"].clusters) == (1, ["cl-busy"])
+    assert retried["http_429"].message == "429 Too Many Requests: ONTAP's request limit"
+    assert report.recovered.by_code == {} and report.recovered.by_cluster == {}  # no error was recovered
+    failed = report.failures.retried["http_503"]
+    assert (failed.count, failed.clusters) == (4, ["cl-lost"])
+    assert list(report.failures.by_code) == ["262157"]  # the failure itself, once; retries are apart
+    assert report.failures.by_cluster == {"cl-lost": ["262157"]}
+    assert report.summary.requests == 5 + 12 + 7  # retries are requests already counted, not extra

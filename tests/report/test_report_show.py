@@ -119,3 +119,32 @@ def test_summary_of_a_run_that_recovered_everything_says_no_failures() -> None:
 
     assert re.search(r"^failures +none$", text, re.MULTILINE)
     assert re.search(r"^recovered +1 code\(s\) on 1 cluster\(s\)", text, re.MULTILINE)
+
+
+def test_summary_shows_requests_sent_again_one_line_per_cause_on_the_side_their_cluster_ended() -> None:
+    clusters = [
+        cluster("cl-a", retries={"http_503": 3, "http_429": 1}),
+        cluster("cl-b", retries={"http_503": 2}),
+        cluster("cl-down", "failed", reason="cannot connect", retries={"connect": 4}),
+    ]
+    text = summary_text(build_report(make_run(), clusters))
+
+    failures, recovered = text.split("\nrecovered")
+    assert re.search(
+        r"^retried +connect: 4 sent again \(no connection: nothing was sent\) on "
+        r"1 cluster\(s\) that did not end well: cl-down$",
+        failures,
+        re.MULTILINE,
+    )
+    assert "cl-down" not in recovered and "connect" not in recovered
+    assert recovered.startswith("  6 request(s) sent again after transient answers; nothing left to do")
+    assert re.search(
+        r"^retried +http_503: 5 sent again \(503 Service Unavailable\) on 2 cluster\(s\), "
+        r"all ended well: cl-a, cl-b$",
+        recovered,
+        re.MULTILINE,
+    )
+    http_429 = (
+        r"^ +http_429: 1 sent again \(429 Too Many Requests: ONTAP's request limit\) on 1 cluster\(s\), "
+    )
+    assert re.search(http_429 + "all ended well: cl-a$", recovered, re.MULTILINE)
