@@ -9,8 +9,10 @@ is fixed.
 
 Requests the ONTAP client sent again within one request after a transient answer (each cluster
 record's ``retries``) never made a step fail, so they are no error; they are grouped by cause under
-``retried`` on the same side: ``recovered.retried`` for clusters that ended well, and
-``failures.retried`` for the others, where they explain a failure but are never claimed recovered.
+``failures.retried`` for a cluster with a failure outcome or a failure listed, where they explain it
+and are never claimed recovered, and under ``recovered.retried`` for every other cluster: one that
+ended well, or was skipped (or planned) with nothing left to do, as an external key manager in a
+rotation is.
 
 ``internal`` means a fleet bug, and nothing else: an unexpected exception, or a cluster that did
 not end well without any recorded error. Every expected refusal carries its own key (``refused``
@@ -24,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from fleet.ontap.codes import CodeClass, classify, code_info
-from fleet.outcomes import ClusterOutcome
+from fleet.outcomes import FAILURE, ClusterOutcome
 from fleet.report.model import (
     CLUSTER_OUTCOMES,
     PAIR_OUTCOMES,
@@ -360,9 +362,9 @@ def build_report(
     pair_list = sorted(pairs, key=lambda p: p.name)
     failed, recovered = _Collector(), _Collector()
     for cluster in cluster_list:
-        collector = recovered if cluster.outcome in ENDED_WELL else failed
-        _collect_cluster(collector, cluster)
-        collector.add_retries(cluster)
+        _collect_cluster(recovered if cluster.outcome in ENDED_WELL else failed, cluster)
+        failing = cluster.outcome in FAILURE or cluster.name in failed.by_cluster
+        (failed if failing else recovered).add_retries(cluster)
     return Report(
         run=run,
         summary=_summary(run, cluster_list, pair_list),

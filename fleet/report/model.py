@@ -204,9 +204,9 @@ class Failures(_Record):
     by_cluster: dict[str, list[str]] = Field(default_factory=dict)
     retried: dict[str, RetryGroup] = Field(
         default_factory=dict,
-        description="Requests sent again after a transient answer on clusters that did not end well, by "
-        "cause: how the failures came about, not failures of their own (not in by_code or by_cluster), and "
-        "never recovered.",
+        description="Requests sent again after a transient answer, by cause, on clusters with a failure "
+        "outcome or a failure listed here: how the failures came about, not failures of their own (not in "
+        "by_code or by_cluster), and never recovered.",
     )
 
 
@@ -235,8 +235,8 @@ class Recovered(_Record):
     retried: dict[str, RetryGroup] = Field(
         default_factory=dict,
         description="Requests fleet's ONTAP client sent again within one request after a transient answer, "
-        "on clusters that ended well, by cause: each a transient answer, not a failed step, so not in "
-        "by_code or by_cluster.",
+        "by cause, on clusters with nothing left to do (ended well, or skipped or planned without a "
+        "failure): each a transient answer, not a failed step, so not in by_code or by_cluster.",
     )
 
 

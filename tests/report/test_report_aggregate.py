@@ -263,3 +263,23 @@ def test_requests_sent_again_are_counted_by_cause_on_the_side_their_cluster_ende
     assert list(report.failures.by_code) == ["262157"]  # the failure itself, once; retries are apart
     assert report.failures.by_cluster == {"cl-lost": ["262157"]}
     assert report.summary.requests == 5 + 12 + 7  # retries are requests already counted, not extra
+
+
+def test_a_skipped_clusters_retries_are_failures_only_when_a_failure_is_listed_for_it() -> None:
+    """An external key manager skipped by a rotation has nothing left to do; a refused or stopped one has."""
+    refusal = ErrorInfo(code=None, message="no passphrase", kind="refused", key="no_passphrase")
+    external = cluster("cl-ext", "skipped", retries={"http_503": 1})
+    unsent = cluster(
+        "cl-nopass", "skipped", steps=[step("precheck", "failed", refusal)], retries={"connect": 2}
+    )
+    stopped = cluster("cl-stopped", "interrupted", retries={"timeout": 1})
+
+    report = build_report(make_run(), [external, unsent, stopped])
+
+    assert {cause: group.clusters for cause, group in report.recovered.retried.items()} == {
+        "http_503": ["cl-ext"]
+    }
+    assert {cause: group.clusters for cause, group in report.failures.retried.items()} == {
+        "connect": ["cl-nopass"],
+        "timeout": ["cl-stopped"],
+    }
