@@ -250,7 +250,11 @@ async def _run(
             log.warning("run stopped early", reason=halt.message)
         clusters = _clusters_of(plan.clusters, units)
         records = account_for_every_cluster(
-            clusters, state, interrupted=interrupted, not_started_reason=_not_started_reason(halt, run_id)
+            clusters,
+            state,
+            interrupted=interrupted,
+            not_started_reason=_not_started_reason(halt, run_id),
+            retries=ctx.retries,
         )
         finished_at = datetime.now(UTC)
         outcome, exit_code = run_outcome(records, interrupted=interrupted, halted=halt.kind if halt else None)
@@ -353,8 +357,14 @@ def account_for_every_cluster(
     *,
     interrupted: bool,
     not_started_reason: str | None = None,
+    retries: Callable[[str], dict[str, int]] | None = None,
 ) -> list[ClusterRecord]:
-    """One record per selected cluster, in inventory order, with its wave: nothing silently dropped."""
+    """One record per selected cluster, in inventory order, with its wave: nothing silently dropped.
+
+    ``retries`` gives what each cluster's client sent again after a transient answer. It is added here,
+    once, whatever way the cluster's work ended (a step machine's own finish, a unit that raised, the
+    deadline, an interruption), so no way of ending can leave it out.
+    """
     records = []
     for cluster in clusters:
         record = state.records.get(cluster.name)
@@ -370,10 +380,14 @@ def account_for_every_cluster(
                 record = ClusterRecorder(cluster).finish(
                     ClusterOutcome.NOT_STARTED, reason or not_started_reason
                 )
+        update: dict[str, object] = {}
         wave = state.wave_of.get(cluster.name)
         if record.wave is None and wave is not None:
-            record = record.model_copy(update={"wave": wave})
-        records.append(record)
+            update["wave"] = wave
+        sent_again = retries(cluster.name) if retries is not None else None
+        if sent_again:
+            update["retries"] = sent_again
+        records.append(record.model_copy(update=update) if update else record)
     return records
 
 

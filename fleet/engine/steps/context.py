@@ -62,6 +62,7 @@ class RunContext:
     under_way: frozenset[str] = frozenset()
     clients: dict[str, OntapClient] = field(default_factory=dict)
     sent: dict[str, int] = field(default_factory=dict)  # requests of released clients
+    resent: dict[str, dict[str, int]] = field(default_factory=dict)  # their ``retried``, cause → count
     refused_by: set[str] = field(default_factory=set)
     # clusters with ledger rows when the run began, plus those it recorded since: only these are asked
     in_ledger: set[str] = field(default_factory=set)  # clusters that answered "wrong passphrase" (65536139)
@@ -105,13 +106,28 @@ class RunContext:
         client = self.clients.get(name)
         return self.sent.get(name, 0) + (client.requests_sent if client is not None else 0)
 
+    def retries(self, name: str) -> dict[str, int]:
+        """What the cluster's client sent again after a transient answer, by cause: its record's retries."""
+        client = self.clients.get(name)
+        return _added(self.resent.get(name, {}), client.retried if client is not None else {})
+
     async def release(self, unit: Unit) -> None:
         """The unit is over: close its clusters' connections and forget their clients (memory)."""
         for name in unit.names:
             client = self.clients.pop(name, None)
             if client is not None:
                 self.sent[name] = self.sent.get(name, 0) + client.requests_sent
+                if client.retried:  # rare: only a cluster that answered something transient
+                    self.resent[name] = _added(self.resent.get(name, {}), client.retried)
             await self.pool.release(name)
+
+
+def _added(counts: Mapping[str, int], more: Mapping[str, int]) -> dict[str, int]:
+    """Two cause → count mappings added up, as a new dict."""
+    total = dict(counts)
+    for cause, count in more.items():
+        total[cause] = total.get(cause, 0) + count
+    return total
 
 
 @dataclass(slots=True)
