@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from fleet.ontap.codes import CodeClass, classify, code_info
 from fleet.outcomes import FAILURE, ClusterOutcome
@@ -254,17 +255,7 @@ class _Collector:
         )
 
     def recovered(self) -> Recovered:
-        by_code = {
-            key: RecoveredGroup(
-                code=key,
-                message=_message(key, group),
-                count=group.count,
-                clusters=sorted(group.clusters),
-                nodes=[NodeRef(cluster=c, node=n) for c, n in sorted(group.nodes)],
-                remediated_clusters=sorted(group.remediated),
-            )
-            for key, group in sorted(self.groups.items())
-        }
+        by_code = {key: RecoveredGroup(**_where(key, group)) for key, group in sorted(self.groups.items())}
         return Recovered(by_code=by_code, by_cluster=self._by_cluster(), retried=self._retried())
 
     def _by_cluster(self) -> dict[str, list[str]]:
@@ -294,16 +285,19 @@ def _message(key: str, group: _Group) -> str:
 
 def _freeze(key: str, group: _Group) -> FailureGroup:
     kind = min(group.kinds.items(), key=lambda item: (-item[1], item[0]))[0] if group.kinds else None
-    return FailureGroup(
-        code=key,
-        message=_message(key, group),
-        count=group.count,
-        clusters=sorted(group.clusters),
-        nodes=[NodeRef(cluster=c, node=n) for c, n in sorted(group.nodes)],
-        remediated_clusters=sorted(group.remediated),
-        next_step=next_step_for(key),
-        kind=kind,
-    )
+    return FailureGroup(**_where(key, group), next_step=next_step_for(key), kind=kind)
+
+
+def _where(key: str, group: _Group) -> dict[str, Any]:
+    """What a failure group and a recovered group both say of one code: how often, and where."""
+    return {
+        "code": key,
+        "message": _message(key, group),
+        "count": group.count,
+        "clusters": sorted(group.clusters),
+        "nodes": [NodeRef(cluster=c, node=n) for c, n in sorted(group.nodes)],
+        "remediated_clusters": sorted(group.remediated),
+    }
 
 
 def _collect_cluster(collector: _Collector, cluster: ClusterRecord) -> None:

@@ -158,18 +158,26 @@ def add_svms(
         expiring = km_rng.random() < SVM_EXPIRING_SHARE
         days = km_rng.randint(0, 45) if expiring else km_rng.randint(120, 900)
         if external and allowed:
-            expiry = (today + timedelta(days=days)).isoformat(timespec="seconds")
-            client = CertRef(f"{name}-kmip-client", make_uuid(rng), expiry_time=expiry, svm=name)
-            ca = CertRef(f"{name}-kmip-ca", make_uuid(rng), type="server_ca", svm=name)
-            cluster.certificates += [client, ca]
-            svm.key_manager = KeyManager(
-                uuid=make_uuid(rng),
-                kind="external",
-                servers=servers,
-                client_certificate=_reference(client),
-                server_ca_certificates=[_reference(ca)],
-            )
+            give_svm_kmip(cluster, svm, servers, expires=today + timedelta(days=days), rng=rng)
         cluster.svms.append(svm)
+
+
+def give_svm_kmip(
+    cluster: Cluster, svm: Svm, servers: list[KeyServer], *, expires: datetime, rng: random.Random
+) -> None:
+    """An SVM-scope external key manager on ``svm``, with its client certificate (expiring at
+    ``expires``) and server CA installed on that SVM as ``{svm}-kmip-client`` and ``{svm}-kmip-ca``."""
+    expiry = expires.isoformat(timespec="seconds")
+    client = CertRef(f"{svm.name}-kmip-client", make_uuid(rng), expiry_time=expiry, svm=svm.name)
+    ca = CertRef(f"{svm.name}-kmip-ca", make_uuid(rng), type="server_ca", svm=svm.name)
+    cluster.certificates += [client, ca]
+    svm.key_manager = KeyManager(
+        uuid=make_uuid(rng),
+        kind="external",
+        servers=servers,
+        client_certificate=_reference(client),
+        server_ca_certificates=[_reference(ca)],
+    )
 
 
 def generate_fleet(

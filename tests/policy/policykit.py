@@ -17,7 +17,7 @@ from fleet.ontap import HttpSettings
 from fleet.outcomes import RunKind
 from fleet.policy import Policy
 from fleet.report import Report
-from fleet.sim.generate import make_uuid
+from fleet.sim.generate import give_svm_kmip, make_uuid
 from fleet.sim.state import CertRef, KeyManager, KeyServer, Svm
 
 FAST_HTTP = HttpSettings(
@@ -91,17 +91,8 @@ def make_svm(
     rng = random.Random(f"{cluster.uuid}/{name}")
     svm = Svm(name=name, uuid=make_uuid(rng))
     if servers is not None:
-        expiry = (datetime.now(UTC) + timedelta(days=expires_in_days)).isoformat(timespec="seconds")
-        client = CertRef(f"{name}-kmip-client", make_uuid(rng), expiry_time=expiry, svm=name)
-        ca = CertRef(f"{name}-kmip-ca", make_uuid(rng), type="server_ca", svm=name)
-        cluster.certificates += [client, ca]
-        svm.key_manager = KeyManager(
-            uuid=make_uuid(rng),
-            kind="external",
-            servers=[KeyServer(server) for server in servers],
-            client_certificate=CertRef(client.name, client.uuid, svm=name),
-            server_ca_certificates=[CertRef(ca.name, ca.uuid, type="server_ca", svm=name)],
-        )
+        expires = datetime.now(UTC) + timedelta(days=expires_in_days)
+        give_svm_kmip(cluster, svm, [KeyServer(server) for server in servers], expires=expires, rng=rng)
     cluster.svms.append(svm)
     return svm
 
