@@ -53,6 +53,19 @@ class RunPlan:
     wave_of: dict[str, int] | None = None  # unit id → wave (a resumed run keeps its first night's waves)
 
 
+async def _a_millisecond_of_its_own() -> datetime:
+    """Now, once the clock has left the millisecond this plan began in.
+
+    The journal keeps milliseconds: a run that finished in the millisecond a rotation planned is
+    counted as under way alongside it (it may have promoted a passphrase after the store was read).
+    A run that finished before this plan began must not be: a rerun right after a run, in-process
+    or scripted, would skip every cluster the other rotated. At most a millisecond's wait.
+    """
+    began = datetime.now(UTC)
+    await asyncio.sleep((1000 - began.microsecond % 1000 + 100) / 1e6)  # 0.1 ms past the next tick
+    return datetime.now(UTC)
+
+
 async def build_plan(
     spec: RunSpec,
     journal: Journal,
@@ -69,7 +82,7 @@ async def build_plan(
     (``fleet resume``: the units left to do); ``resumed_runs`` are the runs being continued: a
     passphrase one of them verified is re-proven, never replaced by a fresh one.
     """
-    planned_at = datetime.now(UTC)
+    planned_at = await _a_millisecond_of_its_own()
     store: SecretStore | None = None
     under_way: frozenset[str] = frozenset()
     if spec.kind == RunKind.ROTATE:

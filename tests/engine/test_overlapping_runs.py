@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -150,3 +152,29 @@ async def test_a_sync_verifying_a_cluster_meanwhile_does_not_stop_its_rotation(s
     row = by_name(report)[synced]
     assert row.outcome == "succeeded", row.reason
     assert sim.passphrase(synced) == NEW_PASSPHRASE and sim.cluster(synced).counters.rotations == 1
+
+
+async def test_a_rerun_planned_in_the_millisecond_the_last_run_finished_is_not_an_overlap(
+    sim_fleet, runner, monkeypatch
+):
+    """The journal keeps milliseconds: a rerun that began planning after the last run finished, but
+    within its millisecond, was told that run was "under way alongside" and skipped the cluster it
+    had rotated, instead of refusing the stale reference it was given. The clock is held there."""
+    sim = await sim_fleet(clusters=4, seed=6)
+    name = sim.onboard_names()[0]
+    first = await runner.rotate(sim.inventory, limit=name, new_ref=runner.secret_file("f.okm", "F" * 40))
+    finished = (await runner.journal.run(first.run.id)).finished_at
+    began, held = time.monotonic(), datetime.fromisoformat(finished) + timedelta(microseconds=300)
+    readings = []
+
+    class SameMillisecond(datetime):
+        @classmethod
+        def now(cls, tz=None):  # 0.3 ms after the last run finished when planning begins
+            readings.append(held + timedelta(seconds=time.monotonic() - began))
+            return readings[-1]
+
+    monkeypatch.setattr("fleet.engine.plans.datetime", SameMillisecond)
+    row = by_name(await runner.rotate(sim.inventory, limit=name))[name]  # the old value, now stale
+    assert row.outcome == "failed" and row.reason.startswith("stale reference"), row.reason
+    planned = readings[1]  # the first reading is when planning began
+    assert planned.replace(microsecond=planned.microsecond // 1000 * 1000) > datetime.fromisoformat(finished)
