@@ -342,13 +342,33 @@ def _not_started_reason(halt: Stop | None, run_id: str) -> str | None:
     return f"not started: {halt.message}; `fleet resume {run_id}` continues the run"
 
 
+#: A unit without a pair record (a MetroCluster pair in ``sync`` or ``apply``) ends as its worse site.
+WORST_FIRST = (
+    ClusterOutcome.INTERRUPTED,
+    ClusterOutcome.SPLIT,
+    ClusterOutcome.UNCONFIRMED,
+    ClusterOutcome.FAILED,
+    ClusterOutcome.REFUSED,
+    ClusterOutcome.PARTIAL,
+    ClusterOutcome.BUSY,
+    ClusterOutcome.NOT_STARTED,
+    ClusterOutcome.PLANNED,
+    ClusterOutcome.SKIPPED,
+    ClusterOutcome.SUCCEEDED,
+    ClusterOutcome.ALREADY_CURRENT,
+)
+
+
 def unit_outcome(unit: Unit, state: RunState) -> UnitOutcome:
-    """A unit's outcome: its pair's, or its single cluster's."""
+    """A unit's outcome: its pair's record, else its worse site's (a pair changed on one site and
+    not the other is not done: budgets count it, ``fleet resume --retry-failed`` runs it again)."""
     pair = state.pairs.get(unit.id)
     if pair is not None:
         return pair.outcome
-    record = state.records.get(unit.clusters[0].name)
-    return record.outcome if record is not None else ClusterOutcome.FAILED
+    if any(cluster.name not in state.records for cluster in unit.clusters):
+        return ClusterOutcome.FAILED
+    outcomes = {state.records[cluster.name].outcome for cluster in unit.clusters}
+    return next(outcome for outcome in WORST_FIRST if outcome in outcomes)
 
 
 def account_for_every_cluster(

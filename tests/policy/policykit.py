@@ -36,6 +36,7 @@ async def run_policy(
     limit: str | None = None,
     probe: bool = False,
     passphrase_ref: str | None = None,
+    http: HttpSettings = FAST_HTTP,
 ) -> Report:
     spec = RunSpec.create(
         kind=RunKind(kind),
@@ -46,7 +47,7 @@ async def run_policy(
         passphrase=passphrase_ref,
         concurrency=16,
     )
-    plan = await build_plan(spec, journal, http=FAST_HTTP)
+    plan = await build_plan(spec, journal, http=http)
     return (await execute(plan, work_for(spec, policy=policy))).report
 
 

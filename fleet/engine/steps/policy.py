@@ -10,13 +10,14 @@ opt-in, one attempt per cluster (Common Criteria mode counts wrong passphrases).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from fleet.engine.rollout.units import Unit
 from fleet.engine.steps.context import DECLARE_PAIR, RunContext, RunState
-from fleet.engine.steps.journaled import journaled
+from fleet.engine.steps.journaled import journaled, outcome_unknown
 from fleet.engine.steps.ledger import refuse_to_send, refused
 from fleet.engine.steps.observe import NotThatCluster, read_facts
 from fleet.engine.steps.recorder import ClusterRecorder, failure_reason
@@ -235,13 +236,39 @@ async def _patch_external(client: OntapClient, km: str, external: dict[str, obje
     return await client.patch(f"{KEY_MANAGERS}/{km}", {"external": external})
 
 
+@dataclass(frozen=True, slots=True)
+class Stopped:
+    """Why a cluster's actions stopped, the outcome that is, and a re-read's evaluation if one was made."""
+
+    outcome: ClusterOutcome
+    reason: str
+    evaluation: Evaluation | None = None
+
+
+Reread = Callable[[], Awaitable[Evaluation]]
+
+
 async def run_actions(
-    ctx: RunContext, unit: Unit, cluster: Cluster, facts: ClusterFacts, rec: ClusterRecorder, ev: Evaluation
-) -> str | None:
+    ctx: RunContext,
+    unit: Unit,
+    cluster: Cluster,
+    facts: ClusterFacts,
+    rec: ClusterRecorder,
+    ev: Evaluation,
+    reread: Reread,
+) -> Stopped | None:
     """Send the cluster's actions in order (its own key manager's, then each data SVM's), each journaled
     first; returns why it stopped, or None. A refusal whose code has a next step (65536850: the new
-    client certificate holds another key pair) says it."""
-    for action in ev.actions:
+    client certificate holds another key pair) says it. An action whose answer was lost is settled by
+    reading the cluster again (``settle_lost_answer``), never by sending it again; what that read
+    still asks for is what is sent next."""
+    pending = list(ev.actions)
+    sends_left = 2 * len(pending) + 2  # a cluster whose state keeps moving is not chased forever
+    while pending:
+        action = pending.pop(0)
+        sends_left -= 1
+        if sends_left < 0:
+            return Stopped(ClusterOutcome.FAILED, f"{action.describe()}: not sent; the cluster kept changing")
         km = action.km or facts.km_uuid
         assert km is not None
         passphrase = ctx.secrets[cluster.name].current
@@ -251,12 +278,71 @@ async def run_actions(
                 reply = await send_action(ctx, cluster, km, action)
                 step.http_status = reply.status
         except ActionRefused as exc:
-            return str(exc)
+            return Stopped(ClusterOutcome.FAILED, str(exc))
         except OntapError as exc:
+            if outcome_unknown(exc):
+                settled = await settle_lost_answer(rec, action, exc, reread)
+                if isinstance(settled, Stopped):
+                    return settled
+                pending = list(settled.actions)
+                continue
             info = C.code_info(exc.code) if exc.code is not None else None
             advice = f"; {info.next_step}" if info is not None and info.next_step else ""
-            return f"{action.describe()} failed: {failure_reason(exc)}{advice}"
+            reason = f"{action.describe()} failed: {failure_reason(exc)}{advice}"
+            return Stopped(ClusterOutcome.FAILED, reason)
     return None
+
+
+def still_asked(action: Action, fresh: Evaluation) -> bool:
+    """Does ``fresh`` still ask for ``action``, or for part of it? An add of several key servers is
+    one request, and ONTAP may have added some: any of them still missing means it did not take
+    effect. Other actions compare by what they change (kind, key manager, server), not by value."""
+    return any(
+        _target(other) == _target(action)
+        and (action.kind != "add_key_servers" or bool(_values(other) & _values(action)))
+        for other in fresh.actions
+    )
+
+
+def _target(action: Action) -> tuple[str, str | None, str | None, str | None]:
+    return action.kind, action.svm, action.km, action.server
+
+
+def _values(action: Action) -> set[str]:
+    return set(action.value) if isinstance(action.value, tuple) else {str(action.value)}
+
+
+async def settle_lost_answer(
+    rec: ClusterRecorder, action: Action, exc: OntapError, reread: Reread
+) -> Stopped | Evaluation:
+    """The answer to ``action`` was lost (a timeout, a reset, a proxy's 5xx): ONTAP may have applied it.
+
+    The cluster is read again and the policy evaluated afresh: if it no longer asks for this action,
+    the action is in effect and the fresh evaluation is returned (its actions are what is left to
+    do). Otherwise, or if the read fails, the action stays unconfirmed and is not sent again: a
+    request that timed out may still be running on the cluster, and a second add or removal would
+    then be refused or undo it.
+    """
+    lost = f"{action.describe()}: the answer was lost ({failure_reason(exc)})"
+    try:
+        fresh = await reread()
+    except (OntapError, NotThatCluster) as read_exc:
+        reason = f"the re-read failed ({rec.reread_failed(read_exc)})"
+        return Stopped(
+            ClusterOutcome.UNCONFIRMED,
+            f"{lost} and {reason}: whether it took effect is unknown; not sent again. "
+            "`fleet sweep` shows what is in effect; `fleet apply` again finishes the change",
+        )
+    if not still_asked(action, fresh):
+        rec.note("reread", StepStatus.OK, f"{lost}; a re-read shows it in effect")
+        return fresh
+    rec.note("reread", StepStatus.OK, f"{lost}; a re-read shows it not (wholly) in effect")
+    return Stopped(
+        ClusterOutcome.UNCONFIRMED,
+        f"{lost} and a re-read shows it not (wholly) in effect: not sent again (the cluster may still "
+        "be applying it). `fleet apply` again reads first and sends only what is still missing",
+        evaluation=fresh,
+    )
 
 
 @dataclass(slots=True)
@@ -286,15 +372,33 @@ class ApplyWork:
                 why = refusal or f"the partner site's change stopped ({stopped})"
                 outcome, reason = ClusterOutcome.SKIPPED, f"nothing changed: {why}"
             elif ev.actions:
-                stopped = await run_actions(ctx, unit, cluster, facts, rec, ev)
-                outcome, reason = (
-                    (ClusterOutcome.FAILED, stopped) if stopped else (ClusterOutcome.SUCCEEDED, reason)
-                )
+                reread = self._reread(ctx, cluster, rec, read)
+                halt = await run_actions(ctx, unit, cluster, facts, rec, ev, reread)
+                if halt is not None and halt.evaluation is not None:  # the report shows what the re-read saw
+                    self.results.evaluations[cluster.name] = halt.evaluation
+                outcome = halt.outcome if halt is not None else ClusterOutcome.SUCCEEDED
+                reason = halt.reason if halt is not None else reason
+                stopped = reason if halt is not None else None
             state.records[cluster.name] = rec.finish(
                 outcome, reason, requests=ctx.requests_sent(cluster.name)
             )
         await self._verify(ctx, unit, state, read)
         self._settle(unit, state)
+
+    def _reread(
+        self,
+        ctx: RunContext,
+        cluster: Cluster,
+        rec: ClusterRecorder,
+        read: dict[str, tuple[ClusterRecorder, ClusterFacts]],
+    ) -> Reread:
+        """Read ``cluster`` again and evaluate it as before, against its partner's first read."""
+
+        async def reread() -> Evaluation:
+            fresh = await read_facts(ctx, cluster, rec, self.policy)
+            return evaluate(self.policy, fresh, partner_facts(fresh, read), self.now)
+
+        return reread
 
     @staticmethod
     def _refusal(unit: Unit, read: dict[str, tuple[ClusterRecorder, ClusterFacts]]) -> str | None:

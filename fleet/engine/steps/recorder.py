@@ -110,6 +110,12 @@ class ClusterRecorder:
             StepRecord(name=name, status=status, started_at=now, duration_ms=0, detail=detail, error=error)
         )
 
+    def reread_failed(self, exc: FleetError) -> str:
+        """Record that the read after a lost answer failed; return why, for the cluster's reason."""
+        why = failure_reason(exc) if isinstance(exc, OntapError) else str(exc)
+        self.note("reread", StepStatus.FAILED, f"the re-read failed ({why})", error=error_info(exc))
+        return why
+
     def _add(
         self,
         name: str,

@@ -1,0 +1,41 @@
+"""A middleware that breaks one simulated cluster's connection at a chosen moment of a change."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from fleet.sim.faults import MUTATING_METHODS
+from fleet.sim.http import CLUSTER
+
+
+@dataclass
+class Breakdown:
+    """A middleware between fleet and one simulated cluster: it resets the connection of the first
+    change before ONTAP sees it (``drop_first_change``), or every request after the first change
+    went through (``down_after_change``), and counts the changes that reached it."""
+
+    cluster: str
+    drop_first_change: bool = False
+    down_after_change: bool = False
+    changes: list[str] = field(default_factory=list)
+
+    def middleware(self) -> Middleware:
+        @web.middleware
+        async def breakdown(request, handler):
+            cluster = request.get(CLUSTER)
+            if cluster is None or cluster.name != self.cluster:
+                return await handler(request)
+            changed_before = bool(self.changes)
+            if request.method in MUTATING_METHODS:
+                self.changes.append(f"{request.method} {request.path}")
+            if (self.drop_first_change and request.method in MUTATING_METHODS and not changed_before) or (
+                self.down_after_change and changed_before
+            ):
+                request.transport.abort()  # what a reset looks like to the client
+                return web.Response(status=500)
+            return await handler(request)
+
+        return breakdown

@@ -1,0 +1,160 @@
+"""``fleet apply`` when the answer to a change is lost (a reset, a hang, a proxy's 502/503/504).
+
+ONTAP may have applied it. fleet reads the cluster again and carries on only if the re-read shows
+the change in effect; otherwise the cluster is ``unconfirmed``, the change is never sent again and
+a MetroCluster partner is left alone. Before, an applied change was reported ``failed`` and its
+partner skipped: half a pair changed, and the report said nothing had been.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from aiohttp import web
+from breakdown import Breakdown
+from policykit import FAST_HTTP, lose_keys, make_external, run_policy
+from test_policy_runs import EXTERNAL, ONBOARD, newest
+
+from fleet.sim.http import CLUSTER
+from fleet.sim.state import LOST_MODES
+
+WANTED = [("10.0.0.5:5696", 30), ("10.0.0.6:5696", 30)]
+
+
+def servers(sim, name: str) -> list[tuple[str, int]]:
+    return sorted((s.server, s.timeout) for s in sim.cluster(name).key_manager.servers)
+
+
+async def external_pair(sim_fleet, *middlewares):
+    sim = await sim_fleet(clusters=2, mcc_pairs=1, seed=3, middlewares=list(middlewares))
+    site_a, site_b = sim.pairs()[0]
+    make_external(sim, site_a, [("10.0.0.5:5696", 30)])  # apply adds 10.0.0.6 on each site
+    make_external(sim, site_b, [("10.0.0.5:5696", 30)])
+    return sim, site_a, site_b
+
+
+@pytest.mark.parametrize("mode", LOST_MODES)
+async def test_a_change_applied_then_lost_is_proven_by_a_reread_and_the_pair_is_finished(
+    sim_fleet, journal, mode
+):
+    sim, site_a, site_b = await external_pair(sim_fleet)
+    sim.cluster(site_a).faults.lose_next = [mode]
+    http = replace(FAST_HTTP, request_timeout=1.5) if mode == "hang" else FAST_HTTP
+    report = await run_policy(sim, journal, "apply", EXTERNAL, http=http)
+
+    rows = {c.name: c for c in report.clusters}
+    assert {n: r.outcome for n, r in rows.items()} == {site_a: "succeeded", site_b: "succeeded"}, {
+        n: r.reason for n, r in rows.items()
+    }
+    assert servers(sim, site_a) == servers(sim, site_b) == WANTED
+    assert sim.cluster(site_a).counters.lost_answers == 1
+    assert sim.cluster(site_a).counters.by_method["POST"] == 1, "the change was sent again"
+    reread = [s.detail for s in rows[site_a].steps if s.name == "reread"]
+    assert len(reread) == 1 and "a re-read shows it in effect" in reread[0]
+    assert report.run.exit_code == 0 and not report.failures.by_code  # nothing failed
+    assert report.recovered.by_code  # the lost answer is listed, as recovered
+    journaled = [(s.cluster, s.name, s.status) for s in await journal.steps(report.run.id)]
+    assert (site_a, "add_key_servers", "unknown") in journaled
+    assert (site_b, "add_key_servers", "ok") in journaled
+
+
+async def test_a_change_that_never_reached_ontap_is_unconfirmed_not_resent_and_the_partner_untouched(
+    sim_fleet, journal
+):
+    """The connection reset before ONTAP saw the change: the re-read shows it missing. It is not sent
+    again (a request that timed out may still be running), so the site is unconfirmed."""
+    breakdown = Breakdown(cluster="sim-0001", drop_first_change=True)
+    sim, site_a, site_b = await external_pair(sim_fleet, breakdown.middleware())
+    assert site_a == breakdown.cluster
+    report = await run_policy(sim, journal, "apply", EXTERNAL)
+
+    rows = {c.name: c for c in report.clusters}
+    assert rows[site_a].outcome == "unconfirmed", rows[site_a].reason
+    assert "a re-read shows it not (wholly) in effect: not sent again" in rows[site_a].reason
+    assert rows[site_b].outcome == "skipped" and "partner site's change stopped" in rows[site_b].reason
+    assert len(breakdown.changes) == 1 and sim.cluster(site_b).counters.mutations == 0
+    assert servers(sim, site_a) == servers(sim, site_b) == [("10.0.0.5:5696", 30)]
+    assert report.run.exit_code == 1
+
+
+async def test_a_lost_answer_whose_reread_fails_is_unconfirmed_never_failed(sim_fleet, journal):
+    breakdown = Breakdown(cluster="sim-0001", down_after_change=True)
+    sim, site_a, site_b = await external_pair(sim_fleet, breakdown.middleware())
+    sim.cluster(site_a).faults.lose_next = ["503"]
+    report = await run_policy(sim, journal, "apply", EXTERNAL)
+
+    rows = {c.name: c for c in report.clusters}
+    assert rows[site_a].outcome == "unconfirmed", rows[site_a].reason
+    assert "the re-read failed" in rows[site_a].reason
+    assert "whether it took effect is unknown; not sent again" in rows[site_a].reason
+    assert rows[site_b].outcome == "skipped" and sim.cluster(site_b).counters.mutations == 0
+    km = sim.cluster(site_a).key_manager.uuid
+    assert breakdown.changes == [f"POST /api/security/key-managers/{km}/key-servers"]  # sent once
+    assert report.run.exit_code == 1
+
+
+async def test_a_node_sync_applied_then_lost_is_proven_and_sent_once(sim_fleet, journal):
+    sim = await sim_fleet(clusters=12, seed=7)
+    target = newest(sim)[0]
+    lose_keys(sim, target)
+    sim.cluster(target).faults.lose_next = ["504"]
+    passphrase = f"file:{sim.secrets_dir / f'{target}.okm'}"
+    report = await run_policy(sim, journal, "apply", ONBOARD, limit=target, passphrase_ref=passphrase)
+    row = report.clusters[0]
+    assert row.outcome == "succeeded", row.reason
+    assert sim.cluster(target).counters.syncs == 1 and sim.cluster(target).counters.lost_answers == 1
+    assert all(key.restored for node in sim.cluster(target).nodes for key in node.keys)
+
+
+async def test_a_pair_changed_on_its_first_site_only_is_not_a_finished_unit(sim_fleet, journal):
+    """Site A changed, site B's change lost before ONTAP saw it: the unit was journaled (and counted
+    by budgets) as its first site's ``succeeded``, so a resume would never have finished B."""
+    breakdown = Breakdown(cluster="sim-0002", drop_first_change=True)
+    sim = await sim_fleet(clusters=2, mcc_pairs=1, seed=3, middlewares=[breakdown.middleware()])
+    site_a, site_b = sim.pairs()[0]
+    assert site_b == breakdown.cluster
+    for site in (site_a, site_b):  # the right servers, the wrong timeout: one PATCH per server
+        make_external(sim, site, [("10.0.0.5:5696", 25), ("10.0.0.6:5696", 25)])
+    report = await run_policy(sim, journal, "apply", EXTERNAL)
+
+    rows = {c.name: c for c in report.clusters}
+    assert (rows[site_a].outcome, rows[site_b].outcome) == ("succeeded", "unconfirmed"), rows[site_a].reason
+    assert servers(sim, site_a) == WANTED and servers(sim, site_b) == [
+        ("10.0.0.5:5696", 25),
+        ("10.0.0.6:5696", 25),
+    ]
+    assert [unit.status for unit in await journal.units(report.run.id)] == ["unconfirmed"]
+    assert report.run.exit_code == 1
+
+
+async def test_an_add_of_two_servers_lost_with_only_one_in_place_is_unconfirmed(sim_fleet, journal):
+    """One POST adds both servers; ONTAP got one in before the connection died. The re-read still
+    asks for the other: the add did not take effect, whatever else the re-read shows."""
+    half = []
+
+    @web.middleware
+    async def adds_one_then_resets(request, handler):
+        cluster = request.get(CLUSTER)
+        if cluster is None or cluster.name != "sim-0001" or request.method != "POST" or half:
+            return await handler(request)
+        await handler(request)
+        half.append(cluster.key_manager.servers.pop())  # the second server did not make it
+        request.transport.abort()
+        return web.Response(status=500)
+
+    sim = await sim_fleet(clusters=2, mcc_pairs=1, seed=3, middlewares=[adds_one_then_resets])
+    site_a, site_b = sim.pairs()[0]
+    assert site_a == "sim-0001"
+    for site in (site_a, site_b):
+        make_external(sim, site, [("10.9.9.9:5696", 30)])  # apply adds 10.0.0.5 and .6, then removes it
+    report = await run_policy(sim, journal, "apply", EXTERNAL)
+
+    rows = {c.name: c for c in report.clusters}
+    assert rows[site_a].outcome == "unconfirmed", rows[site_a].reason
+    assert rows[site_b].outcome == "skipped" and sim.cluster(site_b).counters.mutations == 0
+    assert [s.server for s in half] == ["10.0.0.6:5696"]
+    assert sim.cluster(site_a).counters.by_method == {
+        "GET": sim.cluster(site_a).counters.by_method["GET"],
+        "POST": 1,
+    }
