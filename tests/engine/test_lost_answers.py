@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from breakdown import Breakdown
 from enginekit import FAST_HTTP, NEW_PASSPHRASE, by_name
 
 from fleet.ontap import codes
@@ -83,3 +84,133 @@ async def test_65536408_on_a_pair_is_a_partial_change_never_a_refusal(sim_fleet,
     assert sim.passphrase(a) == sim.passphrase(b) == NEW_PASSPHRASE
     row = by_name(report)[target.name]
     assert row.outcome in ("succeeded", "partial") and row.remediated
+
+
+def a_cluster_missing_keys(sim, *, newer: bool = True) -> str:
+    """An onboard cluster whose first node misses its keys (9.12+ lists them; before, it cannot)."""
+    name = next(n for n in sim.onboard_names() if (sim.cluster(n).version[1] >= 12) == newer)
+    for key in sim.cluster(name).nodes[0].keys:
+        key.restored = False
+    return name
+
+
+@pytest.mark.parametrize("mode", ["reset", "503", "504"])
+async def test_fleet_sync_applied_then_lost_is_settled_by_reading_the_nodes_not_by_a_second_sync(
+    sim_fleet, runner, mode
+):
+    """Before, the sync ONTAP had applied was reported failed. A second sync is a second attempt
+    with the passphrase: if the first had been refused, a second wrong one toward lockout."""
+    sim = await sim_fleet(clusters=6, seed=8)
+    name = a_cluster_missing_keys(sim)
+    sim.cluster(name).faults.lose_next = [mode]
+    report = await runner.sync(sim.inventory, passphrase_ref=None, limit=name)
+    row = by_name(report)[name]
+    assert row.outcome == "succeeded", row.reason
+    assert "a re-read shows every node with its keys" in row.reason and "not recorded as proven" in row.reason
+    assert row.remediated and sim.cluster(name).counters.syncs == 1 and wrong_attempts(sim, name) == 0
+    assert all(key.restored for node in sim.cluster(name).nodes for key in node.keys)
+    journal_steps = await runner.journal.steps(report.run.id)
+    assert [s.status for s in journal_steps if s.name == "sync"] == ["unknown"]
+    state = await runner.journal.cluster_state(name)
+    assert state is None or state.verified_by != report.run.id  # a guess is not recorded as proof
+
+
+async def test_fleet_sync_lost_before_ontap_saw_it_is_unconfirmed_and_not_sent_again(sim_fleet, runner):
+    breakdown = Breakdown(cluster="sim-0002", drop_first_change=True)
+    sim = await sim_fleet(clusters=6, seed=8, middlewares=[breakdown.middleware()])
+    name = a_cluster_missing_keys(sim)
+    assert name == breakdown.cluster
+    report = await runner.sync(sim.inventory, passphrase_ref=None, limit=name)
+    row = by_name(report)[name]
+    assert row.outcome == "unconfirmed", row.reason
+    assert "a re-read shows nodes still missing keys" in row.reason and "not sent again" in row.reason
+    assert len(breakdown.changes) == 1 and sim.cluster(name).counters.syncs == 0
+    assert report.run.exit_code == 1
+
+
+async def test_fleet_sync_lost_on_a_release_that_cannot_list_missing_keys_is_unconfirmed(sim_fleet, runner):
+    sim = await sim_fleet(clusters=12, seed=8)
+    name = a_cluster_missing_keys(sim, newer=False)
+    sim.cluster(name).faults.lose_next = ["503"]
+    report = await runner.sync(sim.inventory, passphrase_ref=None, limit=name)
+    row = by_name(report)[name]
+    assert row.outcome == "unconfirmed", row.reason
+    assert "cannot show which nodes miss keys (9.12+)" in row.reason
+    assert sim.cluster(name).counters.syncs == 1
+
+
+async def test_a_partner_sites_creation_applied_then_lost_is_read_back_not_posted_again(sim_fleet, runner):
+    sim = await sim_fleet(clusters=4, mcc_pairs=1, seed=8)
+    a, b = sim.pairs()[0]
+    sim.cluster(b).key_manager = None  # a MetroCluster site without OKM: fleet sync creates it
+    sim.cluster(b).faults.lose_next = ["503"]
+    report = await runner.sync(sim.inventory, passphrase_ref=None, limit=b)
+    row = by_name(report)[b]
+    assert row.outcome == "succeeded", row.reason
+    assert "a re-read shows the onboard key manager" in row.reason
+    assert sim.cluster(b).counters.by_method.get("POST") == 1 and wrong_attempts(sim, b) == 0
+    assert sim.cluster(b).key_manager is not None and sim.passphrase(b) == sim.passphrase(a)
+
+
+async def test_a_remediation_sync_applied_then_lost_is_read_back_and_the_rotation_goes_on(sim_fleet, runner):
+    """Nodes missing keys are synced before a rotation. That sync's answer lost, fleet reported
+    "could not be synced, nothing was changed" although the nodes had their keys."""
+    sim = await sim_fleet(clusters=6, seed=8)
+    name = a_cluster_missing_keys(sim)
+    sim.cluster(name).faults.lose_next = ["503"]
+    report = await runner.rotate(sim.inventory, limit=name)
+    row = by_name(report)[name]
+    assert row.outcome == "succeeded", row.reason
+    assert sim.passphrase(name) == NEW_PASSPHRASE and wrong_attempts(sim, name) == 0
+    assert (sim.cluster(name).counters.syncs, sim.cluster(name).counters.rotations) == (1, 1)
+    assert any(s.name == "reread" and "the sync's answer was lost" in s.detail for s in row.steps)
+
+
+async def test_a_rotated_cluster_whose_remediation_answer_and_reread_are_lost_is_partial_not_failed(
+    sim_fleet, runner
+):
+    """The passphrase changed (65536407: a node kept stale keys); then the cluster stopped answering."""
+    breakdown = Breakdown(cluster="sim-0002", down_after_change=True)
+    sim = await sim_fleet(clusters=6, seed=8, middlewares=[breakdown.middleware()])
+    target = sim.cluster(breakdown.cluster)
+    assert target.version[1] >= 12 and target.name in sim.onboard_names()
+    target.faults.partial_code = codes.PASSPHRASE_FAILED_SOME_NODES
+    target.faults.partial_nodes = [target.nodes[-1].name]
+    report = await runner.rotate(sim.inventory, limit=target.name)
+    row = by_name(report)[target.name]
+    assert sim.passphrase(target.name) == NEW_PASSPHRASE
+    assert row.outcome == "partial", row.reason
+    assert "its nodes could not be checked" in row.reason and "run `fleet sync`" in row.reason
+
+
+async def test_a_remediation_before_the_rotation_lost_and_unreadable_stops_before_any_change(
+    sim_fleet, runner
+):
+    breakdown = Breakdown(cluster="sim-0002", down_after_change=True)
+    sim = await sim_fleet(clusters=6, seed=8, middlewares=[breakdown.middleware()])
+    name = a_cluster_missing_keys(sim)
+    assert name == breakdown.cluster
+    sim.cluster(name).faults.lose_next = ["503"]
+    report = await runner.rotate(sim.inventory, limit=name)
+    row = by_name(report)[name]
+    assert row.outcome == "failed", row.reason
+    assert (
+        "the passphrase was not changed" in row.reason
+        and "answer was lost and the re-read failed" in row.reason
+    )
+    counters = sim.cluster(name).counters
+    assert (counters.syncs, counters.rotations, len(breakdown.changes)) == (1, 0, 1)
+
+
+async def test_a_pair_sync_whose_first_sites_answer_is_lost_ends_with_both_sites_verified(sim_fleet, runner):
+    """While its partner waits for a sync the first site reports the pending sync, never "healthy":
+    the re-read must take that for the partner's business, as the answered sync does."""
+    sim = await sim_fleet(clusters=4, mcc_pairs=1, seed=8)
+    a, b = sim.pairs()[0]
+    sim.cluster(b).pending_partner_sync = sim.passphrase(a)
+    sim.cluster(a).faults.lose_next = ["503"]
+    report = await runner.sync(sim.inventory, passphrase_ref=None, limit=a)
+    rows = by_name(report)
+    assert (rows[a].outcome, rows[b].outcome) == ("succeeded", "succeeded"), (rows[a].reason, rows[b].reason)
+    assert sim.cluster(a).counters.syncs == 1 and sim.cluster(b).pending_partner_sync is None
+    assert report.run.exit_code == 0

@@ -9,6 +9,7 @@ passphrase the cluster has; never a second guess. A sync needs ``onboard.synchro
 from __future__ import annotations
 
 from fleet.engine.steps.context import Outcome, RunContext
+from fleet.engine.steps.journaled import outcome_unknown
 from fleet.engine.steps.observe import Observed, missing_keys_by_node
 from fleet.engine.steps.recorder import ClusterRecorder, error_info
 from fleet.errors import OntapError
@@ -60,15 +61,31 @@ async def remediate_stale_nodes(
             f"{why} ONTAP {observed.version_text} cannot sync keys over REST (onboard.synchronize: 9.7+); "
             "run `security key-manager onboard sync` on the cluster",
         )
+    lost = ""
     try:
         async with rec.step(step) as handle:
             reply = await client.synchronize(km, passphrase=passphrase)
             handle.http_status = reply.status
     except OntapError as sync_exc:
-        return Outcome(ClusterOutcome.PARTIAL, f"{why} The remediation sync failed: {sync_exc.message}")
-    still = stale(await missing_keys_by_node(client, km, observed.version, rec))
+        if not outcome_unknown(sync_exc) or not observed.at_least(12):
+            return Outcome(ClusterOutcome.PARTIAL, f"{why} The remediation sync failed: {sync_exc.message}")
+        # Its answer was lost: the nodes say whether it took effect; a second sync is not sent.
+        lost = f" (the sync's answer was lost: {sync_exc.message})"
+    try:
+        still = stale(await missing_keys_by_node(client, km, observed.version, rec))
+    except OntapError as read_exc:
+        if not lost:
+            raise
+        return Outcome(
+            ClusterOutcome.PARTIAL,
+            f"{why} The remediation sync's answer was lost and the re-read failed: {read_exc.message}",
+        )
     if still:
-        return Outcome(ClusterOutcome.PARTIAL, f"nodes still missing keys after sync: {', '.join(still)}")
+        return Outcome(
+            ClusterOutcome.PARTIAL, f"nodes still missing keys after sync{lost}: {', '.join(still)}"
+        )
+    if lost:
+        rec.note("reread", StepStatus.OK, f"every node has its keys{lost}")
     if not observed.at_least(12):
         # Before 9.12 ONTAP has no per-node key query; the status is all we can check.
         rec.note("per_node_check", StepStatus.SKIPPED, "per-node key state needs ONTAP 9.12 or later")

@@ -170,8 +170,8 @@ class ClusterRotation:
             return None
         return Outcome(
             ClusterOutcome.FAILED,
-            f"nodes were missing keys before the rotation and could not be synced, so nothing was "
-            f"changed: {stopped.reason}",
+            f"nodes were missing keys before the rotation and could not be synced, so the passphrase "
+            f"was not changed: {stopped.reason}",
         )
 
     async def _change(self, step: str, km: str, *, marks_pending: bool = False) -> None:
@@ -340,7 +340,14 @@ class ClusterRotation:
         of a passphrase the journal already knew as current)."""
         self.replaced_current = self.replaced_current or replaced_current
         await self._verified()
-        stopped = await remediate_stale_nodes(self.ctx, self.rec, km, observed, exc, self.new)
+        try:
+            stopped = await remediate_stale_nodes(self.ctx, self.rec, km, observed, exc, self.new)
+        except OntapError as read_exc:  # the change is in place: never "failed" for a read after it
+            return Outcome(
+                ClusterOutcome.PARTIAL,
+                f"passphrase changed, but {exc.message} and its nodes could not be checked: "
+                f"{failure_reason(read_exc)}; run `fleet sync` with the new passphrase once it answers",
+            )
         return stopped if stopped is not None else await self._verify_and_finish(km, observed)
 
     # -- success path ------------------------------------------------------------------------

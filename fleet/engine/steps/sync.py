@@ -11,7 +11,7 @@ from __future__ import annotations
 from fleet.engine.rollout.units import Unit
 from fleet.engine.steps.checks import verify_and_backup
 from fleet.engine.steps.context import NO_PASSPHRASE, Outcome, RunContext, RunState
-from fleet.engine.steps.journaled import journaled, mark_verified
+from fleet.engine.steps.journaled import journaled, mark_verified, outcome_unknown
 from fleet.engine.steps.ledger import refuse_to_send, refused
 from fleet.engine.steps.observe import NotThatCluster, Observed, missing_keys_by_node, observe
 from fleet.engine.steps.onboard_sync import synchronize_site
@@ -127,6 +127,8 @@ async def _local_sync(
     try:
         await synchronize_site(ctx, rec, unit.id, km, passphrase, step="sync")
     except OntapError as exc:
+        if outcome_unknown(exc):
+            return await _settle_lost_sync(ctx, cluster, seen, rec, missing, exc)
         if exc.code in C.PASSPHRASE_CHANGED_SOME_NODES_STALE:
             await mark_verified(ctx, rec, passphrase)
             after = await missing_keys_by_node(client, km, seen.version, rec)
@@ -148,6 +150,59 @@ async def _local_sync(
         return Outcome(ClusterOutcome.PARTIAL, f"{SYNCED_BUT}{problem}")
     rec.remediated = bool(stale(missing))
     return Outcome(ClusterOutcome.SUCCEEDED)
+
+
+async def _settle_lost_sync(
+    ctx: RunContext,
+    cluster: Cluster,
+    seen: Observed,
+    rec: ClusterRecorder,
+    missing: NodeCounts,
+    exc: OntapError,
+) -> Outcome:
+    """The sync's answer was lost (a timeout, a reset, a proxy's 5xx): it may have been applied.
+
+    Read the nodes again instead of syncing again: a second sync is a second attempt with the
+    passphrase, and if the first was refused (its refusal lost) that is a second wrong attempt toward
+    Common Criteria lockout. Every node with its keys and a healthy key manager: the sync took
+    effect. The passphrase is still not recorded as proven: only ONTAP's answer proves it.
+    """
+    lost = f"the answer to the sync was lost ({failure_reason(exc)})"
+    again = "not sent again; `fleet sync` again sends it once more"
+    if not seen.at_least(12):
+        rec.note("reread", StepStatus.SKIPPED, f"ONTAP {seen.version_text} cannot list nodes missing keys")
+        return Outcome(
+            ClusterOutcome.UNCONFIRMED,
+            f"{lost}, and ONTAP {seen.version_text} cannot show which nodes miss keys (9.12+): whether "
+            f"it took effect is unknown; {again}",
+        )
+    client = ctx.client(cluster)
+    km = seen.km_uuid
+    assert km is not None
+    try:
+        now = await observe(client, rec)
+        still = stale(await missing_keys_by_node(client, km, now.version, rec))
+    except (OntapError, NotThatCluster) as read_exc:
+        why = rec.reread_failed(read_exc)
+        return Outcome(
+            ClusterOutcome.UNCONFIRMED,
+            f"{lost} and the re-read failed ({why}): whether it took effect is unknown; {again}",
+        )
+    if still or not (now.healthy or now.partner_sync_pending):
+        shown = f"nodes still missing keys ({', '.join(still)})" if still else "the key manager not healthy"
+        rec.note("reread", StepStatus.OK, f"{lost}; a re-read shows {shown}")
+        return Outcome(
+            ClusterOutcome.UNCONFIRMED,
+            f"{lost} and a re-read shows {shown}: {again} (the cluster may still be applying it)",
+        )
+    rec.note("reread", StepStatus.OK, f"{lost}; a re-read shows every node with its keys")
+    record_nodes(rec, missing, None)
+    rec.remediated = bool(stale(missing))
+    unproven = f"{lost}; a re-read shows every node with its keys (the passphrase is not recorded as proven)"
+    problem = await verify_and_backup(client, km, now.version, rec, ctx.spec.backup_dir)
+    if problem:  # a MetroCluster site waits for its partner's sync: verified again once it is done
+        return Outcome(ClusterOutcome.PARTIAL, f"{SYNCED_BUT}{problem}; {unproven}")
+    return Outcome(ClusterOutcome.SUCCEEDED, unproven)
 
 
 async def _partner_create(
@@ -176,9 +231,40 @@ async def _partner_create(
             reply = await ctx.client(cluster).create_onboard(passphrase=passphrase, synchronize=True)
             step.http_status = reply.status
     except OntapError as exc:
+        if outcome_unknown(exc):
+            return await _settle_lost_create(ctx, cluster, rec, exc)
         if exc.code == C.OKM_FAILED_SOME_NODES:
             await mark_verified(ctx, rec, passphrase)
             return Outcome(ClusterOutcome.PARTIAL, f"{exc.message}")
         return Outcome(ClusterOutcome.FAILED, failure_reason(exc))
     await mark_verified(ctx, rec, passphrase)
     return Outcome(ClusterOutcome.SUCCEEDED)
+
+
+async def _settle_lost_create(
+    ctx: RunContext, cluster: Cluster, rec: ClusterRecorder, exc: OntapError
+) -> Outcome:
+    """The answer to the partner create was lost: read the site again rather than create again (a
+    second POST on a site that has its key manager is refused, and is one more passphrase attempt)."""
+    lost = f"the answer to the onboard key manager's creation was lost ({failure_reason(exc)})"
+    try:
+        now = await observe(ctx.client(cluster), rec)
+    except (OntapError, NotThatCluster) as read_exc:
+        why = rec.reread_failed(read_exc)
+        return Outcome(
+            ClusterOutcome.UNCONFIRMED,
+            f"{lost} and the re-read failed ({why}): whether it took effect is unknown; not sent again",
+        )
+    if now.onboard and now.km_uuid is not None:
+        rec.note("reread", StepStatus.OK, f"{lost}; a re-read shows the onboard key manager")
+        return Outcome(
+            ClusterOutcome.SUCCEEDED,
+            f"{lost}; a re-read shows the onboard key manager. The passphrase is not recorded as proven "
+            "(only ONTAP's answer proves one)",
+        )
+    rec.note("reread", StepStatus.OK, f"{lost}; a re-read shows no onboard key manager")
+    return Outcome(
+        ClusterOutcome.UNCONFIRMED,
+        f"{lost} and a re-read shows no onboard key manager yet: not sent again (the cluster may still be "
+        "creating it); `fleet sync` again creates it if it is still missing",
+    )
