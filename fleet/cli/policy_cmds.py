@@ -107,7 +107,9 @@ def _policy_work(
     """Spec and unit work of a policy command; a bad policy file is exit 2 before anything runs."""
     spec, confirm = spec_from_options(kind, given)
     assert spec.policy is not None
-    work = work_for(spec, policy=_load_policy_or_exit(spec.policy), previous=previous)
+    policy = _load_policy_or_exit(spec.policy)
+    spec = spec.model_copy(update={"policy_digest": policy.digest()})
+    work = work_for(spec, policy=policy, previous=previous)
     assert isinstance(work, SweepWork | ApplyWork)
 
     async def build(journal: Journal) -> RunPlan:

@@ -172,10 +172,11 @@ def resume(
     log_format: LogFormat,
     **night: Any,
 ) -> None:
-    """Finish RUN_ID: reconcile units that were in flight, run the ones never started.
+    """Finish RUN_ID (a rotate, sync or apply): reconcile units in flight, run the ones never started.
 
-    The change (inventory, selection, secrets, waves) is the recorded one; the night's options
-    (window, budgets, concurrency, pauses) may be given again and then win over the recorded ones.
+    The change (inventory, selection, secrets, waves, an apply's policy) is the recorded one; the
+    night's options (window, budgets, concurrency, pauses) may be given again and then win over the
+    recorded ones. An apply whose policy file now asks for something else is refused (exit 2).
 
     A run still running in another process is refused (exit 2, nothing sent), naming its pid and
     host: wait for it, or stop it (Ctrl-C, kill PID), then resume. A killed run is resumed at once

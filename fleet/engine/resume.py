@@ -22,6 +22,7 @@ from fleet.engine.plans import RunPlan, build_plan
 from fleet.engine.rollout.settings import ConfirmWave
 from fleet.engine.rollout.window import Clock, parse_window_end, utc_now
 from fleet.engine.spec import RunSpec
+from fleet.engine.work import recorded_policy
 from fleet.errors import InputError
 from fleet.journal import Journal, RunStillRunning
 from fleet.ontap import HttpSettings
@@ -29,7 +30,7 @@ from fleet.outcomes import FINISHED, RETRYABLE, RunKind, RunOutcome
 
 log = structlog.get_logger("fleet.resume")
 
-RESUMABLE = frozenset({RunKind.ROTATE, RunKind.SYNC})
+RESUMABLE = frozenset({RunKind.ROTATE, RunKind.SYNC, RunKind.APPLY})
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,8 @@ async def resume_spec(
     if hold is not None:
         raise RunStillRunning(hold)
     spec = RunSpec.from_journal(run.kind, run.options)
+    if run.kind == RunKind.APPLY:
+        recorded_policy(spec, request.run_id)  # refused before any secret is read
     paused_by_window = run.outcome == RunOutcome.PAUSED and "change window" in (run.stop_reason or "")
     if paused_by_window and request.window_end is None and not request.no_window:
         raise InputError(

@@ -76,6 +76,7 @@ class RunSpec(BaseModel):
     passphrase: str | None = None
     # plan, apply, sweep
     policy: Path | None = None
+    policy_digest: str | None = None  # ``Policy.digest`` of what the run was started with (apply resume)
     probe: bool = False
     # rollout: kept as typed (waves, budgets) or resolved (window_end) so a resume rebuilds the same
     waves: str | None = None

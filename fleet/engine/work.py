@@ -99,6 +99,31 @@ async def still_to_do(ctx: RunContext, names: Sequence[str]) -> dict[str, str]:
     return found
 
 
+def recorded_policy(spec: RunSpec, run_id: str | None) -> Policy:
+    """The policy a resumed ``fleet apply`` applies: the file's, if it still asks for what run
+    ``run_id`` recorded (``Policy.digest``), else ``InputError`` naming the file.
+
+    The run's units were planned, and its change ticket opened, against that policy: a file edited
+    since is another change. Read again where the run is rebuilt, so an edit between the check
+    and the run is caught too.
+    """
+    assert spec.policy is not None
+    policy = load_policy(spec.policy)
+    start = "start a new `fleet apply` (it reads every cluster first; nothing was started)"
+    if spec.policy_digest is None:
+        raise InputError(
+            f"run {run_id} did not record what its policy asked for (an older fleet started it): {start}",
+            file=str(spec.policy),
+        )
+    if policy.digest() != spec.policy_digest:
+        raise InputError(
+            f"the policy changed since run {run_id} started ({spec.policy_digest[:19]} then, "
+            f"{policy.digest()[:19]} now): the run is not resumed; {start}",
+            file=str(spec.policy),
+        )
+    return policy
+
+
 def work_for(
     spec: RunSpec, *, policy: Policy | None = None, previous: list[Finding] | None = None
 ) -> UnitWork:
@@ -114,7 +139,8 @@ def work_for(
     if policy is None:
         if spec.policy is None:
             raise InputError(f"`fleet {spec.kind}` needs a policy file", field="--policy")
-        policy = load_policy(spec.policy)
+        resumed = spec.resumed_from is not None and spec.kind == RunKind.APPLY
+        policy = recorded_policy(spec, spec.resumed_from) if resumed else load_policy(spec.policy)
     now = datetime.now(UTC)
     if spec.kind == RunKind.APPLY:
         return ApplyWork(policy, now)

@@ -9,6 +9,7 @@ in ``svms:``, ``{svm}`` is replaced by the data SVM's name.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import re
 from typing import Literal
 
@@ -152,6 +153,12 @@ class Policy(_Strict):
         description="Data SVMs by name glob (first match in file order wins): their own external KM.",
     )
     certificates: CertificatesPolicy = CertificatesPolicy()
+
+    def digest(self) -> str:
+        """What the policy asks for, as a hash: two files that differ only in comments, layout, the
+        order of top-level keys or spelled-out defaults give one digest (a list's order counts, and
+        ``svms:``'s, whose first match wins). A resumed ``fleet apply`` compares it."""
+        return "sha256:" + hashlib.sha256(self.model_dump_json().encode()).hexdigest()
 
     def svm_policy(self, name: str) -> SvmPolicy | None:
         """The ``svms:`` entry whose glob matches the SVM's name first; None: the SVM is not checked."""
