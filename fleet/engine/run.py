@@ -255,6 +255,7 @@ async def _run(
             interrupted=interrupted,
             not_started_reason=_not_started_reason(halt, run_id),
             retries=ctx.retries,
+            requests=ctx.requests_sent,
         )
         finished_at = datetime.now(UTC)
         outcome, exit_code = run_outcome(records, interrupted=interrupted, halted=halt.kind if halt else None)
@@ -378,12 +379,14 @@ def account_for_every_cluster(
     interrupted: bool,
     not_started_reason: str | None = None,
     retries: Callable[[str], dict[str, int]] | None = None,
+    requests: Callable[[str], int] | None = None,
 ) -> list[ClusterRecord]:
     """One record per selected cluster, in inventory order, with its wave: nothing silently dropped.
 
-    ``retries`` gives what each cluster's client sent again after a transient answer. It is added here,
-    once, whatever way the cluster's work ended (a step machine's own finish, a unit that raised, the
-    deadline, an interruption), so no way of ending can leave it out.
+    ``retries`` gives what each cluster's client sent again after a transient answer, ``requests``
+    how many requests it sent in all. Both are added here, once, whatever way the cluster's work
+    ended (a step machine's own finish, a unit that raised, the deadline, an interruption), so no
+    way of ending can leave them out: an interrupted cluster's requests were once counted as 0.
     """
     records = []
     for cluster in clusters:
@@ -407,6 +410,9 @@ def account_for_every_cluster(
         sent_again = retries(cluster.name) if retries is not None else None
         if sent_again:
             update["retries"] = sent_again
+        sent = requests(cluster.name) if requests is not None else 0
+        if sent > record.requests:
+            update["requests"] = sent
         records.append(record.model_copy(update=update) if update else record)
     return records
 

@@ -45,4 +45,7 @@ async def test_a_second_signal_stops_at_once_writes_the_report_and_exits_130(sim
     outcomes = {cluster["name"]: cluster["outcome"] for cluster in data["clusters"]}
     assert sorted(outcomes.values()).count("interrupted") == 2
     assert set(outcomes.values()) == {"interrupted", "not_started"}
+    sent = {cluster["name"]: cluster["requests"] for cluster in data["clusters"]}
+    assert all(sent[name] == 1 for name, outcome in outcomes.items() if outcome == "interrupted"), sent
+    assert data["summary"]["requests"] == sim.requests() == 2  # once counted 0: in flight, never finished
     assert "interrupted" in out.decode()
