@@ -14,12 +14,12 @@ from fleet.sim.http import CLUSTER
 @dataclass
 class Breakdown:
     """A middleware between fleet and one simulated cluster: it resets the connection of the first
-    change before ONTAP sees it (``drop_first_change``), or every request after the first change
-    went through (``down_after_change``), and counts the changes that reached it."""
+    change before ONTAP sees it (``drop_first_change``), or of every request once ``down_after``
+    changes went through, and counts the changes that reached it."""
 
     cluster: str
     drop_first_change: bool = False
-    down_after_change: bool = False
+    down_after: int | None = None
     changes: list[str] = field(default_factory=list)
 
     def middleware(self) -> Middleware:
@@ -28,11 +28,12 @@ class Breakdown:
             cluster = request.get(CLUSTER)
             if cluster is None or cluster.name != self.cluster:
                 return await handler(request)
-            changed_before = bool(self.changes)
+            changed_before = len(self.changes)
             if request.method in MUTATING_METHODS:
                 self.changes.append(f"{request.method} {request.path}")
-            if (self.drop_first_change and request.method in MUTATING_METHODS and not changed_before) or (
-                self.down_after_change and changed_before
+            first_change = request.method in MUTATING_METHODS and not changed_before
+            if (self.drop_first_change and first_change) or (
+                self.down_after is not None and changed_before >= self.down_after
             ):
                 request.transport.abort()  # what a reset looks like to the client
                 return web.Response(status=500)

@@ -6,10 +6,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from aiohttp import web
 from breakdown import Breakdown
 from enginekit import FAST_HTTP, NEW_PASSPHRASE, by_name
 
 from fleet.ontap import codes
+from fleet.sim.http import CLUSTER
 
 
 def wrong_attempts(sim, name: str) -> int:
@@ -170,7 +172,7 @@ async def test_a_rotated_cluster_whose_remediation_answer_and_reread_are_lost_is
     sim_fleet, runner
 ):
     """The passphrase changed (65536407: a node kept stale keys); then the cluster stopped answering."""
-    breakdown = Breakdown(cluster="sim-0002", down_after_change=True)
+    breakdown = Breakdown(cluster="sim-0002", down_after=1)
     sim = await sim_fleet(clusters=6, seed=8, middlewares=[breakdown.middleware()])
     target = sim.cluster(breakdown.cluster)
     assert target.version[1] >= 12 and target.name in sim.onboard_names()
@@ -186,7 +188,7 @@ async def test_a_rotated_cluster_whose_remediation_answer_and_reread_are_lost_is
 async def test_a_remediation_before_the_rotation_lost_and_unreadable_stops_before_any_change(
     sim_fleet, runner
 ):
-    breakdown = Breakdown(cluster="sim-0002", down_after_change=True)
+    breakdown = Breakdown(cluster="sim-0002", down_after=1)
     sim = await sim_fleet(clusters=6, seed=8, middlewares=[breakdown.middleware()])
     name = a_cluster_missing_keys(sim)
     assert name == breakdown.cluster
@@ -214,3 +216,59 @@ async def test_a_pair_sync_whose_first_sites_answer_is_lost_ends_with_both_sites
     assert (rows[a].outcome, rows[b].outcome) == ("succeeded", "succeeded"), (rows[a].reason, rows[b].reason)
     assert sim.cluster(a).counters.syncs == 1 and sim.cluster(b).pending_partner_sync is None
     assert report.run.exit_code == 0
+
+
+async def test_a_rotated_cluster_whose_node_check_after_remediation_fails_is_partial_not_failed(
+    sim_fleet, runner
+):
+    """65536407, the nodes synced, then the read of their keys failed: the change stands."""
+    breakdown = Breakdown(cluster="sim-0002", down_after=2)  # the rotation, then the remediation sync
+    sim = await sim_fleet(clusters=6, seed=8, middlewares=[breakdown.middleware()])
+    target = sim.cluster(breakdown.cluster)
+    target.faults.partial_code = codes.PASSPHRASE_FAILED_SOME_NODES
+    target.faults.partial_nodes = [target.nodes[-1].name]
+    row = by_name(await runner.rotate(sim.inventory, limit=target.name))[target.name]
+    assert sim.passphrase(target.name) == NEW_PASSPHRASE and len(breakdown.changes) == 2
+    assert row.outcome == "partial", row.reason
+    assert "its nodes could not be checked" in row.reason
+
+
+async def test_a_rotated_cluster_whose_final_status_read_fails_is_partial_not_failed(sim_fleet, runner):
+    """The change answered and proven, then the status read of the final check failed."""
+    changed = []
+
+    @web.middleware
+    async def status_gone_after_change(request, handler):
+        cluster = request.get(CLUSTER)
+        if cluster is not None and cluster.name == "sim-0002":
+            if request.method == "PATCH":
+                changed.append(request.path)
+            elif changed and request.path.rstrip("/").count("/") == 4 and "key-managers" in request.path:
+                request.transport.abort()
+                return web.Response(status=500)
+        return await handler(request)
+
+    sim = await sim_fleet(clusters=6, seed=8, middlewares=[status_gone_after_change])
+    row = by_name(await runner.rotate(sim.inventory, limit="sim-0002"))["sim-0002"]
+    assert sim.passphrase("sim-0002") == NEW_PASSPHRASE and len(changed) == 1
+    assert row.outcome == "partial", row.reason
+    assert "on the new passphrase (verified), but a read after the change failed" in row.reason
+
+
+async def test_a_partner_site_that_stops_answering_after_taking_the_passphrase_is_partial_pair_rotated(
+    sim_fleet, runner
+):
+    """Site B answered 65536407 to its sync (it has the new passphrase), then stopped answering:
+    both sites were reported failed, with no pair record."""
+    sim = await sim_fleet(clusters=4, mcc_pairs=1, seed=8)
+    a, b = sim.pairs()[0]
+    breakdown = Breakdown(cluster=b, down_after=1)
+    sim = await sim_fleet(clusters=4, mcc_pairs=1, seed=8, middlewares=[breakdown.middleware()])
+    site_b = sim.cluster(b)
+    site_b.faults.partial_code = codes.PASSPHRASE_FAILED_SOME_NODES
+    site_b.faults.partial_nodes = [site_b.nodes[-1].name]
+    report = await runner.rotate(sim.inventory, limit=a)
+    rows = by_name(report)
+    assert sim.passphrase(a) == sim.passphrase(b) == NEW_PASSPHRASE
+    assert report.pairs[0].outcome == "rotated", report.pairs[0].reason
+    assert (rows[a].outcome, rows[b].outcome) == ("succeeded", "partial"), (rows[a].reason, rows[b].reason)

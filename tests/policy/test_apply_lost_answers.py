@@ -79,7 +79,7 @@ async def test_a_change_that_never_reached_ontap_is_unconfirmed_not_resent_and_t
 
 
 async def test_a_lost_answer_whose_reread_fails_is_unconfirmed_never_failed(sim_fleet, journal):
-    breakdown = Breakdown(cluster="sim-0001", down_after_change=True)
+    breakdown = Breakdown(cluster="sim-0001", down_after=1)
     sim, site_a, site_b = await external_pair(sim_fleet, breakdown.middleware())
     sim.cluster(site_a).faults.lose_next = ["503"]
     report = await run_policy(sim, journal, "apply", EXTERNAL)

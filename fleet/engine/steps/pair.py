@@ -22,7 +22,7 @@ from fleet.engine.steps.observe import NotThatCluster, Observed, observe
 from fleet.engine.steps.onboard_sync import synchronize_site
 from fleet.engine.steps.recorder import ClusterRecorder, error_info, failure_reason, refusal
 from fleet.engine.steps.remediate import remediate_stale_nodes
-from fleet.engine.steps.rotate import ClusterRotation, verified_by
+from fleet.engine.steps.rotate import ClusterRotation, read_failed_after_change, verified_by
 from fleet.errors import OntapError
 from fleet.inventory import Cluster
 from fleet.ontap import WouldSend
@@ -156,10 +156,17 @@ class PairRotation:
             outcome_b = await self._sync_partner(seen_b)
         except WouldSend as would:  # a dry run, site A on the journal's word: B's sync is the first send
             return await self._partner_planned(outcome_a, would)
+        except OntapError as exc:
+            if self.rec_b.passphrase_fingerprint is None:  # B proved nothing: not settled here
+                raise
+            outcome_b = read_failed_after_change(exc)
         if outcome_b.outcome == ClusterOutcome.FAILED:
             return self._split(outcome_a, outcome_b)
         if outcome_a.outcome in (ClusterOutcome.SUCCEEDED, ClusterOutcome.ALREADY_CURRENT):
-            verified_a = await self._verify_site(seen_a, self.rec_a)
+            try:
+                verified_a = await self._verify_site(seen_a, self.rec_a)
+            except OntapError as exc:
+                verified_a = read_failed_after_change(exc)
             if verified_a.outcome != ClusterOutcome.SUCCEEDED:
                 outcome_a = verified_a
         return self._result(PairOutcome.ROTATED, None, outcome_a, outcome_b)

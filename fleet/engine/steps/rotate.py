@@ -442,4 +442,25 @@ async def _rotate_single(ctx: RunContext, cluster: Cluster, unit_id: str, rec: C
         status = StepStatus.SKIPPED if stop.outcome == ClusterOutcome.SKIPPED else StepStatus.FAILED
         rec.note("precheck", status, stop.reason, error=stop.error)
         return stop
-    return await ClusterRotation(ctx, cluster, rec, unit_id).run(observed)
+    rotation = ClusterRotation(ctx, cluster, rec, unit_id)
+    try:
+        return await rotation.run(observed)
+    except OntapError as exc:
+        if rotation.verified:
+            return read_failed_after_change(exc)
+        if rotation.sent_change:  # a change left and nothing settled it: never "failed"
+            return Outcome(
+                ClusterOutcome.UNCONFIRMED,
+                f"a change was sent, then {failure_reason(exc)}; `fleet resume` settles it with one probe",
+            )
+        raise
+
+
+def read_failed_after_change(exc: OntapError) -> Outcome:
+    """The cluster proved the new passphrase, then a read (nodes, status, backup) failed: the change
+    stands, so the cluster is ``partial``, never ``failed``."""
+    return Outcome(
+        ClusterOutcome.PARTIAL,
+        f"on the new passphrase (verified), but a read after the change failed: {failure_reason(exc)}; "
+        "a rerun verifies it",
+    )
