@@ -11,8 +11,15 @@ import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from test_cli_rotate import run_fleet
 from test_resume_window import iso
+
+from fleet.engine.spec import RunSpec
+from fleet.engine.work import work_for
+from fleet.errors import InputError
+from fleet.outcomes import RunKind
+from fleet.policy import load_policy
 
 
 def lose_keys(sim, name: str) -> None:
@@ -94,3 +101,19 @@ async def test_an_apply_that_recorded_no_policy_digest_is_not_resumed(sim_fleet,
     )
     assert code == 2 and "an older fleet started it" in err and str(policy) in err, err
     assert sim.mutations() == 0
+
+
+def test_the_policy_is_checked_again_where_the_resumed_work_is_built(tmp_path):
+    """Between the resume's first check and the run, the file may change once more."""
+    policy = tmp_path / "policy.yml"
+    policy.write_text("key_manager: onboard\n")
+    spec = RunSpec.create(
+        kind=RunKind.APPLY, workdir=tmp_path, inventory=tmp_path / "inv.yml", policy=policy, resumed_from="r1"
+    ).model_copy(update={"policy_digest": load_policy(policy).digest()})
+    policy.write_text(
+        "# the same, spelled out\nkey_manager: onboard\nonboard:\n  require_all_nodes_keys: true\n"
+    )
+    assert work_for(spec) is not None
+    policy.write_text("key_manager: external\nexternal:\n  servers: ['10.0.0.5']\n")
+    with pytest.raises(InputError, match="the policy changed since run r1 started"):
+        work_for(spec)

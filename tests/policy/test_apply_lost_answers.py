@@ -13,9 +13,11 @@ from dataclasses import replace
 import pytest
 from aiohttp import web
 from breakdown import Breakdown
-from policykit import FAST_HTTP, lose_keys, make_external, run_policy
+from policykit import FAST_HTTP, lose_keys, make_external, make_svm, run_policy
 from test_policy_runs import EXTERNAL, ONBOARD, newest
 
+from fleet.engine.steps.policy import still_asked
+from fleet.policy import Action, Evaluation, Policy
 from fleet.sim.http import CLUSTER
 from fleet.sim.state import LOST_MODES
 
@@ -158,3 +160,68 @@ async def test_an_add_of_two_servers_lost_with_only_one_in_place_is_unconfirmed(
         "GET": sim.cluster(site_a).counters.by_method["GET"],
         "POST": 1,
     }
+
+
+async def test_an_answered_sync_asked_for_again_after_a_lost_answer_is_not_sent_twice(sim_fleet, journal):
+    """The node sync answered OK, yet a node still lacks keys; then an SVM's key-server add lost its
+    answer. The re-read still asks for the sync: sending it again would be a second passphrase
+    attempt in one run."""
+
+    @web.middleware
+    async def svm_add_answer_lost(request, handler):
+        if request.get(CLUSTER) is None or request.method != "POST" or "key-servers" not in request.path:
+            return await handler(request)
+        await handler(request)
+        request.transport.abort()
+        return web.Response(status=500)
+
+    sim = await sim_fleet(clusters=3, seed=7, middlewares=[svm_add_answer_lost])
+    name = sim.onboard_names()[0]
+    make_svm(sim, name, "vs1", ["10.0.0.5:5696"])
+    sim.cluster(name).faults.partial_nodes = [lose_keys(sim, name)]  # the sync leaves it behind,
+    sim.cluster(name).faults.partial_code = None  # and answers OK all the same
+    policy = Policy.model_validate(
+        {
+            "key_manager": "onboard",
+            "require": {"key_store_active": False},
+            "svms": {"vs*": {"servers": [server for server, _ in WANTED]}},
+        }
+    )
+    passphrase = f"file:{sim.secrets_dir / f'{name}.okm'}"
+    report = await run_policy(sim, journal, "apply", policy, limit=name, passphrase_ref=passphrase)
+    row = report.clusters[0]
+    assert sim.cluster(name).counters.syncs == 1
+    assert row.outcome == "partial" and "not sent twice" in row.reason, row.reason
+
+
+async def test_apply_never_sends_a_passphrase_the_cluster_refused(sim_fleet, journal):
+    """The sync's passphrase was refused (65536139) by an earlier apply: the ledger keeps it from
+    being sent again, as it does for rotate and sync (Common Criteria counts wrong attempts)."""
+    sim = await sim_fleet(clusters=12, seed=7)
+    target = newest(sim)[0]
+    lose_keys(sim, target)
+    wrong = sim.secrets_dir / "wrong.okm"
+    wrong.write_text("not-the-passphrase-" + "x" * 20)
+    for _ in range(2):
+        report = await run_policy(
+            sim, journal, "apply", ONBOARD, limit=target, passphrase_ref=f"file:{wrong}"
+        )
+    row = report.clusters[0]
+    assert sim.cluster(target).wrong_passphrase_total == 1
+    assert row.outcome == "failed" and "already refused" in row.reason, row.reason
+
+
+def test_an_add_is_in_effect_when_a_fresh_read_asks_only_for_other_servers():
+    """Adds compare by their servers: one for a server the lost add did not name is another change."""
+    sent = Action("add_key_servers", "cl", "key_servers", ("10.0.0.5:5696", "10.0.0.6:5696"))
+
+    def fresh(*actions: Action) -> Evaluation:
+        return Evaluation("cl", [], list(actions))
+
+    assert not still_asked(sent, fresh(Action("add_key_servers", "cl", "key_servers", ("10.0.0.7:5696",))))
+    assert still_asked(sent, fresh(Action("add_key_servers", "cl", "key_servers", ("10.0.0.6:5696",))))
+    assert not still_asked(
+        sent, fresh(Action("remove_key_server", "cl", "key_servers", (), server="10.9.9.9:5696"))
+    )
+    svm_add = Action("add_key_servers", "cl", "svm_key_servers", ("10.0.0.6:5696",), svm="vs1", km="k2")
+    assert not still_asked(sent, fresh(svm_add))  # another key manager's

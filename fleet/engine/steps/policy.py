@@ -261,35 +261,48 @@ async def run_actions(
     first; returns why it stopped, or None. A refusal whose code has a next step (65536850: the new
     client certificate holds another key pair) says it. An action whose answer was lost is settled by
     reading the cluster again (``settle_lost_answer``), never by sending it again; what that read
-    still asks for is what is sent next."""
-    pending = list(ev.actions)
-    sends_left = 2 * len(pending) + 2  # a cluster whose state keeps moving is not chased forever
+    still asks for is what is sent next, except an action already answered in this run: asked for
+    again, it is not sent twice (a second sync is a second passphrase attempt)."""
+    pending, answered = list(ev.actions), list[Action]()
+    latest: Evaluation | None = None  # the newest re-read's, once there is one: the report shows it
     while pending:
         action = pending.pop(0)
-        sends_left -= 1
-        if sends_left < 0:
-            return Stopped(ClusterOutcome.FAILED, f"{action.describe()}: not sent; the cluster kept changing")
         km = action.km or facts.km_uuid
         assert km is not None
         passphrase = ctx.secrets[cluster.name].current
         fp = ctx.journal.fingerprint(passphrase) if action.needs_passphrase and passphrase else None
+        if action.needs_passphrase and passphrase is not None:
+            not_allowed = await refuse_to_send(ctx, rec, passphrase, role="current")
+            if not_allowed is not None:
+                return Stopped(ClusterOutcome.FAILED, f"{action.describe()} not sent: {not_allowed}", latest)
         try:
             async with journaled(ctx, rec, unit.id, action.kind, to_fp=fp, detail=action.describe()) as step:
                 reply = await send_action(ctx, cluster, km, action)
                 step.http_status = reply.status
         except ActionRefused as exc:
-            return Stopped(ClusterOutcome.FAILED, str(exc))
+            return Stopped(ClusterOutcome.FAILED, str(exc), latest)
         except OntapError as exc:
             if outcome_unknown(exc):
                 settled = await settle_lost_answer(rec, action, exc, reread)
                 if isinstance(settled, Stopped):
                     return settled
+                latest, answered = settled, [*answered, action]
+                again = [done.describe() for done in answered if still_asked(done, settled)]
+                if again:
+                    reason = (
+                        f"a re-read still asks for {'; '.join(again)}, already sent and answered in this "
+                        "run: not sent twice. `fleet sweep` shows what is in effect"
+                    )
+                    return Stopped(ClusterOutcome.PARTIAL, reason, latest)
                 pending = list(settled.actions)
                 continue
+            if exc.code == C.PASSPHRASE_INCORRECT and action.needs_passphrase and passphrase is not None:
+                await refused(ctx, rec, passphrase, code=exc.code)
             info = C.code_info(exc.code) if exc.code is not None else None
             advice = f"; {info.next_step}" if info is not None and info.next_step else ""
             reason = f"{action.describe()} failed: {failure_reason(exc)}{advice}"
-            return Stopped(ClusterOutcome.FAILED, reason)
+            return Stopped(ClusterOutcome.FAILED, reason, latest)
+        answered.append(action)
     return None
 
 

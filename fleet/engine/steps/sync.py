@@ -257,11 +257,22 @@ async def _settle_lost_create(
         )
     if now.onboard and now.km_uuid is not None:
         rec.note("reread", StepStatus.OK, f"{lost}; a re-read shows the onboard key manager")
-        return Outcome(
-            ClusterOutcome.SUCCEEDED,
-            f"{lost}; a re-read shows the onboard key manager. The passphrase is not recorded as proven "
-            "(only ONTAP's answer proves one)",
+        unproven = (
+            f"{lost}; a re-read shows the onboard key manager (the passphrase is not recorded as proven)"
         )
+        client = ctx.client(cluster)
+        try:  # as after an answered creation: every node with its keys, the status healthy
+            still = stale(await missing_keys_by_node(client, now.km_uuid, now.version, rec))
+            problem = await verify_and_backup(client, now.km_uuid, now.version, rec, ctx.spec.backup_dir)
+        except OntapError as read_exc:
+            return Outcome(
+                ClusterOutcome.PARTIAL, f"{unproven}; its check failed: {failure_reason(read_exc)}"
+            )
+        if still:
+            return Outcome(ClusterOutcome.PARTIAL, f"{unproven}; nodes missing keys: {', '.join(still)}")
+        if problem:
+            return Outcome(ClusterOutcome.PARTIAL, f"{SYNCED_BUT}{problem}; {unproven}")
+        return Outcome(ClusterOutcome.SUCCEEDED, unproven)
     rec.note("reread", StepStatus.OK, f"{lost}; a re-read shows no onboard key manager")
     return Outcome(
         ClusterOutcome.UNCONFIRMED,
