@@ -17,8 +17,10 @@ from policykit import FAST_HTTP, lose_keys, make_external, make_svm, run_policy
 from test_policy_runs import EXTERNAL, ONBOARD, newest
 
 from fleet.engine.steps.policy import still_asked
+from fleet.ontap import codes
 from fleet.policy import Action, Evaluation, Policy
 from fleet.sim.http import CLUSTER
+from fleet.sim.rules import error_body
 from fleet.sim.state import LOST_MODES
 
 WANTED = [("10.0.0.5:5696", 30), ("10.0.0.6:5696", 30)]
@@ -128,6 +130,44 @@ async def test_a_pair_changed_on_its_first_site_only_is_not_a_finished_unit(sim_
     ]
     assert [unit.status for unit in await journal.units(report.run.id)] == ["unconfirmed"]
     assert report.run.exit_code == 1
+    (pair,) = report.pairs
+    assert (
+        pair.outcome == "unconfirmed" and f"{site_a} was changed, {site_b} may not have been" in pair.reason
+    )
+    assert pair.remediation.startswith("fleet apply -i ") and f"--limit {site_a},{site_b}" in pair.remediation
+
+
+async def test_a_pair_whose_second_site_refuses_its_change_is_reported_split(sim_fleet, journal):
+    """ONTAP's own refusal on site B after site A changed: the pair is split, said of the pair, with
+    the command that finishes it; before, only the two cluster rows told."""
+
+    @web.middleware
+    async def b_refuses(request, handler):
+        cluster = request.get(CLUSTER)
+        if cluster is not None and cluster.name == "sim-0002" and request.method == "PATCH":
+            return web.json_response(error_body(codes.UNEXPECTED_EXCEPTION), status=400)
+        return await handler(request)
+
+    sim = await sim_fleet(clusters=2, mcc_pairs=1, seed=3, middlewares=[b_refuses])
+    site_a, site_b = sim.pairs()[0]
+    for site in (site_a, site_b):
+        make_external(sim, site, [("10.0.0.5:5696", 25), ("10.0.0.6:5696", 25)])
+    report = await run_policy(sim, journal, "apply", EXTERNAL)
+
+    rows = {c.name: c for c in report.clusters}
+    assert (rows[site_a].outcome, rows[site_b].outcome) == ("succeeded", "failed")
+    (pair,) = report.pairs
+    assert pair.outcome == "split" and pair.reason.startswith(
+        f"SPLIT: {site_a} was changed, {site_b} was not"
+    )
+    assert report.summary.pairs["split"] == 1 and report.run.exit_code == 1
+    assert [unit.status for unit in await journal.units(report.run.id)] == ["split"]
+
+
+async def test_a_pair_apply_changes_whole_has_no_pair_record(sim_fleet, journal):
+    sim, *_ = await external_pair(sim_fleet)
+    report = await run_policy(sim, journal, "apply", EXTERNAL)
+    assert {c.outcome for c in report.clusters} == {"succeeded"} and report.pairs == []
 
 
 async def test_an_add_of_two_servers_lost_with_only_one_in_place_is_unconfirmed(sim_fleet, journal):

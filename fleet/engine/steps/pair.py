@@ -331,9 +331,16 @@ def heal_command(spec: RunSpec, a: str, b: str) -> str:
             reference = f"{spec.store} get {a} current"
         else:
             reference = f"file:{Path(spec.store.removeprefix('file:')) / a / 'current'}"
+    source = inventory_args(spec)
+    return f"fleet sync {source} --passphrase {shlex.quote(reference)} --limit {shlex.quote(f'{a},{b}')}"
+
+
+def inventory_args(spec: RunSpec) -> str:
+    """The command-line options that name the run's clusters as it read them (inventory, overlay, the
+    import password's reference), quoted for a shell."""
     source = f"-i {shlex.quote(str(spec.inventory))}"
     if spec.overlay is not None:
         source += f" --overlay {shlex.quote(str(spec.overlay))}"
     if spec.import_password is not None:
         source += f" --import-password {shlex.quote(spec.import_password)}"
-    return f"fleet sync {source} --passphrase {shlex.quote(reference)} --limit {shlex.quote(f'{a},{b}')}"
+    return source

@@ -10,8 +10,9 @@ opt-in, one attempt per cluster (Common Criteria mode counts wrong passphrases).
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -20,13 +21,22 @@ from fleet.engine.steps.context import DECLARE_PAIR, RunContext, RunState
 from fleet.engine.steps.journaled import journaled, outcome_unknown
 from fleet.engine.steps.ledger import refuse_to_send, refused
 from fleet.engine.steps.observe import NotThatCluster, read_facts
+from fleet.engine.steps.pair import inventory_args
 from fleet.engine.steps.recorder import ClusterRecorder, failure_reason
 from fleet.errors import FleetError, OntapError
 from fleet.inventory import Cluster
 from fleet.ontap import OntapClient, Reply
 from fleet.ontap import codes as C
 from fleet.ontap.client import KEY_MANAGERS
-from fleet.outcomes import ClusterOutcome, ComplianceState, ExitCode, RunKind, RunOutcome, StepStatus
+from fleet.outcomes import (
+    ClusterOutcome,
+    ComplianceState,
+    ExitCode,
+    PairOutcome,
+    RunKind,
+    RunOutcome,
+    StepStatus,
+)
 from fleet.policy import (
     PROBE_CHECKS,
     Action,
@@ -36,7 +46,7 @@ from fleet.policy import (
     evaluate,
 )
 from fleet.policy.rules import used_certificates
-from fleet.report import Finding, Report, build_report
+from fleet.report import Finding, PairRecord, Report, build_report
 from fleet.report.drift import compute_drift
 from fleet.report.model import CertificateExpiry
 from fleet.report.states import build_compliance, counts_against
@@ -243,6 +253,7 @@ class Stopped:
     outcome: ClusterOutcome
     reason: str
     evaluation: Evaluation | None = None
+    changed: bool = False  # an action of this cluster took effect before it stopped
 
 
 Reread = Callable[[], Awaitable[Evaluation]]
@@ -265,6 +276,10 @@ async def run_actions(
     again, it is not sent twice (a second sync is a second passphrase attempt)."""
     pending, answered = list(ev.actions), list[Action]()
     latest: Evaluation | None = None  # the newest re-read's, once there is one: the report shows it
+
+    def stop(outcome: ClusterOutcome, reason: str) -> Stopped:
+        return Stopped(outcome, reason, latest, changed=bool(answered))
+
     while pending:
         action = pending.pop(0)
         km = action.km or facts.km_uuid
@@ -274,18 +289,18 @@ async def run_actions(
         if action.needs_passphrase and passphrase is not None:
             not_allowed = await refuse_to_send(ctx, rec, passphrase, role="current")
             if not_allowed is not None:
-                return Stopped(ClusterOutcome.FAILED, f"{action.describe()} not sent: {not_allowed}", latest)
+                return stop(ClusterOutcome.FAILED, f"{action.describe()} not sent: {not_allowed}")
         try:
             async with journaled(ctx, rec, unit.id, action.kind, to_fp=fp, detail=action.describe()) as step:
                 reply = await send_action(ctx, cluster, km, action)
                 step.http_status = reply.status
         except ActionRefused as exc:
-            return Stopped(ClusterOutcome.FAILED, str(exc), latest)
+            return stop(ClusterOutcome.FAILED, str(exc))
         except OntapError as exc:
             if outcome_unknown(exc):
                 settled = await settle_lost_answer(rec, action, exc, reread)
                 if isinstance(settled, Stopped):
-                    return settled
+                    return replace(settled, changed=bool(answered))
                 latest, answered = settled, [*answered, action]
                 again = [done.describe() for done in answered if still_asked(done, settled)]
                 if again:
@@ -293,7 +308,7 @@ async def run_actions(
                         f"a re-read still asks for {'; '.join(again)}, already sent and answered in this "
                         "run: not sent twice. `fleet sweep` shows what is in effect"
                     )
-                    return Stopped(ClusterOutcome.PARTIAL, reason, latest)
+                    return stop(ClusterOutcome.PARTIAL, reason)
                 pending = list(settled.actions)
                 continue
             if exc.code == C.PASSPHRASE_INCORRECT and action.needs_passphrase and passphrase is not None:
@@ -301,7 +316,7 @@ async def run_actions(
             info = C.code_info(exc.code) if exc.code is not None else None
             advice = f"; {info.next_step}" if info is not None and info.next_step else ""
             reason = f"{action.describe()} failed: {failure_reason(exc)}{advice}"
-            return Stopped(ClusterOutcome.FAILED, reason, latest)
+            return stop(ClusterOutcome.FAILED, reason)
         answered.append(action)
     return None
 
@@ -373,6 +388,7 @@ class ApplyWork:
         read = await read_unit(ctx, unit, state, self.policy, self.results)
         refusal = self._refusal(unit, read)
         stopped: str | None = None
+        changed: set[str] = set()
         for cluster in unit.clusters:
             if cluster.name not in read:
                 continue
@@ -392,11 +408,16 @@ class ApplyWork:
                 outcome = halt.outcome if halt is not None else ClusterOutcome.SUCCEEDED
                 reason = halt.reason if halt is not None else reason
                 stopped = reason if halt is not None else None
+                if halt is None or halt.changed:
+                    changed.add(cluster.name)
             state.records[cluster.name] = rec.finish(
                 outcome, reason, requests=ctx.requests_sent(cluster.name)
             )
         await self._verify(ctx, unit, state, read)
         self._settle(unit, state)
+        pair = half_done_pair(ctx, unit, state, changed)
+        if pair is not None:
+            state.pairs[unit.id] = pair
 
     def _reread(
         self,
@@ -484,6 +505,41 @@ class ApplyWork:
             state.records[cluster.name] = state.recorders[cluster.name].finish(
                 ClusterOutcome.SKIPPED, reason, requests=record.requests
             )
+
+
+NOT_DONE = frozenset({ClusterOutcome.FAILED, ClusterOutcome.UNCONFIRMED, ClusterOutcome.SKIPPED})
+
+
+def half_done_pair(ctx: RunContext, unit: Unit, state: RunState, changed: set[str]) -> PairRecord | None:
+    """A MetroCluster pair apply changed on one site and not on the other: the worst end a pair's
+    change can have, so the report says it of the pair, with the command that finishes it.
+
+    The other site's change unconfirmed (its answer lost): the pair is ``unconfirmed``, not ``split``.
+    """
+    if unit.kind != "pair" or len(changed) != 1:
+        return None
+    done = next(iter(changed))
+    other = next(c.name for c in unit.clusters if c.name != done)
+    record = state.records.get(other)
+    if record is None or record.outcome not in NOT_DONE:
+        return None
+    unsure = record.outcome == ClusterOutcome.UNCONFIRMED
+    a, b = (c.name for c in unit.clusters)
+    command = f"fleet apply {inventory_args(ctx.spec)} -p {shlex.quote(str(ctx.spec.policy))} "
+    command += f"--limit {shlex.quote(f'{a},{b}')}"
+    reason = (
+        f"{'UNCONFIRMED' if unsure else 'SPLIT'}: {done} was changed, {other} "
+        f"{'may not have been' if unsure else 'was not'} ({record.reason}); the sites' key managers "
+        f"{'may ' if unsure else ''}differ until `fleet apply` finishes {other} (it reads both first)"
+    )
+    return PairRecord(
+        name=unit.id,
+        sites=(a, b),
+        first=a,
+        outcome=PairOutcome.UNCONFIRMED if unsure else PairOutcome.SPLIT,
+        reason=reason,
+        remediation=command,
+    )
 
 
 # --- the compliance outcome ------------------------------------------------------------------
