@@ -39,12 +39,12 @@ class PairOutcome(StrEnum):
     """What happened to a MetroCluster pair as a whole."""
 
     ROTATED = "rotated"
-    SPLIT = "split"  # site A moved, site B did not: the worst outcome, reported as such
+    SPLIT = "split"  # one site moved, the other did not: the worst outcome, reported as such
     FAILED = "failed"
     SKIPPED = "skipped"
     NOT_STARTED = "not_started"
     REFUSED = "refused"  # a site is not the cluster the inventory names: neither was touched
-    UNCONFIRMED = "unconfirmed"  # site A's change may or may not be in place; B untouched: resume
+    UNCONFIRMED = "unconfirmed"  # a site's change may or may not be in place (its answer lost)
     PLANNED = "planned"  # --dry-run: would be rotated; only reads were sent
 
 

@@ -157,9 +157,10 @@ class Policy(_Strict):
     def digest(self) -> str:
         """What the policy asks for, as a hash: two files that differ only in comments, layout, the
         order of top-level keys or spelled-out defaults give one digest (a list's order counts, and
-        ``svms:``'s, whose first match wins). Defaults are left out, so a setting a later fleet adds
-        does not change it. A resumed ``fleet apply`` compares it."""
-        return "sha256:" + hashlib.sha256(self.model_dump_json(exclude_defaults=True).encode()).hexdigest()
+        ``svms:``'s, whose first match wins). Defaults are hashed too: a fleet whose defaults differ
+        means another policy by the same file, and a resumed ``fleet apply`` that compares it is
+        refused rather than guessing."""
+        return "sha256:" + hashlib.sha256(self.model_dump_json().encode()).hexdigest()
 
     def svm_policy(self, name: str) -> SvmPolicy | None:
         """The ``svms:`` entry whose glob matches the SVM's name first; None: the SVM is not checked."""

@@ -32,13 +32,21 @@ def consolidate(parts: Sequence[RunPart]) -> Change:
         raise ValueError("a change has at least one run")
     clusters: dict[str, ChangeCluster] = {}
     pairs: dict[str, ChangePair] = {}
+    sites: dict[str, tuple[str, str]] = {}
     for part in parts:
+        ran: set[str] = set()
         for record in _cluster_records(part):
             if record.outcome == ClusterOutcome.NOT_STARTED and record.name in clusters:
                 continue
             clusters[record.name] = record
+            if record.outcome != ClusterOutcome.NOT_STARTED:
+                ran.add(record.name)
         if part.report is not None:
+            recorded = {pair.name for pair in part.report.pairs}
+            for name in [n for n in pairs if n not in recorded and set(sites[n]) <= ran]:
+                del pairs[name]  # a later run did both sites and found nothing to say of the pair
             for pair in part.report.pairs:
+                sites[pair.name] = pair.sites
                 if pair.outcome == PairOutcome.NOT_STARTED and pair.name in pairs:
                     continue
                 pairs[pair.name] = ChangePair(

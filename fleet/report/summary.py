@@ -139,8 +139,8 @@ def _grid(report: Report, path: str | os.PathLike[str] | None, limit: int) -> Ta
     grid.add_row("clusters", f"{summary.total}: {_counts(summary.by_outcome, CLUSTER_OUTCOMES)}")
     if report.pairs:
         grid.add_row("pairs", f"{len(report.pairs)}: {_counts(summary.pairs, PAIR_OUTCOMES)}")
-        for pair in [p for p in report.pairs if p.outcome == "split"][:limit]:
-            grid.add_row("[bold red]split[/]", _split_row(pair))
+        for pair in [p for p in report.pairs if p.outcome == "split" or p.remediation][:limit]:
+            grid.add_row(f"[bold red]{pair.outcome}[/]", _split_row(pair))
     if report.findings or report.drift:
         severities: Counter[str] = Counter(finding.severity for finding in report.findings)
         line = _counts(severities, _SEVERITIES)

@@ -19,6 +19,7 @@ from test_policy_runs import EXTERNAL, ONBOARD, newest
 from fleet.engine.steps.policy import still_asked
 from fleet.ontap import codes
 from fleet.policy import Action, Evaluation, Policy
+from fleet.report.change import RunPart, consolidate
 from fleet.sim.http import CLUSTER
 from fleet.sim.rules import error_body
 from fleet.sim.state import LOST_MODES
@@ -141,18 +142,22 @@ async def test_a_pair_whose_second_site_refuses_its_change_is_reported_split(sim
     """ONTAP's own refusal on site B after site A changed: the pair is split, said of the pair, with
     the command that finishes it; before, only the two cluster rows told."""
 
+    refused = []
+
     @web.middleware
-    async def b_refuses(request, handler):
+    async def b_refuses_once(request, handler):
         cluster = request.get(CLUSTER)
-        if cluster is not None and cluster.name == "sim-0002" and request.method == "PATCH":
+        if cluster is not None and cluster.name == "sim-0002" and request.method == "PATCH" and not refused:
+            refused.append(request.path)
             return web.json_response(error_body(codes.UNEXPECTED_EXCEPTION), status=400)
         return await handler(request)
 
-    sim = await sim_fleet(clusters=2, mcc_pairs=1, seed=3, middlewares=[b_refuses])
+    sim = await sim_fleet(clusters=2, mcc_pairs=1, seed=3, middlewares=[b_refuses_once])
     site_a, site_b = sim.pairs()[0]
     for site in (site_a, site_b):
         make_external(sim, site, [("10.0.0.5:5696", 25), ("10.0.0.6:5696", 25)])
-    report = await run_policy(sim, journal, "apply", EXTERNAL)
+    passphrase = f"file:{sim.secrets_dir / f'{site_a}.okm'}"  # the pair's passphrase, by reference
+    report = await run_policy(sim, journal, "apply", EXTERNAL, passphrase_ref=passphrase)
 
     rows = {c.name: c for c in report.clusters}
     assert (rows[site_a].outcome, rows[site_b].outcome) == ("succeeded", "failed")
@@ -162,6 +167,25 @@ async def test_a_pair_whose_second_site_refuses_its_change_is_reported_split(sim
     )
     assert report.summary.pairs["split"] == 1 and report.run.exit_code == 1
     assert [unit.status for unit in await journal.units(report.run.id)] == ["split"]
+    assert f"--passphrase {passphrase}" in pair.remediation  # the sync would need the same reference
+
+    again = await run_policy(sim, journal, "apply", EXTERNAL, passphrase_ref=passphrase)  # finishes B
+    assert {c.outcome for c in again.clusters} == {"already_current", "succeeded"} and again.pairs == []
+    change = consolidate([RunPart(report.run.id, report), RunPart(again.run.id, again)])
+    assert change.pairs == [], "the finished pair still showed split"
+
+
+async def test_a_partner_with_nothing_to_send_is_not_left_split_by_its_sites_change(sim_fleet, journal):
+    """A lacks a server B has: apply adds it to A and the sites match. B, judged against A's first
+    read, had nothing apply may send; it was reported as left behind, the pair split."""
+    sim = await sim_fleet(clusters=2, mcc_pairs=1, seed=3)
+    site_a, site_b = sim.pairs()[0]
+    make_external(sim, site_a, [("10.0.0.5:5696", 30)])
+    make_external(sim, site_b, [("10.0.0.5:5696", 30), ("10.0.0.6:5696", 30)])
+    report = await run_policy(sim, journal, "apply", EXTERNAL)
+    assert servers(sim, site_a) == servers(sim, site_b) == WANTED
+    assert report.pairs == [], report.pairs
+    assert [unit.status for unit in await journal.units(report.run.id)] != ["split"]
 
 
 async def test_a_pair_apply_changes_whole_has_no_pair_record(sim_fleet, journal):

@@ -300,7 +300,7 @@ async def run_actions(
             if outcome_unknown(exc):
                 settled = await settle_lost_answer(rec, action, exc, reread)
                 if isinstance(settled, Stopped):
-                    return replace(settled, changed=bool(answered))
+                    return replace(settled, changed=bool(answered), evaluation=settled.evaluation or latest)
                 latest, answered = settled, [*answered, action]
                 again = [done.describe() for done in answered if still_asked(done, settled)]
                 if again:
@@ -388,7 +388,7 @@ class ApplyWork:
         read = await read_unit(ctx, unit, state, self.policy, self.results)
         refusal = self._refusal(unit, read)
         stopped: str | None = None
-        changed: set[str] = set()
+        changed, wanted = set[str](), set[str]()  # sites an action took effect on / had actions
         for cluster in unit.clusters:
             if cluster.name not in read:
                 continue
@@ -397,6 +397,8 @@ class ApplyWork:
             self.results.evaluations[cluster.name] = ev
             self.results.note_certificates(facts)
             outcome, reason = ClusterOutcome.ALREADY_CURRENT, ev.reason()
+            if ev.actions:
+                wanted.add(cluster.name)
             if ev.actions and (refusal or stopped):
                 why = refusal or f"the partner site's change stopped ({stopped})"
                 outcome, reason = ClusterOutcome.SKIPPED, f"nothing changed: {why}"
@@ -415,7 +417,7 @@ class ApplyWork:
             )
         await self._verify(ctx, unit, state, read)
         self._settle(unit, state)
-        pair = half_done_pair(ctx, unit, state, changed)
+        pair = half_done_pair(ctx, unit, state, changed, wanted)
         if pair is not None:
             state.pairs[unit.id] = pair
 
@@ -510,9 +512,13 @@ class ApplyWork:
 NOT_DONE = frozenset({ClusterOutcome.FAILED, ClusterOutcome.UNCONFIRMED, ClusterOutcome.SKIPPED})
 
 
-def half_done_pair(ctx: RunContext, unit: Unit, state: RunState, changed: set[str]) -> PairRecord | None:
-    """A MetroCluster pair apply changed on one site and not on the other: the worst end a pair's
-    change can have, so the report says it of the pair, with the command that finishes it.
+def half_done_pair(
+    ctx: RunContext, unit: Unit, state: RunState, changed: set[str], wanted: set[str]
+) -> PairRecord | None:
+    """A MetroCluster pair apply changed on one site and not on the other, which needed a change of
+    its own: the worst end a pair's change can have, so the report says it of the pair, with the
+    command that finishes it. A site with nothing to send (compliant, or needing a human) is not
+    left behind by its partner's change.
 
     The other site's change unconfirmed (its answer lost): the pair is ``unconfirmed``, not ``split``.
     """
@@ -521,12 +527,15 @@ def half_done_pair(ctx: RunContext, unit: Unit, state: RunState, changed: set[st
     done = next(iter(changed))
     other = next(c.name for c in unit.clusters if c.name != done)
     record = state.records.get(other)
-    if record is None or record.outcome not in NOT_DONE:
+    if other not in wanted or record is None or record.outcome not in NOT_DONE:
         return None
     unsure = record.outcome == ClusterOutcome.UNCONFIRMED
     a, b = (c.name for c in unit.clusters)
-    command = f"fleet apply {inventory_args(ctx.spec)} -p {shlex.quote(str(ctx.spec.policy))} "
-    command += f"--limit {shlex.quote(f'{a},{b}')}"
+    spec = ctx.spec
+    command = f"fleet apply {inventory_args(spec)} -p {shlex.quote(str(spec.policy))}"
+    if spec.passphrase is not None:  # a reference, as the run was given it: the sync needs the same
+        command += f" --passphrase {shlex.quote(spec.passphrase)}"
+    command += f" --limit {shlex.quote(f'{a},{b}')}"
     reason = (
         f"{'UNCONFIRMED' if unsure else 'SPLIT'}: {done} was changed, {other} "
         f"{'may not have been' if unsure else 'was not'} ({record.reason}); the sites' key managers "
