@@ -6,9 +6,15 @@ import asyncio
 import json
 import os
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from enginekit import NEW_PASSPHRASE
+
+
+def an_hour_from_now_as_hh_mm() -> str:
+    """A window end typed as HH:MM that is valid at any hour the suite runs (HH:MM must end within 12 h)."""
+    return (datetime.now() + timedelta(hours=1)).strftime("%H:%M")
 
 
 async def fleet(*args: str, cwd: Path) -> tuple[int, str, str]:
@@ -91,7 +97,7 @@ async def test_rollout_options_reach_the_report_events_and_exit_code(sim_fleet, 
         "--events",
         str(events),
         "--window-end",
-        "23:59",
+        an_hour_from_now_as_hh_mm(),
         "--current",
         f"file:{tmp_path / 'wrong.okm'}",
     )
