@@ -30,7 +30,7 @@ class ClusterOutcome(StrEnum):
     INTERRUPTED = "interrupted"  # in flight when the run stopped: `fleet resume` reconciles it
     SPLIT = "split"  # a MetroCluster site that did not get its partner's new passphrase
     REFUSED = "refused"  # fleet would not touch it: the cluster is not the one the inventory names
-    UNCONFIRMED = "unconfirmed"  # a change was sent, its answer lost, and nothing settled it: resume
+    UNCONFIRMED = "unconfirmed"  # a change was sent, its answer lost, nothing settled it: --retry-failed
     BUSY = "busy"  # another run holds the cluster's lease: not touched
     PLANNED = "planned"  # --dry-run: would be changed; only reads were sent
 

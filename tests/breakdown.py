@@ -14,11 +14,13 @@ from fleet.sim.http import CLUSTER
 @dataclass
 class Breakdown:
     """A middleware between fleet and one simulated cluster: it resets the connection of the first
-    change before ONTAP sees it (``drop_first_change``), or of every request once ``down_after``
-    changes went through, and counts the changes that reached it."""
+    change before ONTAP sees it (``drop_first_change``; the first ``drop_changes`` changes), or of
+    every request once ``down_after`` changes went through, and counts the changes that reached it.
+    ``cluster`` may be set after the simulator starts: it is read at each request."""
 
     cluster: str
     drop_first_change: bool = False
+    drop_changes: int = 0
     down_after: int | None = None
     changes: list[str] = field(default_factory=list)
 
@@ -32,8 +34,11 @@ class Breakdown:
             if request.method in MUTATING_METHODS:
                 self.changes.append(f"{request.method} {request.path}")
             first_change = request.method in MUTATING_METHODS and not changed_before
-            if (self.drop_first_change and first_change) or (
-                self.down_after is not None and changed_before >= self.down_after
+            dropped = request.method in MUTATING_METHODS and changed_before < self.drop_changes
+            if (
+                dropped
+                or (self.drop_first_change and first_change)
+                or (self.down_after is not None and changed_before >= self.down_after)
             ):
                 request.transport.abort()  # what a reset looks like to the client
                 return web.Response(status=500)

@@ -147,7 +147,11 @@ async def _runs(
 @main.command()
 @click.argument("run_id")
 @options.journal
-@click.option("--retry-failed", is_flag=True, help="Rerun only the units that failed, are partial or split.")
+@click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="Rerun only the units that failed, are partial, split, refused or unconfirmed.",
+)
 @options.file_option(
     "--report", "report_path", "Report file of the resumed run (default reports/<run-id>.json)."
 )

@@ -10,7 +10,13 @@ from aiohttp import web
 from breakdown import Breakdown
 from enginekit import FAST_HTTP, NEW_PASSPHRASE, by_name
 
+from fleet.engine.resume import ResumeRequest, resume_plan
+from fleet.engine.run import execute
+from fleet.engine.work import rotate_work
+from fleet.errors import InputError
 from fleet.ontap import codes
+from fleet.secrets import Secret
+from fleet.sim import records
 from fleet.sim.http import CLUSTER
 
 
@@ -48,7 +54,10 @@ async def test_site_a_applied_then_lost_is_proven_and_the_pair_rotates(sim_fleet
     assert sim.cluster(b).pending_partner_sync is None
 
 
-async def test_the_partner_sync_applied_then_lost_is_sent_once_more_and_the_pair_rotates(sim_fleet, runner):
+async def test_the_partner_sync_applied_then_lost_is_read_then_proven_by_a_second_answer(sim_fleet, runner):
+    """B took the sync and its answer was lost. A read cannot prove the sync (ONTAP may not show the
+    pending-sync status at all), so B, read and the same cluster, gets the sync once more with the
+    passphrase A proved; that answer is what records B on the new passphrase."""
     sim = await sim_fleet(clusters=4, mcc_pairs=1, seed=8)
     a, b = sim.pairs()[0]
     sim.cluster(b).faults.lose_next = ["reset"]
@@ -56,6 +65,95 @@ async def test_the_partner_sync_applied_then_lost_is_sent_once_more_and_the_pair
     assert report.pairs[0].outcome == "rotated", report.pairs[0].reason
     assert sim.passphrase(b) == NEW_PASSPHRASE and sim.cluster(b).pending_partner_sync is None
     assert wrong_attempts(sim, b) == 0
+    row = by_name(report)[b]
+    assert row.outcome == "succeeded", row.reason
+    assert any(s.name == "reread" and "no longer showing" in (s.detail or "") for s in row.steps)
+    new_fp = runner.journal.fingerprint(Secret(NEW_PASSPHRASE))
+    assert (await runner.journal.cluster_state(b)).current_fp == new_fp
+
+
+async def test_a_pair_that_never_shows_the_pending_status_is_not_taken_for_synced(
+    sim_fleet, runner, monkeypatch
+):
+    """A release that shows no "sync the partner" status: its absence proves nothing, so a sync lost
+    before B saw it is sent again and the pair ends rotated with B really on the new passphrase."""
+    breakdown = Breakdown(cluster="", drop_first_change=True)
+    sim = await sim_fleet(clusters=4, mcc_pairs=1, seed=8, middlewares=[breakdown.middleware()])
+    a, b = sim.pairs()[0]
+    breakdown.cluster = b
+    shown = records.key_manager_status
+    monkeypatch.setattr(
+        records,
+        "key_manager_status",
+        lambda fleet, cluster: (
+            {"code": 0, "message": records.HEALTHY_MESSAGE}
+            if cluster.name in {a, b}
+            else shown(fleet, cluster)
+        ),
+    )
+    report = await runner.rotate(sim.inventory, limit=a)
+    assert report.pairs[0].outcome == "rotated", report.pairs[0].reason
+    assert sim.passphrase(b) == NEW_PASSPHRASE and sim.cluster(b).pending_partner_sync is None
+    assert len(breakdown.changes) == 2 and sim.cluster(b).counters.syncs == 1
+
+
+async def test_a_partner_sync_applied_twice_and_lost_twice_is_unconfirmed_never_split(sim_fleet, runner):
+    """Both answers lost, B holds the new passphrase: "B does not have it" would be a guess."""
+    sim = await sim_fleet(clusters=4, mcc_pairs=1, seed=8)
+    a, b = sim.pairs()[0]
+    sim.cluster(b).faults.lose_next = ["reset", "503"]
+    report = await runner.rotate(sim.inventory, limit=a)
+    pair = report.pairs[0]
+    assert sim.passphrase(b) == NEW_PASSPHRASE
+    assert pair.outcome == "unconfirmed", pair.reason
+    assert f"whether {b} does is unknown" in pair.reason
+    assert pair.remediation == f"fleet resume {report.run.id} --retry-failed"
+    assert sim.cluster(b).counters.syncs == 2 and wrong_attempts(sim, b) == 0
+    assert report.run.exit_code == 1
+
+
+async def test_a_partner_sync_lost_before_b_saw_it_is_sent_once_more_because_b_still_waits(sim_fleet, runner):
+    breakdown = Breakdown(cluster="", drop_first_change=True)
+    sim = await sim_fleet(clusters=4, mcc_pairs=1, seed=8, middlewares=[breakdown.middleware()])
+    a, b = sim.pairs()[0]
+    breakdown.cluster = b
+    report = await runner.rotate(sim.inventory, limit=a)
+    assert report.pairs[0].outcome == "rotated", report.pairs[0].reason
+    assert len(breakdown.changes) == 2 and sim.cluster(b).counters.syncs == 1
+    assert sim.passphrase(b) == NEW_PASSPHRASE and wrong_attempts(sim, b) == 0
+    assert any("still waiting for the partner sync" in (s.detail or "") for s in by_name(report)[b].steps)
+
+
+async def test_a_partner_sync_lost_twice_that_b_never_saw_is_split_on_a_read_not_a_guess(sim_fleet, runner):
+    breakdown = Breakdown(cluster="", drop_changes=2)
+    sim = await sim_fleet(clusters=4, mcc_pairs=1, seed=8, middlewares=[breakdown.middleware()])
+    a, b = sim.pairs()[0]
+    breakdown.cluster = b
+    report = await runner.rotate(sim.inventory, limit=a)
+    pair = report.pairs[0]
+    assert pair.outcome == "split", pair.reason
+    assert "still waiting for the partner sync" in pair.reason
+    assert pair.remediation and pair.remediation.startswith("fleet sync ")
+    assert len(breakdown.changes) == 2 and sim.cluster(b).counters.syncs == 0
+
+
+async def test_a_partner_sync_lost_and_b_unreadable_is_an_unconfirmed_pair_naming_its_resume(
+    sim_fleet, runner
+):
+    """B took the sync, its answer was lost and B stopped answering: fleet cannot know, so it says so."""
+    breakdown = Breakdown(cluster="", down_after=1)
+    sim = await sim_fleet(clusters=4, mcc_pairs=1, seed=8, middlewares=[breakdown.middleware()])
+    a, b = sim.pairs()[0]
+    breakdown.cluster = b
+    sim.cluster(b).faults.lose_next = ["reset"]
+    report = await runner.rotate(sim.inventory, limit=a)
+    pair = report.pairs[0]
+    assert pair.outcome == "unconfirmed", pair.reason
+    assert f"whether {b} does is unknown" in pair.reason
+    assert pair.remediation == f"fleet resume {report.run.id} --retry-failed"
+    assert by_name(report)[b].outcome == "unconfirmed" and by_name(report)[a].outcome == "succeeded"
+    assert sim.cluster(b).counters.syncs == 1 and len(breakdown.changes) == 1
+    assert report.run.exit_code == 1
 
 
 async def test_site_a_lost_twice_is_unconfirmed_never_not_rotated(sim_fleet, runner):
@@ -67,6 +165,8 @@ async def test_site_a_lost_twice_is_unconfirmed_never_not_rotated(sim_fleet, run
     pair = report.pairs[0]
     assert pair.outcome == "unconfirmed", pair.reason
     assert "may hold the new passphrase" in pair.reason and "not rotated" not in pair.reason
+    assert f"`fleet resume {report.run.id} --retry-failed` settles it" in pair.reason
+    assert "`fleet resume` settles" not in pair.reason + by_name(report)[a].reason  # plain resume skips it
     assert by_name(report)[a].outcome == "unconfirmed"
     assert sim.cluster(a).counters.rotations == 1 and sim.cluster(b).counters.mutations == 0
     assert report.run.exit_code == 1
@@ -272,3 +372,113 @@ async def test_a_partner_site_that_stops_answering_after_taking_the_passphrase_i
     assert sim.passphrase(a) == sim.passphrase(b) == NEW_PASSPHRASE
     assert report.pairs[0].outcome == "rotated", report.pairs[0].reason
     assert (rows[a].outcome, rows[b].outcome) == ("succeeded", "partial"), (rows[a].reason, rows[b].reason)
+
+
+async def test_a_rerun_finishes_a_pair_whose_partner_sync_was_unconfirmed(sim_fleet, runner):
+    """The same rotation run again, B answering now: A is not changed again and B is synced and verified."""
+    breakdown = Breakdown(cluster="", down_after=1)
+    sim = await sim_fleet(clusters=4, mcc_pairs=1, seed=8, middlewares=[breakdown.middleware()])
+    a, b = sim.pairs()[0]
+    breakdown.cluster = b
+    sim.cluster(b).faults.lose_next = ["reset"]
+    first = await runner.rotate(sim.inventory, limit=a)
+    assert first.pairs[0].outcome == "unconfirmed", first.pairs[0].reason
+    breakdown.cluster = "nobody"
+    again = await runner.rotate(sim.inventory, limit=a)
+    assert again.pairs[0].outcome == "rotated", again.pairs[0].reason
+    assert sim.cluster(a).counters.rotations == 1
+    assert sim.passphrase(a) == sim.passphrase(b) == NEW_PASSPHRASE
+    assert wrong_attempts(sim, a) == wrong_attempts(sim, b) == 0
+    new_fp = runner.journal.fingerprint(Secret(NEW_PASSPHRASE))
+    assert (await runner.journal.cluster_state(b)).current_fp == new_fp
+
+
+async def test_a_partner_whose_key_manager_changed_after_a_lost_sync_gets_nothing_more(sim_fleet, runner):
+    """The sync's answer is lost and B's key manager is a different one when read back: the second
+    sync is not sent to a key manager it was never meant for, and the pair says it is unsure."""
+    b_name: list[str] = []
+    changes: list[str] = []
+
+    @web.middleware
+    async def replace_key_manager_after_first_change(request, handler):
+        response = await handler(request)
+        cluster = request.get(CLUSTER)
+        if cluster is not None and b_name and cluster.name == b_name[0] and request.method == "PATCH":
+            changes.append(request.path)
+            cluster.key_manager.uuid = "00000000-0000-4000-8000-00000000beef"
+        return response
+
+    sim = await sim_fleet(
+        clusters=4, mcc_pairs=1, seed=8, middlewares=[replace_key_manager_after_first_change]
+    )
+    a, b = sim.pairs()[0]
+    b_name.append(b)
+    sim.cluster(b).faults.lose_next = ["reset"]
+    report = await runner.rotate(sim.inventory, limit=a)
+    pair = report.pairs[0]
+    assert pair.outcome == "unconfirmed", pair.reason
+    assert "not the one the sync was for" in by_name(report)[b].reason
+    assert len(changes) == 1 and sim.cluster(b).counters.syncs == 1
+
+
+async def test_a_second_sync_refused_after_the_first_lost_its_answer_is_judged_on_b_not_called_split(
+    sim_fleet, runner
+):
+    """The first sync is applied and its answer lost; the second gets a definite ONTAP error. B holds
+    the new passphrase, so "split: B does not have it" would be a guess: B shows no pending sync."""
+    b_name: list[str] = []
+    patches: list[str] = []
+
+    @web.middleware
+    async def fail_second_sync(request, handler):
+        cluster = request.get(CLUSTER)
+        if cluster is not None and b_name and cluster.name == b_name[0] and request.method == "PATCH":
+            patches.append(request.path)
+            if len(patches) == 2:
+                body = {"error": {"message": "Failed to sync the Onboard Key Manager", "code": "65537248"}}
+                return web.json_response(body, status=500)
+        return await handler(request)
+
+    sim = await sim_fleet(clusters=4, mcc_pairs=1, seed=8, middlewares=[fail_second_sync])
+    a, b = sim.pairs()[0]
+    b_name.append(b)
+    sim.cluster(b).faults.lose_next = ["reset"]
+    report = await runner.rotate(sim.inventory, limit=a)
+    pair = report.pairs[0]
+    assert sim.passphrase(b) == NEW_PASSPHRASE and len(patches) == 2
+    assert pair.outcome == "unconfirmed", pair.reason
+    assert "second partner sync was refused" in pair.reason
+
+
+async def test_resume_retry_failed_finishes_an_unconfirmed_pair_even_where_b_shows_no_pending_status(
+    sim_fleet, runner, monkeypatch
+):
+    """The remediation an unconfirmed pair names works where `fleet sync` would see nothing to do:
+    B never got the sync, stopped answering, and its release shows no pending-sync status."""
+    breakdown = Breakdown(cluster="", drop_first_change=True, down_after=1)
+    sim = await sim_fleet(clusters=4, mcc_pairs=1, seed=8, middlewares=[breakdown.middleware()])
+    a, b = sim.pairs()[0]
+    breakdown.cluster = b
+    shown = records.key_manager_status
+    monkeypatch.setattr(
+        records,
+        "key_manager_status",
+        lambda fleet, cluster: (
+            {"code": 0, "message": records.HEALTHY_MESSAGE}
+            if cluster.name in {a, b}
+            else shown(fleet, cluster)
+        ),
+    )
+    first = await runner.rotate(sim.inventory, limit=a)
+    assert first.pairs[0].outcome == "unconfirmed", first.pairs[0].reason
+    assert sim.passphrase(b) != NEW_PASSPHRASE
+    with pytest.raises(InputError, match="nothing left to do"):  # a plain resume leaves it alone
+        await resume_plan(runner.journal, ResumeRequest(first.run.id), http=FAST_HTTP)
+    breakdown.cluster = "nobody"
+    plan = await resume_plan(runner.journal, ResumeRequest(first.run.id, retry_failed=True), http=FAST_HTTP)
+    again = (await execute(plan, rotate_work)).report
+    assert again.pairs[0].outcome == "rotated", again.pairs[0].reason
+    assert sim.passphrase(a) == sim.passphrase(b) == NEW_PASSPHRASE
+    assert sim.cluster(a).counters.rotations == 1 and wrong_attempts(sim, b) == 0
+    new_fp = runner.journal.fingerprint(Secret(NEW_PASSPHRASE))
+    assert (await runner.journal.cluster_state(b)).current_fp == new_fp

@@ -4,9 +4,10 @@ After a MetroCluster rotation the partner must be synced with the new passphrase
 uses PATCH ``onboard.synchronize`` where OKM exists and POST ``synchronize`` where it does not; the
 pending-sync status message names POST; which form ONTAP wants on a pending partner is UNCONFIRMED
 (ontap-notes §10). So: PATCH first, and once, the POST form when the site refuses the PATCH with
-that MetroCluster message. A sync changes no passphrase; a rotation's partner sync, whose
-passphrase site A proved, may be sent once more after a lost answer. ``fleet sync``'s, unproven,
-never is: it reads the nodes instead (``sync._settle_lost_sync``).
+that MetroCluster message. A sync changes no passphrase. After a lost answer neither sync is sent
+again blindly: a rotation's partner sync reads B first and is sent once more only to the B it read,
+with the passphrase A proved (``pair.PairRotation._settle_lost_partner_sync``); ``fleet sync``'s,
+unproven, reads the nodes and is never sent again (``sync._settle_lost_sync``).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ are worked strictly one after the other, so they are never in flight at the same
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from fleet.engine.spec import RunSpec
@@ -133,7 +133,7 @@ class PairRotation:
             # Never "not rotated" unless fleet knows A kept its old passphrase.
             reason = (
                 f"site A ({a.name}) may hold the new passphrase ({rotation.new_fp}): {outcome_a.reason}; "
-                f"{b.name} was not touched; `fleet resume` settles {a.name} with one probe, then syncs it"
+                f"{b.name} was not touched; {rotation.settled_by}, then syncs {b.name}"
             )
             return self._result(
                 PairOutcome.UNCONFIRMED,
@@ -162,6 +162,8 @@ class PairRotation:
             outcome_b = read_failed_after_change(exc)
         if outcome_b.outcome == ClusterOutcome.FAILED:
             return self._split(outcome_a, outcome_b)
+        if outcome_b.outcome == ClusterOutcome.UNCONFIRMED:
+            return self._partner_unconfirmed(outcome_a, outcome_b)
         if outcome_a.outcome in (ClusterOutcome.SUCCEEDED, ClusterOutcome.ALREADY_CURRENT):
             try:
                 verified_a = await self._verify_site(seen_a, self.rec_a)
@@ -188,9 +190,11 @@ class PairRotation:
     async def _sync_partner(self, seen_b: Observed) -> Outcome:
         """Sync B with the NEW passphrase (PATCH synchronize, existing_passphrase = new; POST if B asks).
 
-        ontap-notes §4.1 marks the REST form UNCONFIRMED (see ``onboard_sync``). A sync changes no
-        passphrase, so sending it once more after a lost answer (no answer, or a 5xx that may have
-        come after B applied it) is safe; twice lost is reported, never guessed.
+        ontap-notes §4.1 marks the REST form UNCONFIRMED (see ``onboard_sync``). After a lost answer
+        (no answer, or a 5xx that may have come after B applied it) B is read first; the sync is sent
+        once more only to the B the read shows (A proved the passphrase, so that send cannot be a
+        wrong attempt, and its answer is what proves B). Twice lost is reported on B's status, never
+        guessed.
         """
         b, km = self.b, seen_b.km_uuid
         assert km is not None
@@ -218,22 +222,79 @@ class PairRotation:
                 )
             except OntapError as exc:
                 if outcome_unknown(exc):
-                    if attempt == 1:
+                    again = "again " if attempt == 2 else ""
+                    lost = f"the answer to the partner sync was lost {again}({failure_reason(exc)})"
+                    settled = await self._settle_lost_partner_sync(lost, seen_b, last_try=attempt == 2)
+                    if settled is None:  # B read, and nothing proves the sync took effect: once more
                         continue
-                    return Outcome(ClusterOutcome.FAILED, f"partner sync got no answer twice: {exc.message}")
+                    return settled
                 if exc.code in C.PASSPHRASE_CHANGED_SOME_NODES_STALE:
                     # B accepted the new passphrase but some of its nodes kept stale keys.
                     self.rec_b.previous_passphrase_fingerprint = replaced
                     await mark_verified(self.ctx, self.rec_b, new)
                     stopped = await remediate_stale_nodes(self.ctx, self.rec_b, km, seen_b, exc, new)
                     return stopped or await self._verify_site(seen_b, self.rec_b)
-                if exc.code == C.PASSPHRASE_INCORRECT:
+                if exc.code == C.PASSPHRASE_INCORRECT:  # B does not hold the new passphrase: a fact
                     await refused(self.ctx, self.rec_b, new, code=exc.code)
+                elif attempt == 2:  # the first sync, its answer lost, may be in place: B decides
+                    refusal = (
+                        f"the second partner sync was refused ({failure_reason(exc)}) after the first "
+                        "lost its answer"
+                    )
+                    settled = await self._settle_lost_partner_sync(refusal, seen_b, last_try=True)
+                    assert settled is not None
+                    return settled
                 return Outcome(ClusterOutcome.FAILED, f"partner sync refused: {failure_reason(exc)}")
             break
         self.rec_b.previous_passphrase_fingerprint = replaced
         await mark_verified(self.ctx, self.rec_b, new)
         return await self._verify_site(seen_b, self.rec_b)
+
+    async def _settle_lost_partner_sync(
+        self, lost: str, seen_b: Observed, *, last_try: bool
+    ) -> Outcome | None:
+        """The partner sync's answer was lost (``lost`` says how): read B before anything more is sent.
+
+        Only ONTAP's answer to a sync proves B holds the new passphrase, so a read never settles the
+        sync as done: ONTAP shows the MetroCluster "sync the partner" status while B waits, but
+        whether every release shows it is UNCONFIRMED (ontap-notes §4.1). B unreadable, unhealthy or
+        not the key manager the sync was for: UNCONFIRMED, nothing more sent. Otherwise None: the
+        sync is sent once more, with the passphrase A proved, so it cannot be a wrong attempt. After
+        the last try B's own status decides: still waiting is ``split``, anything else UNCONFIRMED.
+        """
+        b = self.b
+        unknown = f"whether {b.name} holds the new passphrase is unknown; nothing more was sent"
+        try:
+            now_b = await observe(self.ctx.client(b), self.rec_b)
+        except (OntapError, NotThatCluster) as read_exc:
+            why = self.rec_b.reread_failed(read_exc)
+            return Outcome(
+                ClusterOutcome.UNCONFIRMED, f"{lost} and {b.name} could not be read again ({why}): {unknown}"
+            )
+        if (now_b.uuid, now_b.km_uuid) != (seen_b.uuid, seen_b.km_uuid) or not now_b.onboard:
+            changed = (
+                f"{lost}; a re-read shows {b.name}'s onboard key manager is not the one the sync was for"
+            )
+            self.rec_b.note("reread", StepStatus.FAILED, changed)
+            return Outcome(ClusterOutcome.UNCONFIRMED, f"{changed}: {unknown}")
+        waiting = now_b.partner_sync_pending
+        if not waiting and not now_b.healthy:
+            shown = f"{lost}; a re-read shows status {now_b.status_code}: {now_b.status_message}"
+            self.rec_b.note("reread", StepStatus.OK, shown)
+            return Outcome(ClusterOutcome.UNCONFIRMED, f"{shown}: {unknown}")
+        seen = (
+            "still waiting for the partner sync" if waiting else "no longer showing the partner-sync status"
+        )
+        self.rec_b.note("reread", StepStatus.OK, f"{lost}; a re-read shows {b.name} {seen}")
+        if not last_try:
+            return None
+        if waiting:
+            return Outcome(ClusterOutcome.FAILED, f"{lost}, and a re-read shows {b.name} {seen}")
+        return Outcome(
+            ClusterOutcome.UNCONFIRMED,
+            f"{lost}; a re-read shows {b.name} {seen}, which does not prove it took the new "
+            "passphrase; nothing more was sent",
+        )
 
     async def _partner_planned(self, outcome_a: Outcome, would: WouldSend) -> PairResult:
         """A dry run's pair whose site A the journal records on the new passphrase: B would be synced
@@ -273,6 +334,22 @@ class PairRotation:
             if problem
             else Outcome(ClusterOutcome.SUCCEEDED)
         )
+
+    def _partner_unconfirmed(self, outcome_a: Outcome, outcome_b: Outcome) -> PairResult:
+        """A has the new passphrase; whether B was synced is unknown. The remedy is this run's
+        ``--retry-failed`` resume: it sends B the partner sync with the passphrase A proved (never a
+        wrong attempt) whatever B shows, where ``fleet sync`` would find a B that looks healthy with
+        nothing to sync and leave it on its old passphrase."""
+        a, b = self.a, self.b
+        reason = (
+            f"UNCONFIRMED: {a.name} has the new passphrase; whether {b.name} does is unknown "
+            f"({outcome_b.reason}). {a.name} will not be changed again."
+        )
+        result = self._result(PairOutcome.UNCONFIRMED, reason, outcome_a, outcome_b)
+        return replace(result, pair=result.pair.model_copy(update={"remediation": self._resume_command()}))
+
+    def _resume_command(self) -> str:
+        return f"fleet resume {shlex.quote(self.ctx.run_id)} --retry-failed"
 
     # -- results -----------------------------------------------------------------------------
     def _refused(self, outcome: ClusterOutcome, reason: str, error: ErrorInfo | None = None) -> PairResult:

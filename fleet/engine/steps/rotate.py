@@ -11,6 +11,7 @@ rotating one site alone is the failure a pair must never have.
 
 from __future__ import annotations
 
+import shlex
 from datetime import datetime
 
 from fleet.engine.steps.checks import verify_and_backup
@@ -62,6 +63,12 @@ class ClusterRotation:
         self.on_journal_word = False  # a dry run took the journal's word that it has the new passphrase
 
     # -- the whole machine -------------------------------------------------------------------
+    @property
+    def settled_by(self) -> str:
+        """What settles an unconfirmed rotation: resuming the run's unsettled units, deliberately (a
+        plain resume leaves them: settling means one more probe with the candidate passphrase)."""
+        return f"`fleet resume {shlex.quote(self.ctx.run_id)} --retry-failed` settles it with one probe"
+
     async def run(self, observed: Observed) -> Outcome:
         """Rotate on a cluster whose pre-checks passed (``observed`` is its fresh state)."""
         km = observed.km_uuid
@@ -237,7 +244,7 @@ class ClusterRotation:
             return Outcome(
                 ClusterOutcome.UNCONFIRMED,
                 f"the change to {self.new_fp} was sent, its answer lost, and the cluster did not answer "
-                "the re-read: `fleet resume` settles it with one probe",
+                f"the re-read: {self.settled_by}",
             )
         outcome = await self._probe_already_rotated(
             km,
@@ -256,7 +263,7 @@ class ClusterRotation:
                 return Outcome(
                     ClusterOutcome.UNCONFIRMED,
                     f"the proven-safe resend of the change to {self.new_fp} lost its answer too: "
-                    "`fleet resume` settles it",
+                    f"{self.settled_by}",
                 )
             if exc.code in C.PASSPHRASE_CHANGED_SOME_NODES_STALE:
                 return await self._partial(km, observed, exc)
@@ -318,7 +325,7 @@ class ClusterRotation:
             return Outcome(
                 ClusterOutcome.UNCONFIRMED,
                 f"the probe with the new passphrase ({self.new_fp}) got no usable answer ({exc.message}): "
-                "whether the cluster has it is unknown; `fleet resume` settles it",
+                f"whether the cluster has it is unknown; {self.settled_by}",
             )
         self.replaced_current = replaced_current
         await self._verified()
@@ -451,7 +458,7 @@ async def _rotate_single(ctx: RunContext, cluster: Cluster, unit_id: str, rec: C
         if rotation.sent_change:  # a change left and nothing settled it: never "failed"
             return Outcome(
                 ClusterOutcome.UNCONFIRMED,
-                f"a change was sent, then {failure_reason(exc)}; `fleet resume` settles it with one probe",
+                f"a change was sent, then {failure_reason(exc)}; {rotation.settled_by}",
             )
         raise
 
