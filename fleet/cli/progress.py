@@ -29,8 +29,8 @@ from fleet.engine.rollout.runner import WaveResult
 from fleet.engine.rollout.units import Unit
 from fleet.engine.rollout.window import Closing
 from fleet.logs import print_logs_with
+from fleet.outcomes import FAILURE
 
-_BAD = frozenset({"failed", "partial", "split", "interrupted"})
 #: How many of the longest-running units in flight the second line names.
 SLOWEST = 3
 
@@ -124,7 +124,7 @@ class ProgressObserver:
             self._since.pop(unit.id, None)
         self.in_flight -= 1
         self.done += 1
-        self.failed += outcome in _BAD
+        self.failed += outcome in FAILURE  # what the failure budget counts, so the two agree
         self._progress.advance(self._task)
         self._refresh()
 

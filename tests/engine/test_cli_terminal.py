@@ -170,3 +170,13 @@ def test_the_bar_names_the_three_units_in_flight_longest():
     progress.unit_finished(Unit("b", "cluster", ()), "succeeded")
     now[0] += 5
     assert progress.slowest() == "slowest: a 2m05s, c 1m05s, d 35s"
+
+
+def test_the_bar_counts_as_failed_every_outcome_the_failure_budget_counts():
+    """An unconfirmed, refused or busy unit is not done well: "failed 0" on the bar would hide it."""
+    progress = ProgressObserver(7, Console(file=io.StringIO()))
+    outcomes = ["succeeded", "skipped", "unconfirmed", "refused", "busy", "split", "rotated"]
+    for name, outcome in zip("abcdefg", outcomes, strict=True):
+        progress.unit_started(Unit(name, "cluster", ()))
+        progress.unit_finished(Unit(name, "cluster", ()), outcome)
+    assert (progress.done, progress.failed) == (7, 4)
