@@ -482,3 +482,87 @@ async def test_resume_retry_failed_finishes_an_unconfirmed_pair_even_where_b_sho
     assert sim.cluster(a).counters.rotations == 1 and wrong_attempts(sim, b) == 0
     new_fp = runner.journal.fingerprint(Secret(NEW_PASSPHRASE))
     assert (await runner.journal.cluster_state(b)).current_fp == new_fp
+
+
+async def test_the_heal_command_of_a_split_pair_syncs_b_even_where_b_looks_healthy(
+    sim_fleet, runner, monkeypatch
+):
+    """ONTAP refused B's partner sync (a split pair) and B's release shows no pending-sync status:
+    B looks healthy with every key. The pasted `fleet sync` must still sync it, because the journal
+    knows B was sent the new passphrase and never proved it; "nothing to sync" would leave it behind."""
+    b_name: list[str] = []
+
+    @web.middleware
+    async def refuse_first_sync(request, handler):
+        cluster = request.get(CLUSTER)
+        if cluster is not None and b_name and cluster.name == b_name[0] and request.method == "PATCH":
+            b_name.clear()
+            body = {"error": {"message": "Failed to sync the Onboard Key Manager", "code": "65537248"}}
+            return web.json_response(body, status=500)
+        return await handler(request)
+
+    sim = await sim_fleet(clusters=4, mcc_pairs=1, seed=8, middlewares=[refuse_first_sync])
+    a, b = sim.pairs()[0]
+    b_name.append(b)
+    shown = records.key_manager_status
+    monkeypatch.setattr(
+        records,
+        "key_manager_status",
+        lambda fleet, cluster: (
+            {"code": 0, "message": records.HEALTHY_MESSAGE}
+            if cluster.name in {a, b}
+            else shown(fleet, cluster)
+        ),
+    )
+    split = await runner.rotate(sim.inventory, limit=a)
+    assert split.pairs[0].outcome == "split", split.pairs[0].reason
+    assert sim.passphrase(b) != NEW_PASSPHRASE
+    healed = await runner.sync(
+        sim.inventory, passphrase_ref=runner.secret_file("new.okm", NEW_PASSPHRASE), limit=f"{a},{b}"
+    )
+    assert sim.passphrase(b) == NEW_PASSPHRASE
+    rows = by_name(healed)
+    assert rows[b].outcome == "succeeded", rows[b].reason
+    assert rows[a].outcome == "already_current", rows[a].reason
+    assert wrong_attempts(sim, a) == wrong_attempts(sim, b) == 0
+    new_fp = runner.journal.fingerprint(Secret(NEW_PASSPHRASE))
+    assert (await runner.journal.cluster_state(b)).current_fp == new_fp
+
+
+async def test_the_heal_command_of_a_pair_split_on_its_second_rotation_is_not_a_stale_reference(
+    sim_fleet, runner
+):
+    """B was verified on the first rotation's passphrase; the second rotation split the pair. The heal
+    sends B the passphrase A proved, as the partner sync would: not refused as "stale reference"."""
+    refuse_next_sync_of: list[str] = []
+
+    @web.middleware
+    async def refuse_one_sync(request, handler):
+        cluster = request.get(CLUSTER)
+        if cluster is not None and cluster.name in refuse_next_sync_of and request.method == "PATCH":
+            refuse_next_sync_of.clear()
+            body = {"error": {"message": "Failed to sync the Onboard Key Manager", "code": "65537248"}}
+            return web.json_response(body, status=500)
+        return await handler(request)
+
+    sim = await sim_fleet(clusters=4, mcc_pairs=1, seed=8, middlewares=[refuse_one_sync])
+    a, b = sim.pairs()[0]
+    first = await runner.rotate(sim.inventory, limit=a)
+    assert first.pairs[0].outcome == "rotated", first.pairs[0].reason
+    second_passphrase = "Second-rotation/" + "y8" * 20
+    refuse_next_sync_of.append(b)
+    split = await runner.rotate(
+        sim.inventory,
+        limit=a,
+        current_ref=runner.secret_file("first.okm", NEW_PASSPHRASE),
+        new_ref=runner.secret_file("second.okm", second_passphrase),
+    )
+    assert split.pairs[0].outcome == "split", split.pairs[0].reason
+    healed = await runner.sync(
+        sim.inventory, passphrase_ref=runner.secret_file("second.okm", second_passphrase), limit=f"{a},{b}"
+    )
+    rows = by_name(healed)
+    assert rows[b].outcome == "succeeded", rows[b].reason
+    assert sim.passphrase(a) == sim.passphrase(b) == second_passphrase
+    assert wrong_attempts(sim, a) == wrong_attempts(sim, b) == 0
+    assert healed.run.exit_code == 0

@@ -100,11 +100,45 @@ async def sync_cluster(
         )
     client = ctx.client(cluster)
     missing = await missing_keys_by_node(client, seen.km_uuid, seen.version, rec)
-    needs_sync = not seen.healthy or bool(stale(missing)) or not seen.at_least(12)
+    heals = await _partner_proved_what_this_site_waits_for(ctx, unit, cluster, seen)
+    if heals:
+        rec.note("heal", StepStatus.OK, f"the journal records this site sent the passphrase {heals}")
+    needs_sync = heals is not None or not seen.healthy or bool(stale(missing)) or not seen.at_least(12)
     if not needs_sync:
         rec.note("sync", StepStatus.SKIPPED, "every node has its keys and the key manager is healthy")
         return Outcome(ClusterOutcome.ALREADY_CURRENT, "nothing to sync")
-    return await _local_sync(ctx, unit, cluster, seen, rec, missing)
+    return await _local_sync(ctx, unit, cluster, seen, rec, missing, role="sync" if heals is None else "new")
+
+
+async def _partner_proved_what_this_site_waits_for(
+    ctx: RunContext, unit: Unit, cluster: Cluster, seen: Observed
+) -> str | None:
+    """Was this MetroCluster site sent the passphrase given, never proven here, while its partner (the
+    one ONTAP names) proved it? Then says so; else None.
+
+    A pair a rotation left ``split`` is that, and its heal command is this sync. It is sent even where
+    the site looks healthy with every key (whether every release shows the pending partner sync is
+    not documented), and as the rotation's own partner sync would be (the ledger's rules for a new
+    passphrase: a site rotated before is verified on its old one, which is not a stale reference
+    here). A pair changed outside fleet since can still refuse it: that one refusal is recorded and
+    the passphrase is never sent there again.
+    """
+    passphrase = ctx.secrets[cluster.name].current
+    mcc = seen.metrocluster
+    if unit.kind != "pair" or passphrase is None or mcc is None or not mcc.configured or not mcc.remote_uuid:
+        return None
+    journal = ctx.journal
+    given = journal.fingerprint(passphrase)
+    here = await journal.cluster_state(cluster.name, uuid=seen.uuid or None)
+    if here is None or here.pending_fp != given or here.current_fp == given:
+        return None
+    partner = next((site for site in unit.clusters if site.name != cluster.name), None)
+    if partner is None:
+        return None
+    there = await journal.cluster_state(partner.name, uuid=mcc.remote_uuid)
+    if there is None or there.current_fp != given:
+        return None
+    return f"{given} (run {here.run_id}), which its partner {partner.name} proved"
 
 
 async def _local_sync(
@@ -114,14 +148,19 @@ async def _local_sync(
     seen: Observed,
     rec: ClusterRecorder,
     missing: NodeCounts,
+    *,
+    role: str,
 ) -> Outcome:
-    """PATCH synchronize (the POST form when a MetroCluster site asks for it), then check every node."""
+    """PATCH synchronize (the POST form when a MetroCluster site asks for it), then check every node.
+
+    ``role`` is the ledger's: "sync" for the passphrase the cluster is known on, "new" for healing a
+    pair site with the passphrase its partner proved."""
     km = seen.km_uuid
     assert km is not None
     passphrase = ctx.secrets[cluster.name].current
     assert passphrase is not None
     client = ctx.client(cluster)
-    not_allowed = await refuse_to_send(ctx, rec, passphrase, role="sync")
+    not_allowed = await refuse_to_send(ctx, rec, passphrase, role=role)
     if not_allowed is not None:
         return Outcome(ClusterOutcome.FAILED, not_allowed)
     try:
