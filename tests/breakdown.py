@@ -1,4 +1,4 @@
-"""A middleware that breaks one simulated cluster's connection at a chosen moment of a change."""
+"""Middlewares that break one simulated cluster's answers at a chosen moment of a change."""
 
 from __future__ import annotations
 
@@ -45,3 +45,27 @@ class Breakdown:
             return await handler(request)
 
         return breakdown
+
+
+@dataclass
+class SyncRefusal:
+    """A middleware that answers ``cluster``'s ``refuse_nth`` PATCH (1-based, counted from when
+    ``cluster`` is set) with a definite ONTAP error, 65537248 "failed to sync", before ONTAP sees it."""
+
+    cluster: str
+    refuse_nth: int = 1
+    patches: list[str] = field(default_factory=list)
+
+    def middleware(self) -> Middleware:
+        @web.middleware
+        async def refuse(request, handler):
+            cluster = request.get(CLUSTER)
+            if cluster is None or cluster.name != self.cluster or request.method != "PATCH":
+                return await handler(request)
+            self.patches.append(request.path)
+            if len(self.patches) == self.refuse_nth:
+                body = {"error": {"message": "Failed to sync the Onboard Key Manager", "code": "65537248"}}
+                return web.json_response(body, status=500)
+            return await handler(request)
+
+        return refuse

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 from aiohttp import web
-from breakdown import Breakdown
+from breakdown import Breakdown, SyncRefusal
 from enginekit import FAST_HTTP, NEW_PASSPHRASE, by_name
 
 from fleet.engine.resume import ResumeRequest, resume_plan
@@ -22,6 +22,21 @@ from fleet.sim.http import CLUSTER
 
 def wrong_attempts(sim, name: str) -> int:
     return sim.cluster(name).wrong_passphrase_total
+
+
+def hide_pending_sync_status(monkeypatch, *names: str) -> None:
+    """These clusters report healthy status always, as a release that never shows the MetroCluster
+    "sync the partner" status would (whether every release shows it is not documented)."""
+    shown = records.key_manager_status
+    monkeypatch.setattr(
+        records,
+        "key_manager_status",
+        lambda fleet, cluster: (
+            {"code": 0, "message": records.HEALTHY_MESSAGE}
+            if cluster.name in names
+            else shown(fleet, cluster)
+        ),
+    )
 
 
 @pytest.mark.parametrize("mode", ["reset", "502", "503", "504", "hang"])
@@ -81,16 +96,7 @@ async def test_a_pair_that_never_shows_the_pending_status_is_not_taken_for_synce
     sim = await sim_fleet(clusters=4, mcc_pairs=1, seed=8, middlewares=[breakdown.middleware()])
     a, b = sim.pairs()[0]
     breakdown.cluster = b
-    shown = records.key_manager_status
-    monkeypatch.setattr(
-        records,
-        "key_manager_status",
-        lambda fleet, cluster: (
-            {"code": 0, "message": records.HEALTHY_MESSAGE}
-            if cluster.name in {a, b}
-            else shown(fleet, cluster)
-        ),
-    )
+    hide_pending_sync_status(monkeypatch, a, b)
     report = await runner.rotate(sim.inventory, limit=a)
     assert report.pairs[0].outcome == "rotated", report.pairs[0].reason
     assert sim.passphrase(b) == NEW_PASSPHRASE and sim.cluster(b).pending_partner_sync is None
@@ -426,26 +432,14 @@ async def test_a_second_sync_refused_after_the_first_lost_its_answer_is_judged_o
 ):
     """The first sync is applied and its answer lost; the second gets a definite ONTAP error. B holds
     the new passphrase, so "split: B does not have it" would be a guess: B shows no pending sync."""
-    b_name: list[str] = []
-    patches: list[str] = []
-
-    @web.middleware
-    async def fail_second_sync(request, handler):
-        cluster = request.get(CLUSTER)
-        if cluster is not None and b_name and cluster.name == b_name[0] and request.method == "PATCH":
-            patches.append(request.path)
-            if len(patches) == 2:
-                body = {"error": {"message": "Failed to sync the Onboard Key Manager", "code": "65537248"}}
-                return web.json_response(body, status=500)
-        return await handler(request)
-
-    sim = await sim_fleet(clusters=4, mcc_pairs=1, seed=8, middlewares=[fail_second_sync])
+    refusal = SyncRefusal(cluster="", refuse_nth=2)
+    sim = await sim_fleet(clusters=4, mcc_pairs=1, seed=8, middlewares=[refusal.middleware()])
     a, b = sim.pairs()[0]
-    b_name.append(b)
+    refusal.cluster = b
     sim.cluster(b).faults.lose_next = ["reset"]
     report = await runner.rotate(sim.inventory, limit=a)
     pair = report.pairs[0]
-    assert sim.passphrase(b) == NEW_PASSPHRASE and len(patches) == 2
+    assert sim.passphrase(b) == NEW_PASSPHRASE and len(refusal.patches) == 2
     assert pair.outcome == "unconfirmed", pair.reason
     assert "second partner sync was refused" in pair.reason
 
@@ -459,16 +453,7 @@ async def test_resume_retry_failed_finishes_an_unconfirmed_pair_even_where_b_sho
     sim = await sim_fleet(clusters=4, mcc_pairs=1, seed=8, middlewares=[breakdown.middleware()])
     a, b = sim.pairs()[0]
     breakdown.cluster = b
-    shown = records.key_manager_status
-    monkeypatch.setattr(
-        records,
-        "key_manager_status",
-        lambda fleet, cluster: (
-            {"code": 0, "message": records.HEALTHY_MESSAGE}
-            if cluster.name in {a, b}
-            else shown(fleet, cluster)
-        ),
-    )
+    hide_pending_sync_status(monkeypatch, a, b)
     first = await runner.rotate(sim.inventory, limit=a)
     assert first.pairs[0].outcome == "unconfirmed", first.pairs[0].reason
     assert sim.passphrase(b) != NEW_PASSPHRASE
@@ -490,30 +475,11 @@ async def test_the_heal_command_of_a_split_pair_syncs_b_even_where_b_looks_healt
     """ONTAP refused B's partner sync (a split pair) and B's release shows no pending-sync status:
     B looks healthy with every key. The pasted `fleet sync` must still sync it, because the journal
     knows B was sent the new passphrase and never proved it; "nothing to sync" would leave it behind."""
-    b_name: list[str] = []
-
-    @web.middleware
-    async def refuse_first_sync(request, handler):
-        cluster = request.get(CLUSTER)
-        if cluster is not None and b_name and cluster.name == b_name[0] and request.method == "PATCH":
-            b_name.clear()
-            body = {"error": {"message": "Failed to sync the Onboard Key Manager", "code": "65537248"}}
-            return web.json_response(body, status=500)
-        return await handler(request)
-
-    sim = await sim_fleet(clusters=4, mcc_pairs=1, seed=8, middlewares=[refuse_first_sync])
+    refusal = SyncRefusal(cluster="")
+    sim = await sim_fleet(clusters=4, mcc_pairs=1, seed=8, middlewares=[refusal.middleware()])
     a, b = sim.pairs()[0]
-    b_name.append(b)
-    shown = records.key_manager_status
-    monkeypatch.setattr(
-        records,
-        "key_manager_status",
-        lambda fleet, cluster: (
-            {"code": 0, "message": records.HEALTHY_MESSAGE}
-            if cluster.name in {a, b}
-            else shown(fleet, cluster)
-        ),
-    )
+    refusal.cluster = b
+    hide_pending_sync_status(monkeypatch, a, b)
     split = await runner.rotate(sim.inventory, limit=a)
     assert split.pairs[0].outcome == "split", split.pairs[0].reason
     assert sim.passphrase(b) != NEW_PASSPHRASE
@@ -534,23 +500,13 @@ async def test_the_heal_command_of_a_pair_split_on_its_second_rotation_is_not_a_
 ):
     """B was verified on the first rotation's passphrase; the second rotation split the pair. The heal
     sends B the passphrase A proved, as the partner sync would: not refused as "stale reference"."""
-    refuse_next_sync_of: list[str] = []
-
-    @web.middleware
-    async def refuse_one_sync(request, handler):
-        cluster = request.get(CLUSTER)
-        if cluster is not None and cluster.name in refuse_next_sync_of and request.method == "PATCH":
-            refuse_next_sync_of.clear()
-            body = {"error": {"message": "Failed to sync the Onboard Key Manager", "code": "65537248"}}
-            return web.json_response(body, status=500)
-        return await handler(request)
-
-    sim = await sim_fleet(clusters=4, mcc_pairs=1, seed=8, middlewares=[refuse_one_sync])
+    refusal = SyncRefusal(cluster="")  # armed for the second rotation only
+    sim = await sim_fleet(clusters=4, mcc_pairs=1, seed=8, middlewares=[refusal.middleware()])
     a, b = sim.pairs()[0]
     first = await runner.rotate(sim.inventory, limit=a)
     assert first.pairs[0].outcome == "rotated", first.pairs[0].reason
     second_passphrase = "Second-rotation/" + "y8" * 20
-    refuse_next_sync_of.append(b)
+    refusal.cluster = b
     split = await runner.rotate(
         sim.inventory,
         limit=a,

@@ -10,7 +10,7 @@ are worked strictly one after the other, so they are never in flight at the same
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from fleet.engine.spec import RunSpec
@@ -22,7 +22,12 @@ from fleet.engine.steps.observe import NotThatCluster, Observed, observe
 from fleet.engine.steps.onboard_sync import synchronize_site
 from fleet.engine.steps.recorder import ClusterRecorder, error_info, failure_reason, refusal
 from fleet.engine.steps.remediate import remediate_stale_nodes
-from fleet.engine.steps.rotate import ClusterRotation, read_failed_after_change, verified_by
+from fleet.engine.steps.rotate import (
+    ClusterRotation,
+    read_failed_after_change,
+    retry_failed_command,
+    verified_by,
+)
 from fleet.errors import OntapError
 from fleet.inventory import Cluster
 from fleet.ontap import WouldSend
@@ -282,17 +287,17 @@ class PairRotation:
             shown = f"{lost}; a re-read shows status {now_b.status_code}: {now_b.status_message}"
             self.rec_b.note("reread", StepStatus.OK, shown)
             return Outcome(ClusterOutcome.UNCONFIRMED, f"{shown}: {unknown}")
-        seen = (
+        shows = (
             "still waiting for the partner sync" if waiting else "no longer showing the partner-sync status"
         )
-        self.rec_b.note("reread", StepStatus.OK, f"{lost}; a re-read shows {b.name} {seen}")
+        self.rec_b.note("reread", StepStatus.OK, f"{lost}; a re-read shows {b.name} {shows}")
         if not last_try:
             return None
         if waiting:
-            return Outcome(ClusterOutcome.FAILED, f"{lost}, and a re-read shows {b.name} {seen}")
+            return Outcome(ClusterOutcome.FAILED, f"{lost}, and a re-read shows {b.name} {shows}")
         return Outcome(
             ClusterOutcome.UNCONFIRMED,
-            f"{lost}; a re-read shows {b.name} {seen}, which does not prove it took the new "
+            f"{lost}; a re-read shows {b.name} {shows}, which does not prove it took the new "
             "passphrase; nothing more was sent",
         )
 
@@ -345,11 +350,8 @@ class PairRotation:
             f"UNCONFIRMED: {a.name} has the new passphrase; whether {b.name} does is unknown "
             f"({outcome_b.reason}). {a.name} will not be changed again."
         )
-        result = self._result(PairOutcome.UNCONFIRMED, reason, outcome_a, outcome_b)
-        return replace(result, pair=result.pair.model_copy(update={"remediation": self._resume_command()}))
-
-    def _resume_command(self) -> str:
-        return f"fleet resume {shlex.quote(self.ctx.run_id)} --retry-failed"
+        remediation = retry_failed_command(self.ctx.run_id)
+        return self._result(PairOutcome.UNCONFIRMED, reason, outcome_a, outcome_b, remediation=remediation)
 
     # -- results -----------------------------------------------------------------------------
     def _refused(self, outcome: ClusterOutcome, reason: str, error: ErrorInfo | None = None) -> PairResult:
@@ -375,7 +377,16 @@ class PairRotation:
             PairOutcome.SPLIT, reason, outcome_a, Outcome(ClusterOutcome.SPLIT, outcome_b.reason)
         )
 
-    def _result(self, outcome: PairOutcome, reason: str | None, oa: Outcome, ob: Outcome) -> PairResult:
+    def _result(
+        self,
+        outcome: PairOutcome,
+        reason: str | None,
+        oa: Outcome,
+        ob: Outcome,
+        *,
+        remediation: str | None = None,
+    ) -> PairResult:
+        """The pair's record; a ``split`` one carries its heal command."""
         journal = self.ctx.journal
         current = self.ctx.secrets[self.b.name].current
         fingerprints = {
@@ -384,7 +395,6 @@ class PairRotation:
         }
         if outcome == PairOutcome.SPLIT and current is not None:
             fingerprints[self.b.name] = journal.fingerprint(current)
-        remediation = None
         if outcome == PairOutcome.SPLIT:
             remediation = heal_command(self.ctx.spec, self.a.name, self.b.name)
         pair = PairRecord(

@@ -34,6 +34,12 @@ from fleet.secrets import Secret
 _NOT_ROTATED = "the new passphrase is not in place (probe refused it): the rotation was not applied"
 
 
+def retry_failed_command(run_id: str) -> str:
+    """The resume that settles a run's unconfirmed units. A plain resume leaves them: settling one
+    means one more send with a candidate passphrase, which is the operator's call."""
+    return f"fleet resume {shlex.quote(run_id)} --retry-failed"
+
+
 class ClusterRotation:
     """Rotate one cluster's OKM passphrase from ``current`` to ``new`` and prove the result."""
 
@@ -65,9 +71,8 @@ class ClusterRotation:
     # -- the whole machine -------------------------------------------------------------------
     @property
     def settled_by(self) -> str:
-        """What settles an unconfirmed rotation: resuming the run's unsettled units, deliberately (a
-        plain resume leaves them: settling means one more probe with the candidate passphrase)."""
-        return f"`fleet resume {shlex.quote(self.ctx.run_id)} --retry-failed` settles it with one probe"
+        """What settles an unconfirmed rotation."""
+        return f"`{retry_failed_command(self.ctx.run_id)}` settles it with one probe"
 
     async def run(self, observed: Observed) -> Outcome:
         """Rotate on a cluster whose pre-checks passed (``observed`` is its fresh state)."""
